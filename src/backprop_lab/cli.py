@@ -1,0 +1,230 @@
+"""The ``bplab`` command: thin wiring from options to the library, no maths here.
+
+Bad input of any kind ends with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import typer
+from typer.exceptions import Abort, TyperException
+from rich.console import Console
+from rich.table import Table
+
+from .config import TrainConfig, parse_batch_size
+from .errors import BplabError
+
+app = typer.Typer(help="backprop-lab: build, derive, train and compare neural networks three ways.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Data sets: where they come from and what they hold.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+out = Console()
+
+# --- options shared by the commands that train -------------------------
+DataOpt = Annotated[str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder holding the data set's files.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="mlp:256,128,64[/act=tanh][/dropout=0.2], cnn:32,64,64, or a .json/.toml spec.")]
+OptimizerOpt = Annotated[str, typer.Option(help="sgd, momentum, nesterov, rmsprop or adam (Keras 3 formulas).")]
+LrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: Keras's default for the optimizer).")]
+EpochsOpt = Annotated[int, typer.Option(help="Passes over the training set.")]
+BatchOpt = Annotated[str, typer.Option("--batch-size", help="Rows per batch, or 'full' for full-batch training.")]
+InitOpt = Annotated[str, typer.Option(help="zeros, small_normal, glorot_uniform, glorot_normal, he_normal, he_uniform.")]
+LossOpt = Annotated[str, typer.Option(help="categorical_crossentropy, binary_crossentropy or mse.")]
+L2Opt = Annotated[float, typer.Option(help="L2 penalty on kernels: l2 * sum(W^2), as Keras's L2 regulariser.")]
+AlphaOpt = Annotated[float, typer.Option(help="Blended update: W <- (1-alpha) W_new + alpha W_old (0: plain).")]
+DecayOpt = Annotated[str, typer.Option(help="Learning-rate schedule: none, exponential or step.")]
+DecayRateOpt = Annotated[float, typer.Option(help="Decay factor per --decay-steps.")]
+DecayStepsOpt = Annotated[Optional[int], typer.Option(help="Steps per decay period (default: one epoch).")]
+MomentumOpt = Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed for initial weights, batch order and dropout.")]
+DtypeOpt = Annotated[str, typer.Option(help="float32 or float64.")]
+ValOpt = Annotated[float, typer.Option("--val-split", help="Fraction of training data held out for validation.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def make_config(optimizer, lr, epochs, batch_size, init, loss, l2, alpha, decay, decay_rate, decay_steps, momentum,
+                seed, dtype) -> TrainConfig:
+    return TrainConfig(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=parse_batch_size(batch_size), loss=loss,
+                       init=init, l2=l2, alpha=alpha, decay=decay, decay_rate=decay_rate, decay_steps=decay_steps,
+                       momentum=momentum, seed=seed, dtype=dtype)
+
+
+def _emit_json(obj) -> None:
+    from .runs import _jsonable
+
+    print(json.dumps(obj, indent=2, default=_jsonable))
+
+
+# --- commands ----------------------------------------------------------
+
+@app.command()
+def summary(model: Annotated[str, typer.Argument(help="Model shorthand or spec file.")], data: DataOpt = "mnist-5k",
+            data_dir: DataDirOpt = None, as_json: JsonOpt = False):
+    """Print a Keras-style summary of MODEL on a data set's input shape.
+
+    Example: bplab summary cnn:32,64,64 --data mnist-5k
+    """
+    from .data import load_dataset
+    from .spec import parse_model, summary_rows
+
+    ds = load_dataset(data, data_dir)
+    spec = parse_model(model, ds.input_shape, ds.num_classes)
+    trainable, frozen = spec.count_params()
+    if as_json:
+        _emit_json({"input_shape": spec.input_shape, "layers": [dict(zip(("layer", "output_shape", "params", "detail"), r))
+                    for r in summary_rows(spec)], "total": trainable + frozen, "trainable": trainable, "non_trainable": frozen})
+        return
+    table = Table(title=f"{model} on {data} (input {spec.input_shape})")
+    for col, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right"), ("", "left")):
+        table.add_column(col, justify=justify)
+    for name, shape, params, detail in summary_rows(spec):
+        table.add_row(name, shape, f"{params:,}", detail)
+    out.print(table)
+    out.print(f"Total params: {trainable + frozen:,}\nTrainable params: {trainable:,}\nNon-trainable params: {frozen:,}")
+
+
+@data_app.command("info")
+def data_info(name: Annotated[str, typer.Argument(help="Data set name.")], data_dir: DataDirOpt = None,
+              as_json: JsonOpt = False):
+    """Sizes, shapes, classes and where the files came from.
+
+    Example: bplab data info fashion-mnist
+    """
+    from .data import load_dataset
+
+    info = load_dataset(name, data_dir).info()
+    if as_json:
+        _emit_json(info)
+        return
+    table = Table(title=f"data set {name}", show_header=False)
+    for key in ("source", "input_shape", "num_classes", "train", "test"):
+        table.add_row(key, str(info[key]))
+    table.add_row("class_names", ", ".join(info["class_names"]))
+    table.add_row("train per class", ", ".join(str(c) for c in info["train_class_counts"]))
+    out.print(table)
+
+
+def _history_table(title: str, history) -> Table:
+    table = Table(title=title)
+    for col in ("epoch", "train loss", "train acc", "test loss", "test acc", "time (s)"):
+        table.add_column(col, justify="right")
+    for e in history.epochs:
+        table.add_row(str(e.epoch), f"{e.train_loss:.4f}", f"{e.train_acc:.4f}", f"{e.test_loss:.4f}",
+                      f"{e.test_acc:.4f}", f"{e.time_s:.2f}")
+    return table
+
+
+@app.command()
+def train(
+    data: DataOpt = "mnist-5k", model: ModelOpt = "mlp:256,128,64",
+    engine: Annotated[str, typer.Option(help="scratch, tape or fit.")] = "scratch",
+    optimizer: OptimizerOpt = "adam", lr: LrOpt = None, epochs: EpochsOpt = 5, batch_size: BatchOpt = "128",
+    init: InitOpt = "he_normal", loss: LossOpt = "categorical_crossentropy", l2: L2Opt = 0.0, alpha: AlphaOpt = 0.0,
+    decay: DecayOpt = "none", decay_rate: DecayRateOpt = 0.9, decay_steps: DecayStepsOpt = None,
+    momentum: MomentumOpt = 0.9, seed: SeedOpt = 0, dtype: DtypeOpt = "float32", val_split: ValOpt = 0.0,
+    data_dir: DataDirOpt = None,
+    eager: Annotated[bool, typer.Option(help="tape engine: run eagerly instead of tf.function.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/TIMESTAMP-ENGINE-DATA).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Train MODEL on a data set with one engine and write a run record.
+
+    Example: bplab train --engine scratch --data mnist-5k --model mlp:256,128,64 --optimizer adam --lr 0.001
+    --epochs 5 --batch-size 128 --init he_normal --seed 0 --out runs/mnist
+    """
+    from .engines import ENGINE_NAMES
+    from .progress import ProgressBar
+    from .runs import prepare_out_dir, save_run
+    from .workflow import prepare, train_run
+
+    if engine not in ENGINE_NAMES:
+        raise BplabError(f"--engine: unknown engine {engine!r} (choose from {', '.join(ENGINE_NAMES)})")
+    config = make_config(optimizer, lr, epochs, batch_size, init, loss, l2, alpha, decay, decay_rate, decay_steps,
+                         momentum, seed, dtype)
+    if out_dir is None:
+        out_dir = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{engine}-{data.replace(':', '_').replace('/', '_')}"
+    prepare_out_dir(out_dir, force)  # refuse before spending time on training
+    setup = prepare(data, model, config, data_dir, val_split)
+    callbacks = [] if quiet or as_json else [ProgressBar(engine)]
+    run = train_run(setup, engine, callbacks, engine_options={"eager": eager} if engine == "tape" else None)
+    save_run(run, out_dir, force=True)
+    from .viz.plots import save_confusion_heatmap
+
+    save_confusion_heatmap(run.metrics["test"], out_dir / "confusion.png", f"{engine} on {data}")
+    if as_json:
+        _emit_json({"out": str(out_dir), "history": run.history.to_dict(), "test": run.metrics["test"]})
+        return
+    out.print(_history_table(f"{engine} · {model} · {data}", run.history))
+    if run.history.stopped:
+        out.print(f"[yellow]{run.history.stopped}[/yellow]")
+    out.print(f"test accuracy {run.metrics['test']['accuracy']:.4f}; run written to {out_dir}")
+
+
+@app.command()
+def gradcheck(
+    data: DataOpt = "digits", model: ModelOpt = "mlp:16,16", loss: LossOpt = "categorical_crossentropy",
+    l2: L2Opt = 0.0, init: InitOpt = "he_normal", seed: SeedOpt = 0, data_dir: DataDirOpt = None,
+    batch: Annotated[int, typer.Option(help="Examples in the checked batch.")] = 16,
+    entries: Annotated[int, typer.Option(help="Entries sampled per large tensor.")] = 30,
+    autograd: Annotated[bool, typer.Option(help="Also compare with TensorFlow autograd (GradientTape).")] = False,
+    as_json: JsonOpt = False,
+):
+    """Finite differences (float64) vs the hand-written backward pass, per parameter tensor.
+
+    Example: bplab gradcheck --model mlp:32,16/act=tanh --data digits --loss mse
+    """
+    from .gradcheck import TOLERANCE, gradcheck as run_check
+    from .workflow import prepare
+
+    if batch < 1 or entries < 1:
+        raise BplabError("--batch and --entries must be positive")
+    config = TrainConfig(loss=loss, l2=l2, init=init, seed=seed, dtype="float64")
+    setup = prepare(data, model, config, data_dir)
+    x, y = setup.dataset.x_train[:batch], setup.dataset.y_train[:batch]
+    auto = None
+    if autograd:
+        from .engines import get_engine
+
+        auto = get_engine("tape").gradients
+    rows = run_check(setup.spec, x, y, config, max_entries=entries, seed=seed, autograd=auto)
+    if as_json:
+        _emit_json({"tolerance": TOLERANCE, "rows": [r.to_dict() for r in rows]})
+    else:
+        table = Table(title=f"gradient check · {model} · {loss} (float64, tolerance {TOLERANCE:g})")
+        cols = ["parameter", "shape", "entries", "rel. error vs finite diff."] + (["rel. diff vs autograd"] if autograd else []) + ["result"]
+        for c in cols:
+            table.add_column(c, justify="left" if c in ("parameter", "shape", "result") else "right")
+        for r in rows:
+            cells = [r.key, str(r.shape), str(r.checked), f"{r.rel_error:.2e}"]
+            if autograd:
+                cells.append(f"{r.autograd_rel:.2e}")
+            table.add_row(*cells, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]")
+        out.print(table)
+    if not all(r.passed for r in rows):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: every user error becomes one line on stderr and exit code 2."""
+    try:
+        rv = app(standalone_mode=False)
+    except BplabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except TyperException as exc:  # bad options: one line, exit 2 (Typer's usage errors)
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    except Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,95 @@
+"""TrainConfig: the training options every engine accepts, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import BplabError
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+LOSSES = ("categorical_crossentropy", "binary_crossentropy", "mse")
+INITIALIZERS = ("zeros", "small_normal", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
+DTYPES = ("float32", "float64")
+DECAYS = ("none", "exponential", "step")
+# Keras 3 default learning rates, by optimizer.
+DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "rmsprop": 0.001, "adam": 0.001}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "adam"
+    lr: float | None = None
+    epochs: int = 5
+    batch_size: int | None = 128  # None: full batch
+    loss: str = "categorical_crossentropy"
+    init: str = "he_normal"
+    l2: float = 0.0
+    alpha: float = 0.0  # blended update: theta <- (1 - alpha) theta_new + alpha theta_old
+    decay: str = "none"
+    decay_rate: float = 0.9
+    decay_steps: int | None = None  # None: one epoch
+    momentum: float = 0.9  # for "momentum" / "nesterov", and rmsprop's optional momentum when rmsprop_momentum is set
+    rho: float = 0.9
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-7
+    seed: int = 0
+    dtype: str = "float32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> None:
+            raise BplabError(msg)
+
+        if self.optimizer not in OPTIMIZERS:
+            bad(f"--optimizer: unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+        if self.loss not in LOSSES:
+            bad(f"--loss: unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
+        if self.init not in INITIALIZERS:
+            bad(f"--init: unknown initializer {self.init!r} (choose from {', '.join(INITIALIZERS)})")
+        if self.dtype not in DTYPES:
+            bad(f"--dtype: must be float32 or float64, got {self.dtype!r}")
+        if self.decay not in DECAYS:
+            bad(f"--decay: unknown schedule {self.decay!r} (choose from {', '.join(DECAYS)})")
+        if self.lr is not None and not self.lr > 0:
+            bad(f"--lr: learning rate must be positive, got {self.lr}")
+        if self.epochs < 1:
+            bad(f"--epochs: must be at least 1, got {self.epochs}")
+        if self.batch_size is not None and self.batch_size < 1:
+            bad(f"--batch-size: must be a positive integer or 'full', got {self.batch_size}")
+        if self.l2 < 0:
+            bad(f"--l2: must be zero or positive, got {self.l2}")
+        if not 0.0 <= self.alpha <= 1.0:
+            bad(f"--alpha: blend factor must be in [0, 1], got {self.alpha}")
+        if not 0.0 < self.decay_rate <= 1.0:
+            bad(f"--decay-rate: must be in (0, 1], got {self.decay_rate}")
+        if self.decay_steps is not None and self.decay_steps < 1:
+            bad(f"--decay-steps: must be at least 1, got {self.decay_steps}")
+        for name in ("momentum", "rho", "beta_1", "beta_2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                bad(f"--{name.replace('_', '-')}: must be in [0, 1), got {getattr(self, name)}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def parse_batch_size(text: str | int | None) -> int | None:
+    if text is None or (isinstance(text, str) and text.lower() in ("full", "all")):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise BplabError(f"--batch-size: expected a positive integer or 'full', got {text!r}") from None
+    if value < 1:
+        raise BplabError(f"--batch-size: must be a positive integer or 'full', got {value}")
+    return value

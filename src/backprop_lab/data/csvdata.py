@@ -1,0 +1,57 @@
+"""CSV reader: label in the first column, pixels after it, header optional
+(the format of the common ``mnist_train.csv``)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (x of shape (n, features) or (n, s, s, 1) when square, int labels)."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    rows: list[list[str]] = []
+    width = None
+    with path.open(newline="") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if width is None:
+                width = len(row)
+                if not _is_number(row[0]):  # header line
+                    continue
+            if len(row) != width:
+                raise DataError(f"{path}: line {line_no} has {len(row)} columns, expected {width}")
+            rows.append(row)
+    if not rows or width is None or width < 2:
+        raise DataError(f"{path}: no data rows (need a label column and at least one pixel column)")
+    try:
+        table = np.array(rows, dtype=np.float64)
+    except ValueError:
+        for offset, row in enumerate(rows):
+            bad = next((c for c in row if not _is_number(c)), None)
+            if bad is not None:
+                raise DataError(f"{path}: non-numeric cell {bad!r} in data row {offset + 1}") from None
+        raise
+    labels = table[:, 0]
+    if np.any(labels != np.round(labels)) or np.any(labels < 0):
+        raise DataError(f"{path}: labels in the first column must be non-negative integers")
+    x = table[:, 1:].astype(np.float32)
+    side = math.isqrt(x.shape[1])
+    if side * side == x.shape[1] and side > 1:
+        x = x.reshape(-1, side, side, 1)
+    return x, labels.astype(np.int64)

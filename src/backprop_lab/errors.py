@@ -1,0 +1,16 @@
+"""The one error type users see: a one-line message, exit code 2, no traceback."""
+
+
+class BplabError(Exception):
+    """Bad input from the user (file, option, config, model file).
+
+    The CLI prints ``str(error)`` on one line and exits with code 2.
+    """
+
+
+class SpecError(BplabError):
+    """An invalid model description; the message names the offending layer."""
+
+
+class DataError(BplabError):
+    """A data set that cannot be found or read; the message names the file."""

@@ -1,0 +1,32 @@
+"""A rich progress bar as a training callback (the CLI's default)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .training import Callback, EpochRecord, History
+
+
+class ProgressBar(Callback):
+    def __init__(self, label: str, console: Console | None = None):
+        self.label = label
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console or Console(stderr=True), transient=True)
+        self.task = None
+
+    def on_train_begin(self, epochs: int, steps_per_epoch: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task(self.label, total=epochs * steps_per_epoch, loss="-")
+
+    def on_step_end(self, step: int, loss: float) -> None:
+        self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        test = f"  test acc {record.test_acc:.4f}" if record.test_acc is not None else ""
+        self.progress.console.print(f"{self.label} epoch {record.epoch}: loss {record.train_loss:.4f}  "
+                                    f"acc {record.train_acc:.4f}{test}  ({record.time_s:.2f}s)")
+
+    def on_train_end(self, history: History) -> None:
+        self.progress.stop()

@@ -1,0 +1,1 @@
+"""The scratch engine: hand-written NumPy forward/backward propagation and optimizers."""

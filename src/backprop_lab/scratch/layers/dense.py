@@ -1,0 +1,17 @@
+"""Dense: Z = X W + b, A = g(Z).  Backward: dW = X^T dZ, db = sum_rows dZ, dX = dZ W^T."""
+
+from __future__ import annotations
+
+from .base import AffineLayer
+
+
+class DenseLayer(AffineLayer):
+    def forward(self, params, x, training, rng):
+        z = x @ params["kernel"] + params["bias"]
+        a = self.activation.forward(z)
+        return a, (x, z, a)
+
+    def backward_z(self, params, cache, dz, need_dx=True):
+        x = cache[0]
+        grads = {"kernel": x.T @ dz, "bias": dz.sum(axis=0)}
+        return (dz @ params["kernel"].T if need_dx else None), grads

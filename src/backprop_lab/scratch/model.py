@@ -1,0 +1,62 @@
+"""ScratchModel: the spec's layers run in NumPy. Weights are a flat dict
+(``dense_0/kernel``) passed into every call; the model holds no weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..spec import ModelSpec
+from .layers import build_layer
+from .layers.base import AffineLayer
+from .losses import Loss
+
+Weights = dict[str, np.ndarray]
+
+
+class ScratchModel:
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.layers = [build_layer(info) for info in spec.infos]
+        self._keys = [{k: f"{info.name}/{k}" for k in info.params} for info in spec.infos]
+        self.trainable_keys = [key for info, keys in zip(spec.infos, self._keys) if info.trainable for key in keys.values()]
+        self.kernel_keys = [k for k in self.trainable_keys if k.endswith("/kernel")]
+        self.output_activation = spec.output_activation
+
+    def _params(self, i: int, weights: Weights) -> dict[str, np.ndarray]:
+        return {k: weights[key] for k, key in self._keys[i].items()}
+
+    def forward(self, weights: Weights, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None):
+        caches = []
+        for i, layer in enumerate(self.layers):
+            x, cache = layer.forward(self._params(i, weights), x, training, rng)
+            caches.append(cache)
+        return x, caches
+
+    def predict(self, weights: Weights, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        return np.concatenate([self.forward(weights, x[i: i + batch_size])[0] for i in range(0, len(x), batch_size)])
+
+    def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0) -> Weights:
+        """Gradients of loss (+ l2 * sum of squared trainable kernels) w.r.t. every trainable weight."""
+        grads: Weights = {}
+        last = len(self.layers) - 1
+        delta = loss.fused_delta(self.output_activation, output, target)
+        dout = loss.grad(output, target) if delta is None else None
+        first_trainable = min((i for i, info in enumerate(self.spec.infos) if info.trainable and info.params), default=0)
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            params = self._params(i, weights)
+            need_dx = i > first_trainable
+            if delta is not None and isinstance(layer, AffineLayer):
+                dout, layer_grads = layer.backward_z(params, caches[i], delta, need_dx)
+                delta = None
+            else:
+                dout, layer_grads = layer.backward(params, caches[i], dout, need_dx)
+            if self.spec.infos[i].trainable:
+                for k, g in layer_grads.items():
+                    grads[self._keys[i][k]] = g
+            if not need_dx:
+                break
+        if l2:
+            for key in self.kernel_keys:
+                grads[key] = grads[key] + 2 * l2 * weights[key]
+        return {k: grads[k] for k in self.trainable_keys}

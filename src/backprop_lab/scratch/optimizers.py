@@ -1,0 +1,129 @@
+"""Optimizers with Keras 3's update rules and defaults (``keras/src/optimizers``).
+
+Each optimizer splits state creation (``build``) from the per-variable update
+(``update_step``). State is an explicit dict passed in and returned; the
+parameter arrays are updated in place.
+
+- sgd:       W -= lr g
+- momentum:  v = mu v - lr g;  W += v                          (Keras SGD(momentum=mu))
+- nesterov:  v = mu v - lr g;  W += mu v - lr g                (Keras SGD(momentum=mu, nesterov=True))
+- rmsprop:   s = rho s + (1 - rho) g^2;  W -= lr g / sqrt(s + eps)
+- adam:      m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
+             W -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+- blended update (ours, from the reference study), in front of any of them:
+             W <- (1 - alpha) W_new + alpha W_old
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import TrainConfig
+
+State = dict[str, dict[str, np.ndarray] | int]
+
+
+class Optimizer:
+    slots: tuple[str, ...] = ()
+
+    def build(self, weights: dict[str, np.ndarray]) -> State:
+        state: State = {slot: {k: np.zeros_like(w) for k, w in weights.items()} for slot in self.slots}
+        state["iterations"] = 0
+        return state
+
+    def update_step(self, w: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray], lr: float, t: int) -> None:
+        raise NotImplementedError
+
+    def apply(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State, lr: float) -> State:
+        t = int(state["iterations"]) + 1
+        for key, g in grads.items():
+            self.update_step(weights[key], g, {s: state[s][key] for s in self.slots}, lr, t)
+        state["iterations"] = t
+        return state
+
+
+class SGD(Optimizer):
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False):
+        self.momentum, self.nesterov = momentum, nesterov
+        self.slots = ("velocity",) if momentum else ()
+
+    def update_step(self, w, g, slots, lr, t):
+        if not self.momentum:
+            w -= lr * g
+            return
+        v = slots["velocity"]
+        v *= self.momentum
+        v -= lr * g
+        if self.nesterov:
+            w += self.momentum * v - lr * g
+        else:
+            w += v
+
+
+class RMSprop(Optimizer):
+    slots = ("velocity",)
+
+    def __init__(self, rho: float = 0.9, epsilon: float = 1e-7):
+        self.rho, self.epsilon = rho, epsilon
+
+    def update_step(self, w, g, slots, lr, t):
+        s = slots["velocity"]
+        s *= self.rho
+        s += (1 - self.rho) * g * g
+        w -= lr * g / np.sqrt(s + self.epsilon)
+
+
+class Adam(Optimizer):
+    slots = ("m", "v")
+
+    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def update_step(self, w, g, slots, lr, t):
+        m, v = slots["m"], slots["v"]
+        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        m += (g - m) * (1 - self.beta_1)
+        v += (g * g - v) * (1 - self.beta_2)
+        w -= (m * alpha) / (np.sqrt(v) + self.epsilon)
+
+
+class Blended(Optimizer):
+    """W <- (1 - alpha) W_new + alpha W_old, with W_new from the inner optimizer."""
+
+    def __init__(self, inner: Optimizer, alpha: float):
+        self.inner, self.alpha = inner, alpha
+        self.slots = inner.slots
+
+    def apply(self, weights, grads, state, lr):
+        old = {k: weights[k].copy() for k in grads}
+        state = self.inner.apply(weights, grads, state, lr)
+        for key, w_old in old.items():
+            w = weights[key]
+            w *= 1 - self.alpha
+            w += self.alpha * w_old
+        return state
+
+
+def make_optimizer(config: TrainConfig) -> Optimizer:
+    name = config.optimizer
+    if name == "sgd":
+        opt: Optimizer = SGD()
+    elif name in ("momentum", "nesterov"):
+        opt = SGD(config.momentum, nesterov=name == "nesterov")
+    elif name == "rmsprop":
+        opt = RMSprop(config.rho, config.epsilon)
+    else:
+        opt = Adam(config.beta_1, config.beta_2, config.epsilon)
+    return Blended(opt, config.alpha) if config.alpha else opt
+
+
+def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Learning rate at a 0-based step: Keras's ExponentialDecay (``step`` = staircase)."""
+    lr = config.learning_rate
+    if config.decay == "none":
+        return lr
+    every = config.decay_steps or steps_per_epoch
+    power = step / every if config.decay == "exponential" else step // every
+    return lr * config.decay_rate**power

@@ -1,0 +1,1 @@
+"""Pictures generated from the same objects the code runs."""
