@@ -19,7 +19,8 @@ CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy", "ndarray"), ("numpy", "dtype"), ("builtins", "bytes")}
+            ("numpy", "ndarray"), ("numpy", "dtype"), ("builtins", "bytes"),
+            ("_codecs", "encode")}
 
 
 class _SafeUnpickler(pickle.Unpickler):

@@ -52,19 +52,21 @@ class ScratchEngine:
         step = 0
         for epoch in range(config.epochs):
             acc = EpochAccumulator()
-            start = time.perf_counter()
+            begin = time.perf_counter()
             lr = learning_rate(config, step, plan.steps_per_epoch)
             for idx in plan.epoch(epoch):
                 x, t = x_all[idx], t_all[idx]
-                out, caches = model.forward(w, x, True, rng)
-                value = loss.value(out, t) + l2_penalty(w, model.kernel_keys, config.l2)
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
+                    out, caches = model.forward(w, x, True, rng)
+                    value = loss.value(out, t) + l2_penalty(w, model.kernel_keys, config.l2)
                 if not is_finite(value):
                     history.stopped = nan_message(step, value, lr)
                     break
-                grads = model.backward(w, caches, out, t, loss, config.l2)
-                lr = learning_rate(config, step, plan.steps_per_epoch)
-                last_good = {k: w[k].copy() for k in grads}
-                optimizer.apply(w, grads, state, lr)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    grads = model.backward(w, caches, out, t, loss, config.l2)
+                    lr = learning_rate(config, step, plan.steps_per_epoch)
+                    last_good = {k: w[k].copy() for k in grads}
+                    optimizer.apply(w, grads, state, lr)
                 if not all(np.isfinite(w[k]).all() for k in grads):
                     w.update(last_good)
                     history.stopped = nan_message(step, float("nan"), lr)
@@ -74,7 +76,7 @@ class ScratchEngine:
                 step += 1
                 for cb in callbacks:
                     cb.on_step_end(step, value)
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - begin
             if history.stopped:
                 break
             record = epoch_record(spec, config, dataset, lambda x: model.predict(w, x.astype(dtype, copy=False)),

@@ -1,0 +1,84 @@
+"""Each optimizer against a step computed by hand, and against Keras 3 itself over several steps."""
+
+import math
+
+import numpy as np
+import pytest
+
+from backprop_lab.config import TrainConfig
+from backprop_lab.scratch.optimizers import Adam, RMSprop, SGD, learning_rate, make_optimizer
+
+W0 = np.array([1.0, -2.0])
+G = np.array([0.5, 0.25])
+
+
+def _steps(opt, grads, lr):
+    w = {"w": W0.copy()}
+    state = opt.build(w)
+    for g in grads:
+        opt.apply(w, {"w": np.array(g)}, state, lr)
+    return w["w"]
+
+
+def test_sgd_by_hand():
+    assert np.allclose(_steps(SGD(), [G], 0.1), [1 - 0.05, -2 - 0.025])
+
+
+def test_momentum_and_nesterov_by_hand():
+    # v1 = -lr g;  v2 = mu v1 - lr g
+    lr, mu = 0.1, 0.9
+    v1 = -lr * G
+    v2 = mu * v1 - lr * G
+    assert np.allclose(_steps(SGD(mu), [G, G], lr), W0 + v1 + v2)
+    nesterov = W0 + (mu * v1 - lr * G) + (mu * v2 - lr * G)
+    assert np.allclose(_steps(SGD(mu, nesterov=True), [G, G], lr), nesterov)
+
+
+def test_rmsprop_by_hand():
+    s = 0.1 * G**2  # rho = 0.9
+    assert np.allclose(_steps(RMSprop(), [G], 0.01), W0 - 0.01 * G / np.sqrt(s + 1e-7))
+
+
+def test_adam_first_step_by_hand():
+    # t = 1: m = 0.1 g, v = 0.001 g^2, alpha = lr sqrt(0.001) / 0.1
+    m, v = 0.1 * G, 0.001 * G**2
+    alpha = 0.001 * math.sqrt(1 - 0.999) / (1 - 0.9)
+    assert np.allclose(_steps(Adam(), [G], 0.001), W0 - alpha * m / (np.sqrt(v) + 1e-7))
+
+
+def test_blended_update_alpha_zero_and_one():
+    grads = [G, -G * 3, G * 2]
+    plain = _steps(make_optimizer(TrainConfig(optimizer="adam")), grads, 0.01)
+    assert np.array_equal(_steps(make_optimizer(TrainConfig(optimizer="adam", alpha=0.0)), grads, 0.01), plain)
+    assert np.array_equal(_steps(make_optimizer(TrainConfig(optimizer="adam", alpha=1.0)), grads, 0.01), W0)
+    half = _steps(make_optimizer(TrainConfig(optimizer="sgd", alpha=0.5)), [G], 0.1)
+    assert np.allclose(half, 0.5 * (W0 - 0.1 * G) + 0.5 * W0)
+
+
+@pytest.mark.parametrize("name, keras_name, kwargs", [
+    ("sgd", "SGD", {}), ("momentum", "SGD", {"momentum": 0.9}),
+    ("nesterov", "SGD", {"momentum": 0.9, "nesterov": True}),
+    ("rmsprop", "RMSprop", {}), ("adam", "Adam", {}),
+])
+def test_same_trajectory_as_keras(name, keras_name, kwargs):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal((3, 2)) for _ in range(6)]
+    config = TrainConfig(optimizer=name)
+    ours = {"w": rng.standard_normal((3, 2))}
+    var = keras.Variable(ours["w"].astype("float64"), dtype="float64")
+    opt = getattr(keras.optimizers, keras_name)(learning_rate=config.learning_rate, **kwargs)
+    mine = make_optimizer(config)
+    state = mine.build(ours)
+    for g in grads:
+        mine.apply(ours, {"w": g.copy()}, state, config.learning_rate)
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+    assert np.allclose(ours["w"], np.asarray(var), rtol=1e-6, atol=1e-9)
+
+
+def test_learning_rate_schedules():
+    exp = TrainConfig(lr=0.1, decay="exponential", decay_rate=0.5, decay_steps=10)
+    assert learning_rate(exp, 0, 99) == 0.1
+    assert learning_rate(exp, 5, 99) == pytest.approx(0.1 * 0.5**0.5)
+    step = TrainConfig(lr=0.1, decay="step", decay_rate=0.5)
+    assert learning_rate(step, 9, 10) == 0.1 and learning_rate(step, 10, 10) == 0.05  # one decay per epoch
