@@ -26,7 +26,7 @@ app = typer.Typer(help="backprop-lab: build, derive, train and compare neural ne
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Data sets: where they come from and what they hold.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 150)  # tables stay readable when piped
 
 # --- options shared by the commands that train -------------------------
 DataOpt = Annotated[str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")]
@@ -212,6 +212,85 @@ def gradcheck(
         out.print(table)
     if not all(r.passed for r in rows):
         raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    engines: Annotated[str, typer.Option(help="Comma-separated engines to compare.")] = "scratch,tape,fit",
+    data: DataOpt = "mnist-5k", model: ModelOpt = "mlp:256,128,64",
+    optimizer: OptimizerOpt = "adam", lr: LrOpt = None, epochs: EpochsOpt = 5, batch_size: BatchOpt = "128",
+    init: InitOpt = "he_normal", loss: LossOpt = "categorical_crossentropy", l2: L2Opt = 0.0, alpha: AlphaOpt = 0.0,
+    decay: DecayOpt = "none", decay_rate: DecayRateOpt = 0.9, decay_steps: DecayStepsOpt = None,
+    momentum: MomentumOpt = 0.9, seed: SeedOpt = 0, dtype: DtypeOpt = "float32", data_dir: DataDirOpt = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per engine (seed, seed+1, ...); 2 or more adds Welch's t-test.")] = 1,
+    eager: Annotated[bool, typer.Option(help="tape engine: run eagerly.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for compare.json, curves and the runs.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out folder.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Train several engines from identical weights and batches; measure how far apart they end.
+
+    Example: bplab compare --engines scratch,tape,fit --data mnist-5k --model mlp:256,128,64 --epochs 3 --seeds 3
+    --out runs/compare
+    """
+    from .compare import compare as run_compare, parse_engines
+    from .progress import ProgressBar
+    from .runs import atomic_write, prepare_out_dir, save_run, _json_bytes
+    from .viz.plots import save_curves
+    from .workflow import prepare
+
+    names = parse_engines(engines, eager)
+    config = make_config(optimizer, lr, epochs, batch_size, init, loss, l2, alpha, decay, decay_rate, decay_steps,
+                         momentum, seed, dtype)
+    if out_dir is not None:
+        prepare_out_dir(out_dir, force)
+    setup = prepare(data, model, config, data_dir)
+    show = not (quiet or as_json)
+    result = run_compare(setup, names, seeds, {"tape": {"eager": eager}},
+                         callbacks_for=lambda e, s: [ProgressBar(f"{e} seed {s}")] if show else [])
+    doc = result.to_dict()
+    if out_dir is not None:
+        atomic_write(out_dir / "compare.json", _json_bytes(doc))
+        first = result.runs[result.seeds[0]]
+        for ext in ("png", "svg"):
+            save_curves({e: first[e].history for e in names}, out_dir / f"curves.{ext}",
+                        f"{model} on {data}, seed {result.seeds[0]}")
+        for s, by_engine in result.runs.items():
+            for e, run in by_engine.items():
+                save_run(run, out_dir / f"seed{s}" / e, force=True)
+    if as_json:
+        _emit_json(doc)
+        return
+    k = len(result.seeds)
+    table = Table(title=f"{model} on {data} · {optimizer} · {epochs} epochs · {k} seed{'s' if k > 1 else ''}")
+    for col in ("engine", "train loss", "train acc", "test loss", "test acc", "median epoch (s)"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for row in doc["summary"]:
+        def cell(name, digits=4):
+            return f"{row[name]:.{digits}f}" + (f" ± {row[name + '_std']:.{digits}f}" if k > 1 else "")
+        table.add_row(row["engine"], cell("train_loss"), cell("train_acc"), cell("test_loss"), cell("test_acc"),
+                      f"{row['median_epoch_s']:.3f}")
+    out.print(table)
+    parity = Table(title="parity (norm-wise relative ||A-B||/||B||, worst tensor" + (", worst seed)" if k > 1 else ")"))
+    cols = ["pair", "grad, 1st batch", "weights, step 1", "weights, end", "max |step loss diff|", "test acc diff"]
+    if k > 1:
+        cols += ["Welch p", "beyond seed spread?"]
+    for col in cols:
+        parity.add_column(col, justify="left" if col == "pair" else "right")
+    for p in result.pairs:
+        cells = [f"{p.a} vs {p.b}", f"{p.grad_rel:.2e}", f"{p.step1_weight_rel:.2e}", f"{p.final_weight_rel:.2e}",
+                 f"{p.max_step_loss_diff:.2e}", f"{100 * p.acc_diff:+.2f} pp"]
+        if k > 1:
+            cells += [f"{p.welch_p:.3f}", "yes" if p.significant else "no"]
+        parity.add_row(*cells)
+    out.print(parity)
+    for note in result.notes:
+        out.print(f"[yellow]note:[/yellow] {note}")
+    if k == 1:
+        out.print("With --seeds 2 or more, each pair is tested against the seed-to-seed spread (Welch's t-test).")
+    if out_dir is not None:
+        out.print(f"written to {out_dir}: compare.json, curves.png, curves.svg and one run folder per seed and engine")
 
 
 def main() -> None:

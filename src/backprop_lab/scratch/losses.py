@@ -82,6 +82,12 @@ def get_loss(name: str) -> Loss:
         raise BplabError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})") from None
 
 
+def l2_factor(l2: float) -> float:
+    """The L2 factor as Keras holds it: ``keras.regularizers.L2`` stores it rounded to float32."""
+    return float(np.float32(l2))
+
+
 def l2_penalty(weights: dict[str, np.ndarray], keys: list[str], l2: float) -> float:
     """Keras's L2 regulariser on kernels: l2 * sum(W^2) per kernel."""
-    return float(sum(l2 * np.sum(np.square(weights[k])) for k in keys)) if l2 else 0.0
+    factor = l2_factor(l2)
+    return float(sum(factor * np.sum(np.square(weights[k])) for k in keys)) if l2 else 0.0

@@ -8,7 +8,7 @@ import numpy as np
 from ..spec import ModelSpec
 from .layers import build_layer
 from .layers.base import AffineLayer
-from .losses import Loss
+from .losses import Loss, l2_factor
 
 Weights = dict[str, np.ndarray]
 
@@ -57,6 +57,7 @@ class ScratchModel:
             if not need_dx:
                 break
         if l2:
+            factor = 2 * l2_factor(l2)
             for key in self.kernel_keys:
-                grads[key] = grads[key] + 2 * l2 * weights[key]
+                grads[key] = grads[key] + factor * weights[key]
         return {k: grads[k] for k in self.trainable_keys}

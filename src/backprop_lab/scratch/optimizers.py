@@ -83,7 +83,9 @@ class Adam(Optimizer):
 
     def update_step(self, w, g, slots, lr, t):
         m, v = slots["m"], slots["v"]
-        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        # In the variable's dtype, as Keras computes it: in float32, 0.999 ** t is not 0.999 ** t in float64.
+        f = w.dtype.type
+        alpha = f(lr) * np.sqrt(f(1) - f(self.beta_2) ** f(t)) / (f(1) - f(self.beta_1) ** f(t))
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
         w -= (m * alpha) / (np.sqrt(v) + self.epsilon)

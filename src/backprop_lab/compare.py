@@ -1,0 +1,193 @@
+"""Three-way comparison with measured parity.
+
+Every engine starts from the same initial weights and follows the same batch
+plan. Parity figures, per pair of engines, norm-wise per tensor
+(||A - B|| / ||B||, the largest over tensors):
+
+- ``grad_rel``: gradients on the first batch of the plan, at the initial weights;
+- ``step1_weight_rel``: weights after one optimizer step on that batch;
+- ``final_weight_rel``: weights at the end of training;
+- ``max_step_loss_diff``: largest absolute difference of the per-step losses.
+
+With several seeds, each engine's test accuracy is summarised as mean and
+standard deviation, and each pair is tested with Welch's t-test: is the
+difference between engines larger than the seed-to-seed spread?
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import statistics
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .config import TrainConfig
+from .data import BatchPlan
+from .engines import ENGINE_NAMES, get_engine
+from .errors import BplabError
+from .runs import Run
+from .spec import Dropout
+from .training import Callback
+from .workflow import Setup, initial_weights, train_run
+
+
+def relative_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """Largest norm-wise relative difference over the tensors both hold."""
+    worst = 0.0
+    for key in b:
+        ref = np.asarray(b[key], dtype=np.float64)
+        diff = np.linalg.norm(np.asarray(a[key], dtype=np.float64) - ref)
+        norm = np.linalg.norm(ref)
+        worst = max(worst, float(diff / norm) if norm else float(diff))
+    return worst
+
+
+def parse_engines(text: str, eager: bool = False) -> list[str]:
+    engines = [e.strip() for e in text.split(",") if e.strip()]
+    for e in engines:
+        if e not in ENGINE_NAMES:
+            raise BplabError(f"--engines: unknown engine {e!r} (choose from {', '.join(ENGINE_NAMES)})")
+    if len(set(engines)) != len(engines):
+        raise BplabError(f"--engines: {text!r} names an engine twice")
+    if len(engines) < 2:
+        raise BplabError("--engines: a comparison needs at least two engines, e.g. scratch,tape,fit")
+    if eager and "tape" not in engines:
+        raise BplabError(f"--eager: only the tape engine runs eagerly, and it is not among {', '.join(engines)}")
+    return engines
+
+
+@dataclass
+class PairParity:
+    a: str
+    b: str
+    grad_rel: float
+    step1_weight_rel: float
+    final_weight_rel: float
+    max_step_loss_diff: float
+    welch_t: float | None = None
+    welch_p: float | None = None
+    acc_diff: float | None = None
+
+    @property
+    def significant(self) -> bool | None:
+        return None if self.welch_p is None else self.welch_p < 0.05
+
+
+@dataclass
+class EngineSummary:
+    engine: str
+    test_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def _mean_std(xs):
+        return (statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+    def row(self) -> dict:
+        out = {"engine": self.engine, "seeds": len(self.test_acc),
+               "median_epoch_s": statistics.median(self.epoch_times) if self.epoch_times else None}
+        for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            out[name], out[name + "_std"] = self._mean_std(getattr(self, name))
+        return out
+
+
+@dataclass
+class Comparison:
+    engines: list[str]
+    seeds: list[int]
+    summaries: dict[str, EngineSummary]
+    pairs: list[PairParity]
+    runs: dict[int, dict[str, Run]]
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "engines": self.engines,
+            "seeds": self.seeds,
+            "summary": [self.summaries[e].row() for e in self.engines],
+            "parity": [{**vars(p), "significant": p.significant} for p in self.pairs],
+            "notes": self.notes,
+        }
+
+
+def _first_batch_setup(setup: Setup, seed: int) -> Setup:
+    """The same set-up restricted to the plan's first batch, for one step."""
+    first = setup.plan.epoch(0)[0]
+    ds = copy.copy(setup.dataset)
+    ds.x_train, ds.y_train = setup.dataset.x_train[first], setup.dataset.y_train[first]
+    config = replace(setup.config, epochs=1, seed=seed)
+    return replace(setup, dataset=ds, config=config, plan=BatchPlan(len(first), len(first), seed, shuffle=False))
+
+
+def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: dict | None = None,
+            callbacks_for=lambda engine, seed: []) -> Comparison:
+    """Train every engine for every seed from identical initial weights and batch order."""
+    if seeds < 1:
+        raise BplabError(f"--seeds: must be at least 1, got {seeds}")
+    notes = []
+    if any(isinstance(l, Dropout) and l.rate > 0 for l in setup.spec.layers):
+        notes.append("dropout masks come from different generators in NumPy and TensorFlow: per-step parity "
+                     "is not expected, only accuracy parity")
+    seed_list = [setup.config.seed + i for i in range(seeds)]
+    options = {e: (engine_options or {}).get(e, {}) for e in engines}
+    summaries = {e: EngineSummary(e) for e in engines}
+    runs: dict[int, dict[str, Run]] = {}
+    parity: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+    for seed in seed_list:
+        config = replace(setup.config, seed=seed)
+        seeded = replace(setup, config=config, plan=replace(setup.plan, seed=seed))
+        w0 = initial_weights(seeded.spec, config)
+        first = seeded.plan.epoch(0)[0]
+        xb, yb = seeded.dataset.x_train[first], seeded.dataset.y_train[first]
+        grads, step1 = {}, {}
+        one_step = _first_batch_setup(seeded, seed)
+        for e in engines:
+            grads[e] = get_engine(e, **options[e]).gradients(seeded.spec, w0, xb, yb, config)[1]
+            step1[e] = train_run(one_step, e, weights=w0, engine_options=options[e]).weights
+        runs[seed] = {}
+        for e in engines:
+            run = train_run(seeded, e, callbacks_for(e, seed), weights=w0, engine_options=options[e])
+            runs[seed][e] = run
+            s, last = summaries[e], run.history.epochs[-1] if run.history.epochs else None
+            if last is None:
+                raise BplabError(f"engine {e} stopped before finishing an epoch: {run.history.stopped}")
+            s.test_acc.append(last.test_acc)
+            s.test_loss.append(last.test_loss)
+            s.train_acc.append(last.train_acc)
+            s.train_loss.append(last.train_loss)
+            s.epoch_times += [ep.time_s for ep in run.history.epochs]
+        for a, b in itertools.combinations(engines, 2):
+            la, lb = np.array(runs[seed][a].history.step_loss), np.array(runs[seed][b].history.step_loss)
+            n = min(len(la), len(lb))
+            parity.setdefault((a, b), []).append((
+                relative_difference(grads[a], grads[b]),
+                relative_difference(step1[a], step1[b]),
+                relative_difference(runs[seed][a].weights, runs[seed][b].weights),
+                float(np.max(np.abs(la[:n] - lb[:n]))) if n else float("nan"),
+            ))
+    pairs = []
+    for (a, b), values in parity.items():
+        worst = [max(v[i] for v in values) for i in range(4)]
+        pair = PairParity(a, b, *worst)
+        acc_a, acc_b = summaries[a].test_acc, summaries[b].test_acc
+        pair.acc_diff = statistics.fmean(acc_a) - statistics.fmean(acc_b)
+        if len(seed_list) > 1:
+            pair.welch_t, pair.welch_p = welch(acc_a, acc_b)
+        pairs.append(pair)
+    return Comparison(engines, seed_list, summaries, pairs, runs, notes)
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Welch's t-test (unequal variances). Identical samples give t = 0, p = 1."""
+    from scipy import stats
+
+    if np.allclose(a, b, rtol=0, atol=0) or (np.std(a) == 0 and np.std(b) == 0):
+        same = statistics.fmean(a) == statistics.fmean(b)
+        return (0.0, 1.0) if same else (float("inf"), 0.0)
+    result = stats.ttest_ind(a, b, equal_var=False)
+    return float(result.statistic), float(result.pvalue)

@@ -1,0 +1,1 @@
+"""The TensorFlow engines: ``tape`` (tf.GradientTape loop) and ``fit`` (Keras model.fit)."""
