@@ -293,6 +293,44 @@ def compare(
         out.print(f"written to {out_dir}: compare.json, curves.png, curves.svg and one run folder per seed and engine")
 
 
+@app.command()
+def draw(
+    model: ModelOpt = "mlp:256,128,64", data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures, DOT files and equations.")] = Path("drawings"),
+    fmt: Annotated[str, typer.Option("--format", help="svg, png or pdf.")] = "svg",
+    renderer: Annotated[str, typer.Option(help="auto (Graphviz if installed), graphviz or matplotlib.")] = "auto",
+    loss: LossOpt = "categorical_crossentropy", l2: L2Opt = 0.0, optimizer: OptimizerOpt = "adam", lr: LrOpt = None,
+    alpha: AlphaOpt = 0.0, force: Annotated[bool, typer.Option(help="Overwrite files in an existing --out folder.")] = False,
+):
+    """Draw the network, its forward and backward computation graphs, and derive its update equations.
+
+    Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png
+    """
+    from .runs import prepare_out_dir
+    from .viz.equations import write_equations
+    from .viz.graph import backward_graph, forward_graph
+    from .viz.network import network_graph
+    from .viz.render import FORMATS, RENDERERS, render
+    from .workflow import prepare
+
+    if fmt not in FORMATS:
+        raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if renderer not in RENDERERS:
+        raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha)
+    setup = prepare(data, model, config, data_dir)
+    prepare_out_dir(out_dir, force)
+    written = []
+    for graph in (network_graph(setup.spec, setup.dataset.class_names), forward_graph(setup.spec, loss, l2),
+                  backward_graph(setup.spec, loss, l2)):
+        picture, dot, used = render(graph, out_dir, fmt, renderer)
+        written += [picture, dot]
+    written += write_equations(setup.spec, config, out_dir, f"{model} on {data} ({loss}, {optimizer})")
+    for path in written:
+        out.print(f"wrote {path}")
+    out.print(f"pictures rendered by {used}")
+
+
 def main() -> None:
     """Entry point: every user error becomes one line on stderr and exit code 2."""
     try:

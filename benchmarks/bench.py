@@ -1,0 +1,123 @@
+"""Benchmarks: every figure measured in one run on one machine; speed only as ratios.
+
+    python benchmarks/bench.py [--quick] [--only NAME ...] [--out benchmarks/results.json]
+
+- scratch_mlp:  mlp:256,128,64, He normal, Adam 1e-3, batch 128, 5 epochs, scratch engine:
+                test accuracy on fashion-mnist (bar 0.87) and mnist-5k (bar 0.90).
+- three_way:    the same on fashion-mnist with scratch, tape and fit, 3 seeds: mean test
+                accuracies (bar: within 0.3 percentage points) and epoch-time ratios.
+- cnn:          cnn:32,64,64, Adam, batch 32, 2 epochs on fashion-mnist, scratch and fit:
+                test accuracy (bar 0.86) and the scratch/fit epoch-time ratio.
+``--quick`` uses mnist-5k everywhere (for a smoke run; the bars are for fashion-mnist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from backprop_lab.compare import compare  # noqa: E402
+from backprop_lab.config import TrainConfig  # noqa: E402
+from backprop_lab.errors import BplabError  # noqa: E402
+from backprop_lab.workflow import prepare, train_run  # noqa: E402
+
+MLP = "mlp:256,128,64"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def fashion_or(quick: bool) -> str:
+    return "mnist-5k" if quick else "fashion-mnist"
+
+
+def bench_scratch_mlp(quick: bool) -> dict:
+    out = {}
+    for data, bar in ((fashion_or(quick), 0.87), ("mnist-5k", 0.90)):
+        setup = prepare(data, MLP, TrainConfig(optimizer="adam", lr=1e-3, epochs=5, batch_size=128, init="he_normal"))
+        run = train_run(setup, "scratch")
+        acc = run.metrics["test"]["accuracy"]
+        out[data] = {"test_acc": acc, "bar": bar, "met": acc >= bar,
+                     "median_epoch_s": statistics.median(e.time_s for e in run.history.epochs)}
+        print(f"scratch {MLP} on {data}: test acc {acc:.4f} (bar {bar})", flush=True)
+    return out
+
+
+def bench_three_way(quick: bool) -> dict:
+    data = fashion_or(quick)
+    setup = prepare(data, MLP, TrainConfig(optimizer="adam", lr=1e-3, epochs=5, batch_size=128, init="he_normal"))
+    result = compare(setup, ["scratch", "tape", "fit"], seeds=3)
+    doc = result.to_dict()
+    rows = {r["engine"]: r for r in doc["summary"]}
+    means = [rows[e]["test_acc"] for e in ("scratch", "tape", "fit")]
+    spread_pp = 100 * (max(means) - min(means))
+    fit_t = rows["fit"]["median_epoch_s"]
+    out = {"data": data, "summary": doc["summary"], "parity": doc["parity"], "spread_pp": spread_pp, "bar_pp": 0.3,
+           "met": spread_pp <= 0.3,
+           "ratio_scratch_over_fit": rows["scratch"]["median_epoch_s"] / fit_t,
+           "ratio_tape_over_fit": rows["tape"]["median_epoch_s"] / fit_t}
+    for r in doc["summary"]:
+        print(f"{r['engine']:8s} test acc {r['test_acc']:.4f} ± {r['test_acc_std']:.4f}  "
+              f"median epoch {r['median_epoch_s']:.3f}s", flush=True)
+    print(f"three-way spread {spread_pp:.2f} pp; scratch/fit epoch time {out['ratio_scratch_over_fit']:.2f}", flush=True)
+    return out
+
+
+def bench_cnn(quick: bool) -> dict:
+    data = fashion_or(quick)
+    setup = prepare(data, "cnn:32,64,64", TrainConfig(optimizer="adam", lr=1e-3, epochs=2, batch_size=32, init="glorot_uniform"))
+    out = {"data": data}
+    for engine in ("scratch", "fit"):
+        run = train_run(setup, engine)
+        acc = run.metrics["test"]["accuracy"]
+        out[engine] = {"test_acc": acc, "met": acc >= 0.86,
+                       "median_epoch_s": statistics.median(e.time_s for e in run.history.epochs)}
+        print(f"cnn:32,64,64 {engine} on {data}: test acc {acc:.4f} (bar 0.86)", flush=True)
+    out["ratio_scratch_over_fit"] = out["scratch"]["median_epoch_s"] / out["fit"]["median_epoch_s"]
+    print(f"cnn scratch/fit epoch time {out['ratio_scratch_over_fit']:.2f}", flush=True)
+    return out
+
+
+BENCHES = {"scratch_mlp": bench_scratch_mlp, "three_way": bench_three_way, "cnn": bench_cnn}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="mnist-5k only (smoke run)")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args()
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": args.quick}
+    try:
+        for name in args.only or list(BENCHES):
+            begin = time.perf_counter()
+            results[name] = BENCHES[name](args.quick)
+            results[name]["wall_s"] = time.perf_counter() - begin
+    except BplabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Render a Graph: DOT text always; the picture by Graphviz's ``dot`` when it is
+installed, otherwise by a built-in matplotlib layered layout, so drawing works
+on a fresh machine without Graphviz."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import FancyArrowPatch  # noqa: E402
+
+from ..errors import BplabError  # noqa: E402
+from .graph import Graph, Node  # noqa: E402
+
+FORMATS = ("svg", "png", "pdf")
+RENDERERS = ("auto", "graphviz", "matplotlib")
+STYLE = {  # kind -> (DOT attributes, matplotlib box style, face colour)
+    "input": ('shape=box, style="rounded,filled", fillcolor="#dbeafe"', "round,pad=0.3", "#dbeafe"),
+    "param": ('shape=box, style=filled, fillcolor="#fde68a"', "square,pad=0.3", "#fde68a"),
+    "op": ('shape=ellipse, style=filled, fillcolor="#e5e7eb"', "round4,pad=0.3", "#e5e7eb"),
+    "loss": ('shape=doubleoctagon, style=filled, fillcolor="#fecaca"', "sawtooth,pad=0.3", "#fecaca"),
+    "grad": ('shape=box, style="rounded,filled", fillcolor="#bbf7d0"', "round,pad=0.3", "#bbf7d0"),
+    "saved": ('shape=note, style="dashed,filled", fillcolor="#f8fafc"', "square,pad=0.3", "#f8fafc"),
+    "neuron": ('shape=circle, style=filled, fillcolor="#dbeafe", width=0.45, fixedsize=true', "circle,pad=0.3", "#dbeafe"),
+    "ellipsis": ("shape=plaintext", None, None),
+    "caption": ("shape=plaintext, fontsize=10", None, None),
+}
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _label(node: Node) -> str:
+    if node.kind in ("param", "input", "grad", "saved") and node.shape is not None and node.shape != ():
+        return f"{node.label}\n{'(' + ', '.join(map(str, node.shape)) + ')'}"
+    return node.label
+
+
+def to_dot(graph: Graph) -> str:
+    lines = [f'digraph "{graph.name}" {{', f"  rankdir={graph.direction};",
+             f'  label="{_escape(graph.title)}"; labelloc=t; fontname="Helvetica";',
+             '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];']
+    pinned = layout(graph)[0] if is_neuron_diagram(graph) else {}
+    if pinned:  # a neuron diagram keeps its columns in order: positions fixed, drawn by ``neato -n2``
+        lines.append("  splines=false;")
+    for node in graph.nodes:
+        where = f', pos="{pinned[node.id][0] * 72:.0f},{pinned[node.id][1] * 72:.0f}!"' if pinned else ""
+        lines.append(f'  "{node.id}" [label="{_escape(_label(node))}", {STYLE[node.kind][0]}{where}];')
+    for e in graph.edges:
+        attrs = []
+        if e.label:
+            attrs.append(f'label="{_escape(e.label)}"')
+        if e.dashed:
+            attrs.append("style=dashed, color=gray40")
+        if graph.nodes and any(n.kind == "neuron" for n in graph.nodes):
+            attrs.append("arrowhead=none, color=gray60, penwidth=0.5")
+        lines.append(f'  "{e.src}" -> "{e.dst}"' + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def ranks(graph: Graph) -> dict[str, int]:
+    """Given ranks, else longest path from the sources; a source sits one rank before its first consumer."""
+    given = {n.id: n.rank for n in graph.nodes if n.rank is not None}
+    preds: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
+    succs: dict[str, list[str]] = {n.id: [] for n in graph.nodes}
+    for e in graph.edges:
+        preds[e.dst].append(e.src)
+        succs[e.src].append(e.dst)
+    rank: dict[str, int] = dict(given)
+
+    def visit(node_id: str, seen=()) -> int:
+        if node_id in rank:
+            return rank[node_id]
+        ps = [p for p in preds[node_id] if p not in seen]
+        rank[node_id] = 0 if not ps else 1 + max(visit(p, seen + (node_id,)) for p in ps)
+        return rank[node_id]
+
+    for n in graph.nodes:
+        visit(n.id)
+    for n in graph.nodes:  # pull sources next to their consumers
+        if n.id not in given and not preds[n.id] and succs[n.id]:
+            rank[n.id] = max(0, min(rank[s] for s in succs[n.id]) - 1)
+    return rank
+
+
+def is_neuron_diagram(graph: Graph) -> bool:
+    return any(n.kind == "neuron" for n in graph.nodes)
+
+
+def layout(graph: Graph) -> tuple[dict[str, tuple[float, float]], dict[int, list[Node]]]:
+    """Node centres: one column per rank, nodes stacked in insertion order; captions under their column."""
+    rank = ranks(graph)
+    columns: dict[int, list[Node]] = {}
+    for node in graph.nodes:
+        columns.setdefault(rank[node.id], []).append(node)
+    dx, dy = (3.2, 0.75) if is_neuron_diagram(graph) else (2.4, 1.25)
+    pos = {}
+    for r, nodes in columns.items():
+        stacked = [n for n in nodes if n.kind != "caption"]
+        top = (len(stacked) - 1) * dy / 2
+        for i, node in enumerate(stacked):
+            pos[node.id] = (r * dx, top - i * dy)
+    bottom = min(p[1] for p in pos.values()) if pos else 0.0
+    for r, nodes in columns.items():
+        for node in nodes:
+            if node.kind == "caption":
+                pos[node.id] = (r * dx, bottom - 1.1)
+    return pos, columns
+
+
+def draw_matplotlib(graph: Graph, path: Path) -> Path:
+    pos, columns = layout(graph)
+    neurons = is_neuron_diagram(graph)
+    tallest = max(len(c) for c in columns.values())
+    width = max(6.0, (max(columns) + 1) * (1.9 if neurons else 1.5))
+    height = max(3.5, tallest * (0.45 if neurons else 0.8) + 1.5)
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_axis_off()
+    for e in graph.edges:
+        (x1, y1), (x2, y2) = pos[e.src], pos[e.dst]
+        if neurons:
+            ax.plot([x1, x2], [y1, y2], color="0.7", lw=0.4, zorder=1)
+            continue
+        arrow = FancyArrowPatch((x1, y1), (x2, y2), arrowstyle="-|>", mutation_scale=10, lw=0.8, zorder=1,
+                                color="0.55" if e.dashed else "0.2", linestyle="--" if e.dashed else "-",
+                                shrinkA=18, shrinkB=18)
+        ax.add_patch(arrow)
+        if e.label:
+            ax.text((x1 + x2) / 2, (y1 + y2) / 2 + 0.12, e.label, fontsize=6.5, ha="center", va="bottom", color="0.25",
+                    zorder=3, bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.8))
+    for node in graph.nodes:
+        x, y = pos[node.id]
+        _, box, face = STYLE[node.kind]
+        if node.kind == "neuron":
+            ax.scatter([x], [y], s=260, c=face, edgecolors="0.3", linewidths=0.8, zorder=2)
+            if node.label:
+                ax.text(x + (0.3 if node.rank else -0.3), y, node.label, fontsize=7,
+                        ha="left" if node.rank else "right", va="center", zorder=3)
+            continue
+        if node.kind == "caption":
+            ax.text(x, y + 0.9, node.label, fontsize=8, ha="center", va="top")
+            continue
+        style = dict(boxstyle=box, fc=face, ec="0.3", lw=0.8, ls="--" if node.kind == "saved" else "-") if box else None
+        ax.text(x, y, _label(node), fontsize=8 if node.kind != "ellipsis" else 14, ha="center", va="center",
+                zorder=4, bbox=style)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
+    ax.set_ylim(min(ys) - (1.6 if neurons else 0.8), max(ys) + 0.8)
+    ax.set_title(graph.title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def graphviz_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def render(graph: Graph, out_dir: Path, fmt: str = "svg", renderer: str = "auto") -> tuple[Path, Path, str]:
+    """Write ``NAME.dot`` and ``NAME.FMT``; returns (picture, dot file, renderer used)."""
+    if fmt not in FORMATS:
+        raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if renderer not in RENDERERS:
+        raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dot_path = out_dir / f"{graph.name}.dot"
+    dot_path.write_text(to_dot(graph))
+    picture = out_dir / f"{graph.name}.{fmt}"
+    use_graphviz = renderer == "graphviz" or (renderer == "auto" and graphviz_available())
+    if use_graphviz:
+        if not graphviz_available():
+            raise BplabError("--renderer graphviz: the 'dot' program is not installed (apt-get install graphviz)")
+        command = ["neato", "-n2"] if is_neuron_diagram(graph) else ["dot"]
+        done = subprocess.run(command + [f"-T{fmt}", str(dot_path), "-o", str(picture)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BplabError(f"{dot_path}: graphviz failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        return picture, dot_path, "graphviz"
+    return draw_matplotlib(graph, picture), dot_path, "matplotlib"
