@@ -331,6 +331,168 @@ def draw(
     out.print(f"pictures rendered by {used}")
 
 
+RunArg = Annotated[Path, typer.Argument(help="A run folder (model.json + weights.npz) or a .keras file.")]
+
+
+def _report_table(title: str, report: dict) -> Table:
+    table = Table(title=title)
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in report["per_class"]:
+        table.add_row(row["class"], f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
+    macro = report["macro"]
+    table.add_row("[bold]macro average[/bold]", f"{macro['precision']:.4f}", f"{macro['recall']:.4f}", f"{macro['f1']:.4f}",
+                  str(report["n"]))
+    return table
+
+
+def _confusion_table(report: dict) -> Table:
+    names = report["class_names"]
+    table = Table(title="confusion matrix (rows: true, columns: predicted)")
+    table.add_column("true \\ pred")
+    for n in names:
+        table.add_column(n[:10], justify="right")
+    for name, row in zip(names, report["confusion_matrix"]):
+        table.add_row(name[:12], *[str(v) for v in row])
+    return table
+
+
+@app.command()
+def evaluate(
+    run_path: RunArg, data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set (default: the run's).")] = None,
+    data_dir: DataDirOpt = None,
+    engine: Annotated[str, typer.Option(help="Engine that predicts: scratch, tape or fit.")] = "scratch",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for evaluation.json and the heatmap (default: the run folder).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix of a saved model.
+
+    Example: bplab evaluate runs/mnist --data mnist-5k
+    """
+    from .data import load_dataset
+    from .engines import ENGINE_NAMES, get_engine
+    from .evaluate import classification_report
+    from .portable import load_model
+    from .runs import _json_bytes, atomic_write
+    from .viz.plots import save_confusion_heatmap
+
+    if engine not in ENGINE_NAMES:
+        raise BplabError(f"--engine: unknown engine {engine!r} (choose from {', '.join(ENGINE_NAMES)})")
+    run = load_model(run_path)
+    name = data or run.dataset
+    if name == "?":
+        raise BplabError(f"{run_path}: the file does not say which data set it was trained on; pass --data")
+    ds = load_dataset(name, data_dir)
+    if tuple(ds.input_shape) != tuple(run.spec.input_shape):
+        raise BplabError(f"{run_path}: the model expects input {run.spec.input_shape} but {name} has {ds.input_shape}")
+    if run.spec.output_shape[-1] not in (1, ds.num_classes) or (run.spec.output_shape[-1] == 1 and ds.num_classes != 2):
+        raise BplabError(f"{run_path}: the model has {run.spec.output_shape[-1]} outputs but {name} has {ds.num_classes} classes")
+    probs = get_engine(engine).predict(run.spec, run.weights, ds.x_test, str(next(iter(run.weights.values())).dtype))
+    report = classification_report(probs, ds.y_test, ds.class_names)
+    target = out_dir or (run_path if run_path.is_dir() else run_path.parent)
+    target.mkdir(parents=True, exist_ok=True)
+    slug = name.replace(":", "_").replace("/", "_")
+    atomic_write(target / f"evaluation_{slug}.json", _json_bytes(report))
+    heatmap = save_confusion_heatmap(report, target / f"confusion_{slug}.png", f"{run_path.name} on {name}")
+    if as_json:
+        _emit_json(report)
+        return
+    out.print(_report_table(f"{run_path} on {name} ({engine}): accuracy {report['accuracy']:.4f}", report))
+    out.print(_confusion_table(report))
+    out.print(f"heatmap: {heatmap}")
+
+
+@app.command()
+def export(run_path: RunArg, keras_file: Annotated[Path, typer.Option("--keras", help="Output .keras file.")],
+           force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False):
+    """Write a saved run in Keras's native .keras format.
+
+    Example: bplab export runs/mnist --keras mnist.keras
+    """
+    from .portable import export_keras, load_model
+
+    if keras_file.exists() and not force:
+        raise BplabError(f"{keras_file}: exists; pass --force to overwrite")
+    run = load_model(run_path)
+    export_keras(run, keras_file)
+    out.print(f"wrote {keras_file} ({sum(run.spec.count_params()):,} parameters)")
+
+
+@app.command()
+def transfer(
+    from_path: Annotated[Path, typer.Option("--from", help="Trained run folder or .keras file (the base).")],
+    classes: Annotated[str, typer.Option(help="Two classes by name or index, e.g. 3,8 or Sneaker,Sandal.")],
+    engine: Annotated[str, typer.Option(help="scratch, tape or fit.")] = "scratch",
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set (default: the base run's).")] = None,
+    data_dir: DataDirOpt = None,
+    finetune: Annotated[bool, typer.Option(help="Then unfreeze every layer and keep training at a lower rate.")] = False,
+    finetune_lr: Annotated[Optional[float], typer.Option(help="Fine-tuning learning rate (default: lr / 10).")] = None,
+    finetune_epochs: Annotated[Optional[int], typer.Option(help="Fine-tuning epochs (default: --epochs).")] = None,
+    optimizer: OptimizerOpt = "adam", lr: LrOpt = None, epochs: EpochsOpt = 2, batch_size: BatchOpt = "32",
+    seed: SeedOpt = 0, init: InitOpt = "glorot_uniform",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for transfer.json, runs and confusion matrices.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out folder.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Reuse a trained network for a two-class task: frozen base + new sigmoid head, optional fine-tuning,
+    compared with training the same network from scratch.
+
+    Example: bplab transfer --from runs/cnn --classes 3,8 --finetune --out runs/transfer
+    """
+    from .data import load_dataset
+    from .engines import ENGINE_NAMES
+    from .experiments.transfer import resolve_classes, transfer as run_transfer
+    from .portable import load_model
+    from .progress import ProgressBar
+    from .runs import _json_bytes, atomic_write, prepare_out_dir, save_run
+    from .viz.plots import save_confusion_heatmap
+
+    if engine not in ENGINE_NAMES:
+        raise BplabError(f"--engine: unknown engine {engine!r} (choose from {', '.join(ENGINE_NAMES)})")
+    if finetune_lr is not None and not finetune_lr > 0:
+        raise BplabError(f"--finetune-lr: must be positive, got {finetune_lr}")
+    if finetune_epochs is not None and finetune_epochs < 1:
+        raise BplabError(f"--finetune-epochs: must be at least 1, got {finetune_epochs}")
+    config = TrainConfig(optimizer=optimizer, lr=lr, epochs=epochs, batch_size=parse_batch_size(batch_size), seed=seed,
+                         init=init, loss="binary_crossentropy")
+    if out_dir is not None:
+        prepare_out_dir(out_dir, force)
+    base = load_model(from_path)
+    name = data or base.dataset
+    if name == "?":
+        raise BplabError(f"{from_path}: the file does not say which data set it was trained on; pass --data")
+    ds = load_dataset(name, data_dir)
+    picked = resolve_classes(classes, ds.class_names)
+    show = not (quiet or as_json)
+    result = run_transfer(base, ds, picked, engine, config, finetune, finetune_lr, finetune_epochs,
+                          callbacks_for=lambda label: [ProgressBar(label)] if show else [])
+    doc = result.to_dict()
+    if out_dir is not None:
+        atomic_write(out_dir / "transfer.json", _json_bytes(doc))
+        for i, v in enumerate(result.variants):
+            folder = out_dir / f"{i + 1}_{v.name.split(' (')[0].split(',')[0].replace(' ', '_')}"
+            save_run(v.run, folder, force=True)
+            save_confusion_heatmap(v.run.metrics["test"], folder / "confusion.png", v.name)
+    if as_json:
+        _emit_json(doc)
+        return
+    table = Table(title=f"transfer to {' vs '.join(result.classes)} on {name} ({engine})")
+    for col in ("variant", "trainable", "frozen", "test acc", "wall time (s)"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for v in result.variants:
+        table.add_row(v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}")
+    out.print(table)
+    for v in result.variants:
+        cm = v.run.metrics["test"]["confusion_matrix"]
+        out.print(f"{v.name}: confusion {cm}")
+    out.print(f"frozen base bit-identical after head-only training: {result.base_unchanged}")
+    if result.finetune_changed_base is not None:
+        out.print(f"fine-tuning changed the base: {result.finetune_changed_base}")
+    if out_dir is not None:
+        out.print(f"written to {out_dir}")
+
+
 def main() -> None:
     """Entry point: every user error becomes one line on stderr and exit code 2."""
     try:

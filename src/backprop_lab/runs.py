@@ -124,6 +124,8 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
     """Weights checked key by key against the spec; pickled arrays refused, nothing executed."""
     if not path.is_file():
         raise BplabError(f"{path}: file not found")
+    if not zipfile.is_zipfile(path):
+        raise BplabError(f"{path}: not a valid .npz weights file (not a zip archive)")
     expected = spec.param_shapes()
     try:
         with np.load(path, allow_pickle=False) as archive:

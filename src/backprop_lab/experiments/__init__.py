@@ -1,0 +1,1 @@
+"""Experiments built on the engines: transfer learning and fine-tuning."""
