@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/bplab train --engine scratch --data mnist-5k --model mlp:256,128,64 \
 	    --optimizer adam --lr 0.001 --epochs 5 --batch-size 128 --init he_normal \
 	    --seed 0 --out runs/demo --force
+	$(BIN)/bplab draw --model mlp:256,128,64 --data mnist-5k --out runs/demo-drawings --format png --force
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest
