@@ -3,7 +3,6 @@
 import copy
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from backprop_lab.compare import compare, parse_engines, relative_difference

@@ -23,13 +23,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .config import TrainConfig
 from .data import BatchPlan
 from .engines import ENGINE_NAMES, get_engine
 from .errors import BplabError
 from .runs import Run
 from .spec import Dropout
-from .training import Callback
 from .workflow import Setup, initial_weights, train_run
 
 

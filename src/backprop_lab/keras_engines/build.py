@@ -110,5 +110,17 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 2048) -> np.nda
     return np.concatenate([np.asarray(model(x[i: i + batch_size], training=False)) for i in range(0, len(x), batch_size)])
 
 
-def epoch_snapshot(model, spec):
-    return get_weights(model, spec)
+def autograd(model: keras.Model, spec: ModelSpec, x: np.ndarray, y: np.ndarray, config: TrainConfig, loss_of):
+    """Loss and gradients (by flat key) of ``loss_of(x, targets)`` w.r.t. the trainable weights, by GradientTape."""
+    variables = weight_variables(model, spec, trainable_only=True)
+    with tf.GradientTape() as tape:
+        value = loss_of(tf.constant(x.astype(config.dtype)), tf.constant(targets(spec, y, config.dtype)))
+    grads = tape.gradient(value, [v for _, v in variables])
+    return float(value), {k: np.asarray(g) for (k, _), g in zip(variables, grads)}
+
+
+class KerasEngine:
+    """What the two TensorFlow engines share."""
+
+    def predict(self, spec: ModelSpec, weights, x, dtype: str = "float32"):
+        return predict(build_model(spec, weights, TrainConfig(dtype=dtype)), x.astype(dtype))

@@ -11,15 +11,14 @@ from __future__ import annotations
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from ..config import TrainConfig
 from ..data import BatchPlan, Dataset
 from ..spec import ModelSpec
-from ..training import Callback, EpochRecord, History, epoch_record, is_finite, nan_message, targets
-from .build import (build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict, seed_everything,
-                    set_weights, weight_variables)
+from ..training import Callback, History, epoch_record, is_finite, nan_message
+from .build import (KerasEngine, autograd, build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict,
+                    seed_everything, set_weights)
 
 
 class PlanSequential(keras.Sequential):
@@ -110,7 +109,7 @@ class _Sums:
         return self.loss_sum / max(self.count, 1), self.correct / max(self.count, 1)
 
 
-class FitEngine:
+class FitEngine(KerasEngine):
     name = "fit"
 
     def _compiled(self, spec, weights, config, steps_per_epoch):
@@ -122,17 +121,8 @@ class FitEngine:
     def gradients(self, spec: ModelSpec, weights, x, y, config: TrainConfig, training: bool = False, rng=None):
         """Gradients through the compiled model's own loss path (``model.compute_loss``)."""
         model = self._compiled(spec, weights, config, 1)
-        variables = weight_variables(model, spec, trainable_only=True)
-        x = tf.constant(x.astype(config.dtype))
-        t = tf.constant(targets(spec, y, config.dtype))
-        with tf.GradientTape() as tape:
-            out = model(x, training=training)
-            value = model.compute_loss(x=x, y=t, y_pred=out, training=True)
-        grads = tape.gradient(value, [v for _, v in variables])
-        return float(value), {k: np.asarray(g) for (k, _), g in zip(variables, grads)}
-
-    def predict(self, spec: ModelSpec, weights, x, dtype: str = "float32"):
-        return predict(build_model(spec, weights, TrainConfig(dtype=dtype)), x.astype(dtype))
+        return autograd(model, spec, x, y, config,
+                        lambda xt, tt: model.compute_loss(x=xt, y=tt, y_pred=model(xt, training=training), training=True))
 
     def train(self, spec: ModelSpec, weights, dataset: Dataset, plan: BatchPlan, config: TrainConfig,
               callbacks: list[Callback] = ()) -> tuple[dict, History]:

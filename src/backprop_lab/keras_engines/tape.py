@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from ..config import TrainConfig
 from ..data import BatchPlan, Dataset
 from ..spec import ModelSpec
-from ..training import Callback, EpochAccumulator, History, epoch_record, is_finite, nan_message, targets
-from .build import (build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict, seed_everything,
-                    set_weights, weight_variables)
+from ..training import Callback, EpochAccumulator, History, epoch_record, is_finite, nan_message
+from .build import (KerasEngine, autograd, build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict,
+                    seed_everything, set_weights, weight_variables)
 
 
 def _total_loss(model, loss_fn, x, t, training):
@@ -26,7 +25,7 @@ def _total_loss(model, loss_fn, x, t, training):
     return value, out
 
 
-class TapeEngine:
+class TapeEngine(KerasEngine):
     name = "tape"
 
     def __init__(self, eager: bool = False):
@@ -34,15 +33,8 @@ class TapeEngine:
 
     def gradients(self, spec: ModelSpec, weights, x, y, config: TrainConfig, training: bool = False, rng=None):
         model = build_model(spec, weights, config)
-        variables = weight_variables(model, spec, trainable_only=True)
-        with tf.GradientTape() as tape:
-            value, _ = _total_loss(model, keras_loss(config.loss, config.dtype), tf.constant(x.astype(config.dtype)),
-                                   tf.constant(targets(spec, y, config.dtype)), training)
-        grads = tape.gradient(value, [v for _, v in variables])
-        return float(value), {k: np.asarray(g) for (k, _), g in zip(variables, grads)}
-
-    def predict(self, spec: ModelSpec, weights, x, dtype: str = "float32"):
-        return predict(build_model(spec, weights, TrainConfig(dtype=dtype)), x.astype(dtype))
+        loss_fn = keras_loss(config.loss, config.dtype)
+        return autograd(model, spec, x, y, config, lambda xt, tt: _total_loss(model, loss_fn, xt, tt, training)[0])
 
     def train(self, spec: ModelSpec, weights, dataset: Dataset, plan: BatchPlan, config: TrainConfig,
               callbacks: list[Callback] = ()) -> tuple[dict, History]:

@@ -16,7 +16,6 @@ parameter arrays are updated in place.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

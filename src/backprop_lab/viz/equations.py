@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TrainConfig
-from ..spec import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec
+from ..spec import Conv2D, Dense, Flatten, MaxPool2D, ModelSpec
 
 
 _DOUBLE_SUPERSCRIPT = re.compile(r"\^\{(\[[^\]]*\])\}\^\\top")

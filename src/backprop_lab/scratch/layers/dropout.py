@@ -3,7 +3,6 @@ while training; identity at inference. The mask comes from the generator passed 
 
 from __future__ import annotations
 
-import numpy as np
 
 from .base import Layer
 
