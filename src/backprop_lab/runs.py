@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -46,14 +47,9 @@ def versions() -> dict[str, str]:
     from . import __version__
 
     out = {"backprop_lab": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
-    try:  # only report TensorFlow if it is already loaded: importing it takes seconds
-        import sys
-
-        if "tensorflow" in sys.modules:
-            out["tensorflow"] = sys.modules["tensorflow"].__version__
-            out["keras"] = sys.modules["keras"].__version__
-    except Exception:  # pragma: no cover
-        pass
+    for name in ("tensorflow", "keras"):  # only when already loaded: importing TensorFlow takes seconds
+        if name in sys.modules:
+            out[name] = sys.modules[name].__version__
     return out
 
 

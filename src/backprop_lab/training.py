@@ -88,9 +88,12 @@ class EpochAccumulator:
         self.count = 0
 
     def add(self, loss: float, probs: np.ndarray, y: np.ndarray) -> None:
-        self.loss_sum += loss * len(y)
-        self.correct += int((predicted_labels(probs) == y).sum())
-        self.count += len(y)
+        self.add_counts(loss, int((predicted_labels(probs) == y).sum()), len(y))
+
+    def add_counts(self, loss: float, correct: float, n: int) -> None:
+        self.loss_sum += loss * n
+        self.correct += correct
+        self.count += n
 
     def result(self) -> tuple[float, float]:
         return self.loss_sum / max(self.count, 1), self.correct / max(self.count, 1)

@@ -16,7 +16,7 @@ import tensorflow as tf
 from ..config import TrainConfig
 from ..data import BatchPlan, Dataset
 from ..spec import ModelSpec
-from ..training import Callback, History, epoch_record, is_finite, nan_message
+from ..training import Callback, EpochAccumulator, History, epoch_record, is_finite, nan_message
 from .build import (KerasEngine, autograd, build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict,
                     seed_everything, set_weights)
 
@@ -64,7 +64,7 @@ class _Recorder(keras.callbacks.Callback):
         self.good = get_weights(self.model, self.spec)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.loss_sum = self.correct = self.count = 0.0
+        self.acc = EpochAccumulator()
         self.begin = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -73,11 +73,8 @@ class _Recorder(keras.callbacks.Callback):
             self.history.stopped = nan_message(self.step, value, float(self.model.optimizer.learning_rate))
             self.model.stop_training = True
             return
-        n = int(logs["batch_size"])
         self.history.step_loss.append(value)
-        self.loss_sum += value * n
-        self.correct += float(logs["batch_correct"])
-        self.count += n
+        self.acc.add_counts(value, float(logs["batch_correct"]), int(logs["batch_size"]))
         self.step += 1
         for cb in self.callbacks:
             cb.on_step_end(self.step, value)
@@ -88,9 +85,8 @@ class _Recorder(keras.callbacks.Callback):
             set_weights(self.model, self.spec, self.good)
             return
         self.good = get_weights(self.model, self.spec)
-        acc = _Sums(self.loss_sum, self.correct, self.count)
         record = epoch_record(self.spec, self.config, self.dataset,
-                              lambda x: predict(self.model, x.astype(self.config.dtype, copy=False)), epoch + 1, acc,
+                              lambda x: predict(self.model, x.astype(self.config.dtype, copy=False)), epoch + 1, self.acc,
                               elapsed, float(self.model.optimizer.learning_rate))
         self.history.epochs.append(record)
         for cb in self.callbacks:
@@ -99,14 +95,6 @@ class _Recorder(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         for cb in self.callbacks:
             cb.on_train_end(self.history)
-
-
-class _Sums:
-    def __init__(self, loss_sum, correct, count):
-        self.loss_sum, self.correct, self.count = loss_sum, correct, count
-
-    def result(self):
-        return self.loss_sum / max(self.count, 1), self.correct / max(self.count, 1)
 
 
 class FitEngine(KerasEngine):
