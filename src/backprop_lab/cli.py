@@ -23,8 +23,10 @@ from .config import TrainConfig, parse_batch_size
 from .errors import BplabError
 
 app = typer.Typer(help="backprop-lab: build, derive, train and compare neural networks three ways.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-data_app = typer.Typer(help="Data sets: where they come from and what they hold.", no_args_is_help=True)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+data_app = typer.Typer(help="Data sets: where they come from and what they hold.", no_args_is_help=True,
+                       rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 out = Console(width=None if sys.stdout.isatty() else 150)  # tables stay readable when piped
 
