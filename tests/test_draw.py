@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from backprop_lab.config import TrainConfig
-from backprop_lab.scratch.initializers import init_weights
-from backprop_lab.scratch.losses import get_loss, l2_factor
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.numerics.losses import get_loss, l2_factor
 from backprop_lab.scratch.model import ScratchModel
 from backprop_lab.spec import parse_model
 from backprop_lab.training import targets

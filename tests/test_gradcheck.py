@@ -62,7 +62,7 @@ def test_overlapping_pool_and_relu_conv():
 
 def test_gradcheck_detects_a_wrong_backward(monkeypatch):
     """The check itself can fail: break tanh's derivative and it must notice."""
-    from backprop_lab.scratch import activations
+    from backprop_lab.numerics import activations
 
     monkeypatch.setattr(activations.Tanh, "backward", lambda self, z, a, da: da * (1 - a))
     x, y = _data((5,))

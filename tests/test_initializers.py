@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from backprop_lab.scratch.initializers import TRUNC_STD_CORRECTION, compute_fans, init_weights, initialize
+from backprop_lab.numerics.initializers import TRUNC_STD_CORRECTION, compute_fans, init_weights, initialize
 
 
 def test_fans_follow_keras_for_dense_and_hwio_kernels():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from backprop_lab.config import TrainConfig
-from backprop_lab.scratch.optimizers import Adam, RMSprop, SGD, learning_rate, make_optimizer
+from backprop_lab.scratch.optimizers import Adam, RMSprop, SGD, make_optimizer
+from backprop_lab.training.loop import blend, learning_rate
 
 W0 = np.array([1.0, -2.0])
 G = np.array([0.5, 0.25])
@@ -47,12 +48,10 @@ def test_adam_first_step_by_hand():
 
 
 def test_blended_update_alpha_zero_and_one():
-    grads = [G, -G * 3, G * 2]
-    plain = _steps(make_optimizer(TrainConfig(optimizer="adam")), grads, 0.01)
-    assert np.array_equal(_steps(make_optimizer(TrainConfig(optimizer="adam", alpha=0.0)), grads, 0.01), plain)
-    assert np.array_equal(_steps(make_optimizer(TrainConfig(optimizer="adam", alpha=1.0)), grads, 0.01), W0)
-    half = _steps(make_optimizer(TrainConfig(optimizer="sgd", alpha=0.5)), [G], 0.1)
-    assert np.allclose(half, 0.5 * (W0 - 0.1 * G) + 0.5 * W0)
+    new, old = {"w": W0 - 0.1 * G}, {"w": W0}
+    assert np.array_equal(blend(new, old, 0.0)["w"], new["w"])
+    assert np.array_equal(blend(new, old, 1.0)["w"], W0)
+    assert np.allclose(blend(new, old, 0.5)["w"], 0.5 * (W0 - 0.1 * G) + 0.5 * W0)
 
 
 @pytest.mark.parametrize("name, keras_name, kwargs", [

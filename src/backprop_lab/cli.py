@@ -60,9 +60,9 @@ def make_config(optimizer, lr, epochs, batch_size, init, loss, l2, alpha, decay,
 
 
 def _emit_json(obj) -> None:
-    from .runs import _jsonable
+    from .fileio import jsonable
 
-    print(json.dumps(obj, indent=2, default=_jsonable))
+    print(json.dumps(obj, indent=2, default=jsonable))
 
 
 # --- commands ----------------------------------------------------------
@@ -126,6 +126,7 @@ def _history_table(title: str, history) -> Table:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: DataOpt = "mnist-5k", model: ModelOpt = "mlp:256,128,64",
     engine: Annotated[str, typer.Option(help="scratch, tape or fit.")] = "scratch",
     optimizer: OptimizerOpt = "adam", lr: LrOpt = None, epochs: EpochsOpt = 5, batch_size: BatchOpt = "128",
@@ -136,30 +137,72 @@ def train(
     eager: Annotated[bool, typer.Option(help="tape engine: run eagerly instead of tf.function.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/TIMESTAMP-ENGINE-DATA).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run folder with its own settings.")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Also checkpoint every N steps (default: automatic, about 1% of training time).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     as_json: JsonOpt = False,
 ):
     """Train MODEL on a data set with one engine and write a run record.
 
+    The run folder gets a checkpoint at the end of every epoch (and every --checkpoint-every steps);
+    a run that was killed or interrupted with Ctrl-C continues with --resume.
+
     Example: bplab train --engine scratch --data mnist-5k --model mlp:256,128,64 --optimizer adam --lr 0.001
     --epochs 5 --batch-size 128 --init he_normal --seed 0 --out runs/mnist
+
+    Example: bplab train --resume runs/mnist
     """
     from .engines import ENGINE_NAMES
     from .progress import ProgressBar
-    from .runs import prepare_out_dir, save_run
-    from .workflow import prepare, train_run
+    from .runs import prepare_out_dir
+    from .training import Interrupted
+    from .workflow import inspect_run, prepare, resume_run, start_run
 
+    if resume is not None:
+        given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "quiet", "as_json")
+                 and getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") != "DEFAULT"]
+        if given:
+            raise BplabError(f"--resume continues with the run's own settings; drop {', '.join(given)}")
+        info = inspect_run(resume)
+        if info.complete:
+            out.print(f"{resume}: the run is complete; nothing to do")
+            return
+        callbacks = [] if quiet or as_json else [ProgressBar(f"{info.engine} (resumed)")]
+        try:
+            run = resume_run(resume, callbacks)
+        except Interrupted as exc:
+            _interrupted(exc)
+        _report_run(run, resume, info.engine, str(info.doc.get("data")), str(info.doc.get("data")), as_json)
+        return
     if engine not in ENGINE_NAMES:
         raise BplabError(f"--engine: unknown engine {engine!r} (choose from {', '.join(ENGINE_NAMES)})")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise BplabError(f"--checkpoint-every: must be at least 1 step, got {checkpoint_every}")
     config = make_config(optimizer, lr, epochs, batch_size, init, loss, l2, alpha, decay, decay_rate, decay_steps,
                          momentum, seed, dtype)
     if out_dir is None:
         out_dir = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{engine}-{data.replace(':', '_').replace('/', '_')}"
-    prepare_out_dir(out_dir, force)  # refuse before spending time on training
     setup = prepare(data, model, config, data_dir, val_split)
+    prepare_out_dir(out_dir, force)  # refuse before spending time on training
+    if force:  # a fresh run: nothing of an earlier one may be resumed into it
+        for stale in ("checkpoint.npz", "metrics.jsonl", "model.json"):
+            (out_dir / stale).unlink(missing_ok=True)
     callbacks = [] if quiet or as_json else [ProgressBar(engine)]
-    run = train_run(setup, engine, callbacks, engine_options={"eager": eager} if engine == "tape" else None)
-    save_run(run, out_dir, force=True)
+    try:
+        run = start_run(setup, engine, out_dir, callbacks, {"eager": eager} if engine == "tape" else None,
+                        checkpoint_every)
+    except Interrupted as exc:
+        _interrupted(exc)
+    _report_run(run, out_dir, engine, model, data, as_json)
+
+
+def _interrupted(exc) -> None:
+    print(f"interrupted at step {exc.step}; checkpoint written. Continue with: bplab train --resume {exc.folder}",
+          file=sys.stderr)
+    raise typer.Exit(130)
+
+
+def _report_run(run, out_dir: Path, engine: str, model: str, data: str, as_json: bool) -> None:
     from .viz.plots import save_confusion_heatmap
 
     save_confusion_heatmap(run.metrics["test"], out_dir / "confusion.png", f"{engine} on {data}")
@@ -238,7 +281,8 @@ def compare(
     """
     from .compare import compare as run_compare, parse_engines
     from .progress import ProgressBar
-    from .runs import atomic_write, prepare_out_dir, save_run, _json_bytes
+    from .fileio import atomic_write, json_bytes
+    from .runs import prepare_out_dir, save_run
     from .viz.plots import save_curves
     from .workflow import prepare
 
@@ -253,7 +297,7 @@ def compare(
                          callbacks_for=lambda e, s: [ProgressBar(f"{e} seed {s}")] if show else [])
     doc = result.to_dict()
     if out_dir is not None:
-        atomic_write(out_dir / "compare.json", _json_bytes(doc))
+        atomic_write(out_dir / "compare.json", json_bytes(doc))
         first = result.runs[result.seeds[0]]
         for ext in ("png", "svg"):
             save_curves({e: first[e].history for e in names}, out_dir / f"curves.{ext}",
@@ -375,7 +419,7 @@ def evaluate(
     from .engines import ENGINE_NAMES, get_engine
     from .evaluate import classification_report
     from .portable import load_model
-    from .runs import _json_bytes, atomic_write
+    from .fileio import atomic_write, json_bytes
     from .viz.plots import save_confusion_heatmap
 
     if engine not in ENGINE_NAMES:
@@ -394,7 +438,7 @@ def evaluate(
     target = out_dir or (run_path if run_path.is_dir() else run_path.parent)
     target.mkdir(parents=True, exist_ok=True)
     slug = name.replace(":", "_").replace("/", "_")
-    atomic_write(target / f"evaluation_{slug}.json", _json_bytes(report))
+    atomic_write(target / f"evaluation_{slug}.json", json_bytes(report))
     heatmap = save_confusion_heatmap(report, target / f"confusion_{slug}.png", f"{run_path.name} on {name}")
     if as_json:
         _emit_json(report)
@@ -447,7 +491,8 @@ def transfer(
     from .experiments.transfer import resolve_classes, transfer as run_transfer
     from .portable import load_model
     from .progress import ProgressBar
-    from .runs import _json_bytes, atomic_write, prepare_out_dir, save_run
+    from .fileio import atomic_write, json_bytes
+    from .runs import prepare_out_dir, save_run
     from .viz.plots import save_confusion_heatmap
 
     if engine not in ENGINE_NAMES:
@@ -471,7 +516,7 @@ def transfer(
                           callbacks_for=lambda label: [ProgressBar(label)] if show else [])
     doc = result.to_dict()
     if out_dir is not None:
-        atomic_write(out_dir / "transfer.json", _json_bytes(doc))
+        atomic_write(out_dir / "transfer.json", json_bytes(doc))
         for i, v in enumerate(result.variants):
             folder = out_dir / f"{i + 1}_{v.name.split(' (')[0].split(',')[0].replace(' ', '_')}"
             save_run(v.run, folder, force=True)
@@ -505,7 +550,7 @@ def main() -> None:
     except TyperException as exc:  # bad options: one line, exit 2 (Typer's usage errors)
         print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except Abort:
+    except (Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)

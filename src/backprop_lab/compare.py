@@ -5,7 +5,8 @@ plan. Parity figures, per pair of engines, norm-wise per tensor
 (||A - B|| / ||B||, the largest over tensors):
 
 - ``grad_rel``: gradients on the first batch of the plan, at the initial weights;
-- ``step1_weight_rel``: weights after one optimizer step on that batch;
+- ``step1_weight_rel``: weights after one optimizer step on that batch, taken
+  through each engine's own step function (the one its training loop calls);
 - ``final_weight_rel``: weights at the end of training;
 - ``max_step_loss_diff``: largest absolute difference of the per-step losses.
 
@@ -16,18 +17,17 @@ difference between engines larger than the seed-to-seed spread?
 
 from __future__ import annotations
 
-import copy
 import itertools
 import statistics
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .data import BatchPlan
 from .engines import ENGINE_NAMES, get_engine
 from .errors import BplabError
 from .runs import Run
 from .spec import Dropout
+from .training import learning_rate, targets
 from .workflow import Setup, initial_weights, train_run
 
 
@@ -113,13 +113,14 @@ class Comparison:
         }
 
 
-def _first_batch_setup(setup: Setup, seed: int) -> Setup:
-    """The same set-up restricted to the plan's first batch, for one step."""
+def first_step(engine, setup: Setup, weights) -> dict[str, np.ndarray]:
+    """Weights after the engine's own step function ran once on the plan's first batch."""
     first = setup.plan.epoch(0)[0]
-    ds = copy.copy(setup.dataset)
-    ds.x_train, ds.y_train = setup.dataset.x_train[first], setup.dataset.y_train[first]
-    config = replace(setup.config, epochs=1, seed=seed)
-    return replace(setup, dataset=ds, config=config, plan=BatchPlan(len(first), len(first), seed, shuffle=False))
+    state = engine.start(setup.spec, weights, setup.config)
+    lr = learning_rate(setup.config, 0, setup.plan.steps_per_epoch)
+    x = setup.dataset.x_train[first].astype(setup.config.dtype)
+    state.step(x, targets(setup.spec, setup.dataset.y_train[first], setup.config.dtype), lr)
+    return {k: np.array(v) for k, v in state.weights().items()}
 
 
 def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: dict | None = None,
@@ -143,10 +144,10 @@ def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: di
         first = seeded.plan.epoch(0)[0]
         xb, yb = seeded.dataset.x_train[first], seeded.dataset.y_train[first]
         grads, step1 = {}, {}
-        one_step = _first_batch_setup(seeded, seed)
         for e in engines:
-            grads[e] = get_engine(e, **options[e]).gradients(seeded.spec, w0, xb, yb, config)[1]
-            step1[e] = train_run(one_step, e, weights=w0, engine_options=options[e]).weights
+            engine = get_engine(e, **options[e])
+            grads[e] = engine.gradients(seeded.spec, w0, xb, yb, config)[1]
+            step1[e] = first_step(engine, seeded, w0)
         runs[seed] = {}
         for e in engines:
             run = train_run(seeded, e, callbacks_for(e, seed), weights=w0, engine_options=options[e])

@@ -10,7 +10,7 @@ ENGINE_NAMES = ("scratch", "tape", "fit")
 
 def get_engine(name: str, **options):
     if name == "scratch":
-        from .scratch.trainer import ScratchEngine
+        from .scratch.engine import ScratchEngine
 
         return ScratchEngine()
     if name == "tape":

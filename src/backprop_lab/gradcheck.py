@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .config import TrainConfig
-from .scratch.initializers import init_weights
-from .scratch.trainer import ScratchEngine
+from .numerics.initializers import init_weights
+from .scratch.engine import ScratchEngine
 from .spec import ModelSpec
 
 TOLERANCE = 1e-6

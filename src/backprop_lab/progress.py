@@ -16,9 +16,9 @@ class ProgressBar(Callback):
                                  console=console or Console(stderr=True), transient=True)
         self.task = None
 
-    def on_train_begin(self, epochs: int, steps_per_epoch: int) -> None:
+    def on_train_begin(self, epochs: int, steps_per_epoch: int, done_steps: int = 0) -> None:
         self.progress.start()
-        self.task = self.progress.add_task(self.label, total=epochs * steps_per_epoch, loss="-")
+        self.task = self.progress.add_task(self.label, total=epochs * steps_per_epoch, completed=done_steps, loss="-")
 
     def on_step_end(self, step: int, loss: float) -> None:
         self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")

@@ -9,10 +9,8 @@ Loading validates every key, shape and dtype against the spec.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +20,9 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import BplabError
+from .fileio import atomic_write, json_bytes, jsonable  # noqa: F401  (re-exported)
 from .spec import ModelSpec
-from .training import History
+from .training.history import History
 
 FORMAT = "backprop-lab-run/1"
 
@@ -51,29 +50,6 @@ def versions() -> dict[str, str]:
         if name in sys.modules:
             out[name] = sys.modules[name].__version__
     return out
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode()
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 def prepare_out_dir(out: Path, force: bool) -> Path:
@@ -110,9 +86,9 @@ def model_document(run: Run) -> dict[str, Any]:
 def save_run(run: Run, out: Path, force: bool = False) -> Path:
     out = prepare_out_dir(Path(out), force)
     save_weights(out / "weights.npz", run.weights)
-    atomic_write(out / "history.json", _json_bytes(run.history.to_dict()))
-    atomic_write(out / "metrics.json", _json_bytes(run.metrics))
-    atomic_write(out / "model.json", _json_bytes(model_document(run)))  # last: its presence marks a complete run
+    atomic_write(out / "history.json", json_bytes(run.history.to_dict()))
+    atomic_write(out / "metrics.json", json_bytes(run.metrics))
+    atomic_write(out / "model.json", json_bytes(model_document(run)))  # last: its presence marks a complete run
     return out
 
 

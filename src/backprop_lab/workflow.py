@@ -1,19 +1,33 @@
 """The one way through the house: data -> spec -> initial weights -> plan ->
-engine.train -> Run record. The CLI calls these; they never parse options."""
+engine state -> the training loop -> Run record. The CLI calls these; they never
+parse options.
+
+A run with a folder is resumable: ``train.json`` (what to train) is written
+first, then ``checkpoint.npz`` and ``metrics.jsonl`` as training goes, and the
+run record (``model.json`` last) when it ends. ``resume_run`` continues such a
+folder from its checkpoint with the same settings.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import TrainConfig
 from .data import BatchPlan, Dataset, load_dataset
 from .engines import get_engine
+from .errors import BplabError
 from .evaluate import classification_report
-from .runs import Run
-from .scratch.initializers import init_weights
+from .fileio import write_json
+from .numerics.initializers import init_weights
+from .runs import Run, save_run
 from .spec import ModelSpec, parse_model
-from .training import Callback, check_loss_fits
+from .training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
+from .training.checkpoint import CHECKPOINT
+
+TRAIN_FILE = "train.json"
+TRAIN_FORMAT = "backprop-lab-train/1"
 
 
 @dataclass
@@ -22,25 +36,127 @@ class Setup:
     spec: ModelSpec
     config: TrainConfig
     plan: BatchPlan
+    source: dict = field(default_factory=dict)  # how the data was asked for: data, data_dir, val_split, scale
+
+
+def setup_for(dataset: Dataset, spec: ModelSpec, config: TrainConfig, source: dict | None = None) -> Setup:
+    check_loss_fits(spec, config.loss, dataset.num_classes)
+    return Setup(dataset, spec, config, BatchPlan(len(dataset.x_train), config.batch_size, config.seed), source or {})
 
 
 def prepare(data: str, model: str, config: TrainConfig, data_dir: str | Path | None = None,
             val_split: float = 0.0, scale: str = "unit") -> Setup:
     dataset = load_dataset(data, data_dir, scale=scale, val_fraction=val_split, seed=config.seed)
     spec = parse_model(model, dataset.input_shape, dataset.num_classes)
-    check_loss_fits(spec, config.loss, dataset.num_classes)
-    return Setup(dataset, spec, config, BatchPlan(len(dataset.x_train), config.batch_size, config.seed))
+    source = {"data": data, "data_dir": str(data_dir) if data_dir else None, "val_split": val_split, "scale": scale}
+    return setup_for(dataset, spec, config, source)
 
 
 def initial_weights(spec: ModelSpec, config: TrainConfig):
     return init_weights(spec.param_shapes(), config.init, config.seed, config.dtype)
 
 
-def train_run(setup: Setup, engine_name: str, callbacks: list[Callback] = (), weights=None, engine_options=None) -> Run:
-    engine = get_engine(engine_name, **(engine_options or {}))
-    start = weights if weights is not None else initial_weights(setup.spec, setup.config)
-    final, history = engine.train(setup.spec, start, setup.dataset, setup.plan, setup.config, callbacks)
+def _finish(setup: Setup, engine_name: str, engine, state, history) -> Run:
+    final = {k: v.copy() for k, v in state.weights().items()}
     probs = engine.predict(setup.spec, final, setup.dataset.x_test, setup.config.dtype)
     metrics = classification_report(probs, setup.dataset.y_test, setup.dataset.class_names)
     return Run(engine_name, setup.dataset.name, setup.spec, setup.config, setup.dataset.class_names,
                final, history, {"test": metrics})
+
+
+def train_run(setup: Setup, engine_name: str, callbacks: list[Callback] = (), weights=None, engine_options=None,
+              checkpointer: Checkpointer | None = None) -> Run:
+    """Train from ``weights`` (default: the config's initialiser) through the one loop."""
+    engine = get_engine(engine_name, **(engine_options or {}))
+    start = weights if weights is not None else initial_weights(setup.spec, setup.config)
+    state = engine.start(setup.spec, start, setup.config)
+    loop = Loop(setup.spec, setup.dataset, setup.plan, setup.config, callbacks, checkpointer)
+    history = loop.run(state)
+    return _finish(setup, engine_name, engine, state, history)
+
+
+def start_run(setup: Setup, engine_name: str, folder: Path, callbacks: list[Callback] = (), engine_options=None,
+              checkpoint_every: int | None = None) -> Run:
+    """Train into a (prepared, empty) run folder that survives being killed: see ``resume_run``."""
+    if not setup.source.get("data"):
+        raise BplabError("a resumable run needs a set-up made by prepare() (it records where the data came from)")
+    folder = Path(folder)
+    checkpointer = Checkpointer(folder, checkpoint_every)  # validates checkpoint_every before anything is written
+    write_json(folder / TRAIN_FILE, {"format": TRAIN_FORMAT, "engine": engine_name, "engine_options": engine_options or {},
+                                     **setup.source, "spec": setup.spec.to_dict(), "config": setup.config.to_dict(),
+                                     "checkpoint_every": checkpoint_every})
+    run = train_run(setup, engine_name, callbacks, engine_options=engine_options, checkpointer=checkpointer)
+    save_run(run, folder, force=True)
+    checkpointer.remove()
+    return run
+
+
+@dataclass
+class Resumable:
+    """What a run folder says about itself."""
+    folder: Path
+    complete: bool
+    engine: str
+    doc: dict
+
+
+def inspect_run(folder: Path) -> Resumable:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BplabError(f"{folder}: run folder not found")
+    path = folder / TRAIN_FILE
+    if not path.is_file():
+        if (folder / "model.json").is_file():
+            return Resumable(folder, True, "?", {})
+        raise BplabError(f"{path}: not found; {folder} is not a run folder written by 'bplab train --out'")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BplabError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != TRAIN_FORMAT:
+        raise BplabError(f"{path}: not a backprop-lab training record")
+    complete = (folder / "model.json").is_file() and not (folder / CHECKPOINT).is_file()
+    return Resumable(folder, complete, str(doc.get("engine", "?")), doc)
+
+
+def resume_run(folder: Path, callbacks: list[Callback] = ()) -> Run | None:
+    """Continue an interrupted run from its checkpoint with its own settings; None if it is already complete."""
+    info = inspect_run(folder)
+    if info.complete:
+        return None
+    doc, folder = info.doc, info.folder
+    try:
+        spec = ModelSpec.from_dict(doc["spec"])
+        config = TrainConfig.from_dict(doc["config"])
+        engine_name, options = doc["engine"], dict(doc.get("engine_options") or {})
+        data = doc["data"]
+    except KeyError as exc:
+        raise BplabError(f"{folder / TRAIN_FILE}: missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise BplabError(f"{folder / TRAIN_FILE}: invalid field ({exc})") from None
+    dataset = load_dataset(data, doc.get("data_dir"), scale=doc.get("scale", "unit"),
+                           val_fraction=doc.get("val_split", 0.0), seed=config.seed)
+    if tuple(dataset.input_shape) != tuple(spec.input_shape):
+        raise BplabError(f"{folder}: the run's model expects input {spec.input_shape} but {data} now has {dataset.input_shape}")
+    source = {k: doc.get(k) for k in ("data", "data_dir", "val_split", "scale")}
+    setup = setup_for(dataset, spec, config, source)
+    engine = get_engine(engine_name, **options)
+    checkpointer = Checkpointer(folder, doc.get("checkpoint_every"))
+    loop = Loop(spec, dataset, setup.plan, config, callbacks, checkpointer)
+    if (folder / CHECKPOINT).is_file():
+        checkpoint = read_checkpoint(folder / CHECKPOINT, spec)
+        state = engine.start(spec, checkpoint.weights, config)
+        try:
+            state.import_state(checkpoint.state, checkpoint.meta["engine"])
+            loop.restore(checkpoint)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BplabError(f"{folder / CHECKPOINT}: damaged or from another engine ({exc})") from None
+    else:  # killed before the first checkpoint: start again, which is the same run
+        state = engine.start(spec, initial_weights(spec, config), config)
+    resumed_at = loop.position.step
+    history = loop.run(state)
+    run = _finish(setup, engine_name, engine, state, history)
+    run.extra["resumed_at_step"] = resumed_at
+    save_run(run, folder, force=True)
+    checkpointer.remove()
+    return run

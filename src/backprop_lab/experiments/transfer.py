@@ -17,7 +17,7 @@ from ..config import TrainConfig
 from ..data import BatchPlan, Dataset, subset_classes
 from ..errors import BplabError
 from ..runs import Run
-from ..scratch.initializers import init_weights
+from ..numerics.initializers import init_weights
 from ..spec import Dense, replace_head, unfreeze
 from ..workflow import Setup, train_run
 

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ..config import TrainConfig  # noqa: E402
-from ..data import BatchPlan, Dataset  # noqa: E402
+from ..errors import BplabError  # noqa: E402
 from ..spec import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec  # noqa: E402
 from ..training import targets  # noqa: E402
 
@@ -80,11 +80,9 @@ def keras_loss(name: str, dtype: str):
     return cls(dtype=dtype)
 
 
-def keras_optimizer(config: TrainConfig, steps_per_epoch: int):
+def keras_optimizer(config: TrainConfig):
+    """Keras's optimizer for the config, with a plain (settable) learning rate: the schedule is the loop's."""
     lr = config.learning_rate
-    if config.decay != "none":
-        lr = keras.optimizers.schedules.ExponentialDecay(lr, config.decay_steps or steps_per_epoch, config.decay_rate,
-                                                         staircase=config.decay == "step")
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(lr)
     if config.optimizer in ("momentum", "nesterov"):
@@ -92,18 +90,6 @@ def keras_optimizer(config: TrainConfig, steps_per_epoch: int):
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(lr, rho=config.rho, epsilon=config.epsilon)
     return keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon)
-
-
-def plan_dataset(dataset: Dataset, spec: ModelSpec, plan: BatchPlan, epochs: int, dtype: str) -> tf.data.Dataset:
-    """The batch plan as a tf.data pipeline: epoch after epoch, the same batches in the same order as scratch."""
-    x = tf.constant(dataset.x_train.astype(dtype, copy=False))
-    t = tf.constant(targets(spec, dataset.y_train, dtype))
-    y = tf.constant(dataset.y_train)
-    orders = [tf.data.Dataset.from_tensor_slices(plan.order(e)).batch(plan.size) for e in range(epochs)]
-    indices = orders[0]
-    for more in orders[1:]:
-        indices = indices.concatenate(more)
-    return indices.map(lambda i: (tf.gather(x, i), tf.gather(t, i), tf.gather(y, i))).prefetch(2)
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
@@ -117,6 +103,68 @@ def autograd(model: keras.Model, spec: ModelSpec, x: np.ndarray, y: np.ndarray, 
         value = loss_of(tf.constant(x.astype(config.dtype)), tf.constant(targets(spec, y, config.dtype)))
     grads = tape.gradient(value, [v for _, v in variables])
     return float(value), {k: np.asarray(g) for (k, _), g in zip(variables, grads)}
+
+
+def all_finite(variables) -> tf.Tensor:
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in variables])
+
+
+class KerasState:
+    """A Keras model and optimizer as a training-loop state (what tape and fit share).
+
+    Before every step the trainable weights are copied into ``backup`` variables inside the compiled
+    step, so a step that diverges can be undone and the blended update can read the old weights.
+    """
+
+    def __init__(self, spec: ModelSpec, model: keras.Model, optimizer, config: TrainConfig):
+        self.spec, self.model, self.optimizer, self.config = spec, model, optimizer, config
+        pairs = weight_variables(model, spec, trainable_only=True)
+        self.keys = [k for k, _ in pairs]
+        self.variables = [v for _, v in pairs]
+        if not optimizer.built:
+            optimizer.build(self.variables)
+        self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
+        self._lr = float(config.learning_rate)
+
+    def set_lr(self, lr: float) -> None:
+        if lr != self._lr:
+            self.optimizer.learning_rate = lr
+            self._lr = lr
+
+    def save_backup(self) -> None:
+        for b, v in zip(self.backup, self.variables):
+            b.assign(v)
+
+    def rollback(self) -> None:
+        for b, v in zip(self.backup, self.variables):
+            v.assign(b)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return get_weights(self.model, self.spec)
+
+    def previous_weights(self) -> dict[str, np.ndarray]:
+        return {k: np.array(b.numpy()) for k, b in zip(self.keys, self.backup)}
+
+    def set_weights(self, weights) -> None:
+        set_weights(self.model, self.spec, weights)
+
+    def export_state(self):
+        arrays = {f"model/{i}": np.array(v.numpy()) for i, v in enumerate(self.model.variables)}
+        arrays.update({f"optimizer/{i}": np.array(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
+        return arrays, {"lr": self._lr}
+
+    def import_state(self, arrays, meta) -> None:
+        for prefix, variables in (("model", self.model.variables), ("optimizer", self.optimizer.variables)):
+            for i, v in enumerate(variables):
+                key = f"{prefix}/{i}"
+                if key not in arrays or tuple(arrays[key].shape) != tuple(v.shape):
+                    raise BplabError(f"checkpoint: {key} does not match this model's {v.path}")
+                v.assign(arrays[key])
+        self.optimizer.learning_rate = float(meta["lr"])
+        self._lr = float(meta["lr"])
+
+    def predict(self, x) -> np.ndarray:
+        return predict(self.model, x)
 
 
 class KerasEngine:

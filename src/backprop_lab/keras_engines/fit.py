@@ -1,123 +1,109 @@
-"""The ``fit`` engine: Keras ``model.compile`` + ``model.fit`` fed the shared batch plan.
+"""The ``fit`` engine: Keras ``model.compile`` + ``model.fit``, fed the shared batch plan.
 
-The model's ``train_step`` is Keras 3's own (keras/src/backend/tensorflow/trainer.py)
-with two additions: the blended update after the optimizer step when alpha > 0,
-and the batch's own loss and correct count in the logs (Keras reports only a
-running mean per batch), so every engine records the same per-step history.
+``PlanSequential.train_step`` is Keras 3's stock step written with public API
+only (``compute_loss``, ``optimizer.apply_gradients``; no loss tracker, no
+compiled metrics). It also returns the batch's output and whether every
+weight is still finite, and copies the weights into backup variables first,
+so the shared loop can apply its NaN policy and the blended update from a
+Keras callback between steps. ``model.fit`` runs all the remaining steps of a
+run in one call; the loop keeps the epochs.
 """
 
 from __future__ import annotations
 
-import time
-
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ..config import TrainConfig
-from ..data import BatchPlan, Dataset
 from ..spec import ModelSpec
-from ..training import Callback, EpochAccumulator, History, epoch_record, is_finite, nan_message
-from .build import (KerasEngine, autograd, build_model, get_weights, keras_loss, keras_optimizer, plan_dataset, predict,
-                    seed_everything, set_weights)
+from ..training.loop import Loop, StepResult
+from .build import (KerasEngine, KerasState, all_finite, autograd, build_model, keras_loss, keras_optimizer,
+                    seed_everything)
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    """``model.compile`` with the config's optimizer and loss. Keras computes the compiled loss in
+    ``floatx`` whatever the model's dtype, so a float64 model is compiled with floatx float64
+    (public ``keras.config``; restored afterwards) to keep its loss, and any L2 term, in float64."""
+    previous = keras.config.floatx()
+    keras.config.set_floatx(config.dtype)
+    try:
+        model.compile(optimizer=keras_optimizer(config), loss=keras_loss(config.loss, config.dtype))
+    finally:
+        keras.config.set_floatx(previous)
 
 
 class PlanSequential(keras.Sequential):
-    """keras.Sequential whose train_step also reports the batch loss and applies the blended update."""
+    """keras.Sequential whose train_step also reports the batch output and weight finiteness."""
 
-    blend_alpha = 0.0
+    backup_to = None  # a KerasState; set after building
 
     def train_step(self, data):
-        x, t, y = data
+        x, t = data
+        if self.backup_to is not None:
+            self.backup_to.save_backup()
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self._compute_loss(x=x, y=t, y_pred=y_pred, training=True)
-            self._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
+            loss = self.compute_loss(x=x, y=t, y_pred=y_pred, training=True)
         variables = self.trainable_weights
         grads = tape.gradient(loss, variables)
-        old = [tf.identity(v) for v in variables] if self.blend_alpha else None
         self.optimizer.apply_gradients(zip(grads, variables))
-        if self.blend_alpha:
-            a = self.blend_alpha
-            for v, o in zip(variables, old):
-                v.assign((1 - a) * v + a * o)
-        logs = self.compute_metrics(x, t, y_pred)
-        if y_pred.shape[-1] == 1:
-            pred = tf.cast(y_pred[:, 0] > 0.5, y.dtype)
-        else:
-            pred = tf.argmax(y_pred, axis=-1, output_type=y.dtype)
-        logs["batch_loss"] = loss
-        logs["batch_correct"] = tf.reduce_sum(tf.cast(tf.equal(pred, y), tf.float64))
-        logs["batch_size"] = tf.shape(x)[0]
-        return logs
+        return {"loss": loss, "y_pred": y_pred, "finite": all_finite(variables)}
 
 
-class _Recorder(keras.callbacks.Callback):
-    def __init__(self, engine_spec, config, dataset, callbacks, plan):
+class _LoopCallback(keras.callbacks.Callback):
+    """Hands every step of model.fit to the shared loop."""
+
+    def __init__(self, loop: Loop, state: "FitState"):
         super().__init__()
-        self.spec, self.config, self.dataset, self.callbacks, self.plan = engine_spec, config, dataset, callbacks, plan
-        self.history = History()
-        self.step = 0
+        self.loop, self.state = loop, state
 
-    def on_train_begin(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_begin(self.config.epochs, self.plan.steps_per_epoch)
-        self.good = get_weights(self.model, self.spec)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.acc = EpochAccumulator()
-        self.begin = time.perf_counter()
+    def on_train_batch_begin(self, batch, logs=None):
+        self.state.set_lr(self.loop.before_step())
 
     def on_train_batch_end(self, batch, logs=None):
-        value = float(logs["batch_loss"])
-        if not is_finite(value):
-            self.history.stopped = nan_message(self.step, value, float(self.model.optimizer.learning_rate))
+        result = StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]))
+        if not self.loop.after_step(self.state, result):
             self.model.stop_training = True
-            return
-        self.history.step_loss.append(value)
-        self.acc.add_counts(value, float(logs["batch_correct"]), int(logs["batch_size"]))
-        self.step += 1
-        for cb in self.callbacks:
-            cb.on_step_end(self.step, value)
 
-    def on_epoch_end(self, epoch, logs=None):
-        elapsed = time.perf_counter() - self.begin
-        if self.history.stopped:
-            set_weights(self.model, self.spec, self.good)
-            return
-        self.good = get_weights(self.model, self.spec)
-        record = epoch_record(self.spec, self.config, self.dataset,
-                              lambda x: predict(self.model, x.astype(self.config.dtype, copy=False)), epoch + 1, self.acc,
-                              elapsed, float(self.model.optimizer.learning_rate))
-        self.history.epochs.append(record)
-        for cb in self.callbacks:
-            cb.on_epoch_end(record)
 
-    def on_train_end(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_end(self.history)
+class FitState(KerasState):
+    def __init__(self, spec: ModelSpec, weights, config: TrainConfig):
+        model = build_model(spec, weights, config, cls=PlanSequential)
+        compile_model(model, config)
+        super().__init__(spec, model, model.optimizer, config)
+        model.backup_to = self
+
+    def step(self, x, t, lr) -> StepResult:
+        """One step through Keras's own train function (``train_on_batch``)."""
+        self.set_lr(lr)
+        logs = self.model.train_on_batch(x, t, return_dict=True)
+        return StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]))
+
+    def drive(self, loop: Loop) -> None:
+        """All remaining steps in one ``model.fit`` call over the plan's batches."""
+        x = tf.constant(loop.x)
+        t = tf.constant(loop.t)
+        segments = [tf.data.Dataset.from_tensor_slices(order).batch(loop.plan.size) for order in loop.remaining_orders()]
+        indices = segments[0]
+        for more in segments[1:]:
+            indices = indices.concatenate(more)
+        data = indices.map(lambda i: (tf.gather(x, i), tf.gather(t, i))).prefetch(2)
+        self.model.fit(data, epochs=1, steps_per_epoch=loop.remaining_steps(), shuffle=False, verbose=0,
+                       callbacks=[_LoopCallback(loop, self)])
 
 
 class FitEngine(KerasEngine):
     name = "fit"
 
-    def _compiled(self, spec, weights, config, steps_per_epoch):
-        model = build_model(spec, weights, config, cls=PlanSequential)
-        model.blend_alpha = config.alpha
-        model.compile(optimizer=keras_optimizer(config, steps_per_epoch), loss=keras_loss(config.loss, config.dtype))
-        return model
+    def start(self, spec: ModelSpec, weights, config: TrainConfig) -> FitState:
+        seed_everything(config.seed)
+        return FitState(spec, weights, config)
 
     def gradients(self, spec: ModelSpec, weights, x, y, config: TrainConfig, training: bool = False, rng=None):
         """Gradients through the compiled model's own loss path (``model.compute_loss``)."""
-        model = self._compiled(spec, weights, config, 1)
+        model = build_model(spec, weights, config)
+        compile_model(model, config)
         return autograd(model, spec, x, y, config,
                         lambda xt, tt: model.compute_loss(x=xt, y=tt, y_pred=model(xt, training=training), training=True))
-
-    def train(self, spec: ModelSpec, weights, dataset: Dataset, plan: BatchPlan, config: TrainConfig,
-              callbacks: list[Callback] = ()) -> tuple[dict, History]:
-        seed_everything(config.seed)
-        model = self._compiled(spec, weights, config, plan.steps_per_epoch)
-        recorder = _Recorder(spec, config, dataset, list(callbacks), plan)
-        data = plan_dataset(dataset, spec, plan, config.epochs, config.dtype)
-        model.fit(data, epochs=config.epochs, steps_per_epoch=plan.steps_per_epoch, shuffle=False, verbose=0,
-                  callbacks=[recorder])
-        return get_weights(model, spec), recorder.history

@@ -8,7 +8,7 @@ import numpy as np
 from ..spec import ModelSpec
 from .layers import build_layer
 from .layers.base import AffineLayer
-from .losses import Loss, l2_factor
+from ..numerics.losses import Loss, l2_factor, l2_penalty, output_loss
 
 Weights = dict[str, np.ndarray]
 
@@ -34,6 +34,13 @@ class ScratchModel:
 
     def predict(self, weights: Weights, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         return np.concatenate([self.forward(weights, x[i: i + batch_size])[0] for i in range(0, len(x), batch_size)])
+
+    def loss_value(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss,
+                   l2: float = 0.0) -> float:
+        """The batch loss as Keras 3 computes it (from the logits for softmax + CCE and sigmoid + BCE), plus L2."""
+        last = self.layers[-1]
+        logits = caches[-1][1] if isinstance(last, AffineLayer) else None
+        return output_loss(loss, self.output_activation, output, logits, target) + l2_penalty(weights, self.kernel_keys, l2)
 
     def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0) -> Weights:
         """Gradients of loss (+ l2 * sum of squared trainable kernels) w.r.t. every trainable weight."""

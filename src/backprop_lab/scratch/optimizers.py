@@ -10,12 +10,12 @@ parameter arrays are updated in place.
 - rmsprop:   s = rho s + (1 - rho) g^2;  W -= lr g / sqrt(s + eps)
 - adam:      m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
              W -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
-- blended update (ours, from the reference study), in front of any of them:
-             W <- (1 - alpha) W_new + alpha W_old
+
+The learning-rate schedule and the blended update W <- (1 - alpha) W_new + alpha W_old
+belong to the training loop (``training/loop.py``), the same for every engine.
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 
@@ -90,23 +90,6 @@ class Adam(Optimizer):
         w -= (m * alpha) / (np.sqrt(v) + self.epsilon)
 
 
-class Blended(Optimizer):
-    """W <- (1 - alpha) W_new + alpha W_old, with W_new from the inner optimizer."""
-
-    def __init__(self, inner: Optimizer, alpha: float):
-        self.inner, self.alpha = inner, alpha
-        self.slots = inner.slots
-
-    def apply(self, weights, grads, state, lr):
-        old = {k: weights[k].copy() for k in grads}
-        state = self.inner.apply(weights, grads, state, lr)
-        for key, w_old in old.items():
-            w = weights[key]
-            w *= 1 - self.alpha
-            w += self.alpha * w_old
-        return state
-
-
 def make_optimizer(config: TrainConfig) -> Optimizer:
     name = config.optimizer
     if name == "sgd":
@@ -117,14 +100,4 @@ def make_optimizer(config: TrainConfig) -> Optimizer:
         opt = RMSprop(config.rho, config.epsilon)
     else:
         opt = Adam(config.beta_1, config.beta_2, config.epsilon)
-    return Blended(opt, config.alpha) if config.alpha else opt
-
-
-def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Learning rate at a 0-based step: Keras's ExponentialDecay (``step`` = staircase)."""
-    lr = config.learning_rate
-    if config.decay == "none":
-        return lr
-    every = config.decay_steps or steps_per_epoch
-    power = step / every if config.decay == "exponential" else step // every
-    return lr * config.decay_rate**power
+    return opt

@@ -257,7 +257,7 @@ def derive(spec: ModelSpec, config: TrainConfig) -> list[Equation]:
 # --- numerical evaluation ------------------------------------------------
 
 def _namespace() -> dict:
-    from ..scratch.activations import ACTIVATIONS
+    from ..numerics.activations import ACTIVATIONS
     from ..scratch.layers.conv2d import Conv2DLayer
     from ..scratch.layers.maxpool2d import MaxPool2DLayer
     from ..spec import LayerInfo

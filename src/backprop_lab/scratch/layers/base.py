@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 
 from ...spec import LayerInfo
-from ..activations import Activation, get_activation
+from ...numerics.activations import Activation, get_activation
 
 Params = dict[str, np.ndarray]
 

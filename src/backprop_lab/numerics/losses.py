@@ -2,8 +2,19 @@
 
 - ``categorical_crossentropy``: -mean_i sum_k Y log P, with P normalised and
   clipped to [1e-7, 1 - 1e-7] as Keras does for probabilities.
-- ``binary_crossentropy``: -mean_i mean_k [Y log P + (1 - Y) log(1 - P)].
+- ``binary_crossentropy``: -mean_i mean_k [Y log P + (1 - Y) log(1 - P)], P clipped the same way.
 - ``mse``: mean_i mean_k (P - Y)^2.
+
+When the output layer is the loss's own activation (softmax before categorical
+cross-entropy, sigmoid before binary cross-entropy), Keras 3 does not use the
+probabilities at all: it takes the logits Z the activation was applied to
+(``_keras_logits`` / the Softmax op's input, keras/src/backend/tensorflow/nn.py)
+and computes the loss from them, which never saturates:
+
+- softmax + CCE: mean_i [logsumexp(Z_i) sum_k Y_ik - sum_k Y_ik Z_ik]
+- sigmoid + BCE: mean_i mean_k [max(Z, 0) - Z Y + log(1 + exp(-|Z|))]
+
+``value_from_logits`` is that formula; ``output_loss`` picks the one Keras picks.
 
 ``grad`` is dL/dA (A the network output); ``fused_delta`` gives dL/dZ
 directly for the pairs whose Jacobians cancel (softmax + categorical
@@ -21,8 +32,12 @@ EPSILON = 1e-7
 
 class Loss:
     name = ""
+    logits_activation = ""  # the output activation whose logits Keras uses for this loss
 
     def value(self, p: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def value_from_logits(self, z: np.ndarray, y: np.ndarray) -> float:
         raise NotImplementedError
 
     def grad(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -34,6 +49,12 @@ class Loss:
 
 class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
+    logits_activation = "softmax"
+
+    def value_from_logits(self, z, y):
+        top = z.max(axis=-1, keepdims=True)
+        lse = top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+        return float((y * (lse - z)).sum(axis=-1).mean())
 
     def value(self, p, y):
         p = p / p.sum(axis=-1, keepdims=True)
@@ -49,6 +70,10 @@ class CategoricalCrossentropy(Loss):
 
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
+    logits_activation = "sigmoid"
+
+    def value_from_logits(self, z, y):
+        return float((np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1).mean())
 
     def value(self, p, y):
         p = np.clip(p, EPSILON, 1 - EPSILON)
@@ -80,6 +105,14 @@ def get_loss(name: str) -> Loss:
         return LOSSES[name]
     except KeyError:
         raise BplabError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})") from None
+
+
+def output_loss(loss: Loss, activation: str, p: np.ndarray, z: np.ndarray | None, y: np.ndarray) -> float:
+    """The loss value as Keras 3 computes it for an output layer with ``activation``:
+    from the logits ``z`` when the activation is the loss's own, else from the outputs ``p``."""
+    if z is not None and loss.logits_activation and activation == loss.logits_activation:
+        return loss.value_from_logits(z, y)
+    return loss.value(p, y)
 
 
 def l2_factor(l2: float) -> float:

@@ -1,0 +1,61 @@
+"""Files that are never half-written: write to a temporary name in the same folder,
+fsync, rename over the target, fsync the folder. JSON helpers for NumPy values."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        if sync:
+            sync_folder(path.parent)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - some file systems refuse to open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def jsonable(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, default=jsonable) + "\n").encode()
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json_bytes(obj))
