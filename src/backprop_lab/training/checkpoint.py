@@ -2,11 +2,17 @@
 
 One file, ``checkpoint.npz``, written atomically (temporary file, fsync, rename):
 ``weights/<key>`` (the flat weight keys), ``state/<name>`` (the engine's
-optimizer slots and other variables, e.g. dropout generator state) and
-``meta``, a JSON document stored as bytes (position in the plan, history so
-far, the epoch's partial sums, the engine's scalar state such as the NumPy
-dropout generator). Never pickled; loaded with ``allow_pickle=False`` and
-checked against the spec.
+optimizer slots and other variables, e.g. dropout generator state),
+``loop/<name>`` (the loop's arrays: the per-step losses so far) and ``meta``, a
+JSON document stored as bytes (position in the plan, the epochs so far, the
+epoch's partial sums, the engine's scalar state such as the NumPy dropout
+generator). Never pickled; loaded with ``allow_pickle=False`` and checked
+against the spec.
+
+The arrays are copied when a checkpoint is taken and written by a background
+thread, so training goes on while the file is written and synced; a kill
+during the write leaves the previous checkpoint in place. ``wait()`` (called
+before a run ends or stops) makes sure the last one is on disk.
 
 ``metrics.jsonl`` beside it gets one line per finished epoch, flushed.
 """
@@ -16,9 +22,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +46,19 @@ class Checkpoint:
     weights: dict[str, np.ndarray]
     state: dict[str, np.ndarray]
     meta: dict[str, Any]
+    loop: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def write_checkpoint(path: Path, weights: dict[str, np.ndarray], state: dict[str, np.ndarray], meta: dict) -> None:
-    arrays = {f"weights/{k}": np.asarray(v) for k, v in weights.items()}
-    arrays.update({f"state/{k}": np.asarray(v) for k, v in state.items()})
-    doc = json.dumps({"format": FORMAT, **meta}).encode()
-    arrays["meta"] = np.frombuffer(doc, dtype=np.uint8)
+def checkpoint_arrays(weights, state, meta: dict, loop=None) -> dict[str, np.ndarray]:
+    """The checkpoint's arrays, copied: the caller may go on changing its own."""
+    arrays = {f"weights/{k}": np.array(v) for k, v in weights.items()}
+    arrays.update({f"state/{k}": np.array(v) for k, v in state.items()})
+    arrays.update({f"loop/{k}": np.array(v) for k, v in (loop or {}).items()})
+    arrays["meta"] = np.frombuffer(json.dumps({"format": FORMAT, **meta}).encode(), dtype=np.uint8)
+    return arrays
+
+
+def write_checkpoint(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write(path, buffer.getvalue())
@@ -75,6 +88,7 @@ def read_checkpoint(path: Path, spec: ModelSpec) -> Checkpoint:
         raise BplabError(f"{path}: not a backprop-lab checkpoint")
     weights = {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")}
     state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    loop = {k[len("loop/"):]: v for k, v in arrays.items() if k.startswith("loop/")}
     expected = spec.param_shapes()
     if set(weights) != set(expected):
         odd = sorted(set(weights) ^ set(expected))
@@ -82,7 +96,7 @@ def read_checkpoint(path: Path, spec: ModelSpec) -> Checkpoint:
     for key, shape in expected.items():
         if tuple(weights[key].shape) != tuple(shape) or weights[key].dtype.kind != "f":
             raise BplabError(f"{path}: weight {key} has shape {weights[key].shape}, the model needs {tuple(shape)}")
-    return Checkpoint(weights, state, meta)
+    return Checkpoint(weights, state, meta, loop)
 
 
 class Checkpointer:
@@ -102,8 +116,10 @@ class Checkpointer:
         self.last_step = 0
         self.last_time = time.perf_counter()
         self.last_cost = 0.0
-        self.total_cost = 0.0
+        self.total_cost = 0.0  # seconds training waited for checkpoints
         self.count = 0
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def due(self, step: int) -> bool:
         if self.every is not None:
@@ -111,15 +127,34 @@ class Checkpointer:
         waited = time.perf_counter() - self.last_time
         return waited >= max(self.min_interval_s, self.last_cost / self.budget)
 
-    def write(self, step: int, weights, state, meta) -> float:
+    def write(self, step: int, weights, state, meta, loop=None) -> float:
+        """Take a checkpoint now and write it in the background; returns the seconds training waited."""
         begin = time.perf_counter()
-        write_checkpoint(self.path, weights, state, meta)
+        self.wait()
+        arrays = checkpoint_arrays(weights, state, meta, loop)
+        self._writer = threading.Thread(target=self._write, args=(arrays,), name="checkpoint-writer", daemon=True)
+        self._writer.start()
         end = time.perf_counter()
         self.last_cost = end - begin
         self.total_cost += self.last_cost
         self.count += 1
         self.last_step, self.last_time = step, end
         return self.last_cost
+
+    def _write(self, arrays) -> None:
+        try:
+            write_checkpoint(self.path, arrays)
+        except BaseException as exc:  # reported by wait(), in the training thread
+            self._error = exc
+
+    def wait(self) -> None:
+        """Block until the checkpoint being written is on disk."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise BplabError(f"{self.path}: could not write the checkpoint ({error})")
 
     def append_metrics(self, record: EpochRecord) -> None:
         with open(self.folder / METRICS, "a") as handle:
@@ -132,5 +167,6 @@ class Checkpointer:
         atomic_write(self.folder / METRICS, "".join(json.dumps(asdict(e)) + "\n" for e in history.epochs).encode())
 
     def remove(self) -> None:
+        self.wait()
         if self.path.exists():
             self.path.unlink()

@@ -162,6 +162,8 @@ class Loop:
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
+            if self.checkpointer:
+                self.checkpointer.wait()
         for cb in self.callbacks:
             cb.on_train_end(self.history)
         return self.history
@@ -225,9 +227,11 @@ class Loop:
         now = time.perf_counter()
         self.epoch_time += now - self._clock
         arrays, engine_meta = state.export_state()
-        meta = {"position": vars(self.position), "history": self.history.to_dict(), "acc": self.acc.to_dict(),
+        history = {**self.history.to_dict(), "step_loss": []}  # the losses travel as an array
+        meta = {"position": vars(self.position), "history": history, "acc": self.acc.to_dict(),
                 "epoch_time": self.epoch_time, "engine": engine_meta, "finished": self.finished}
-        self.checkpointer.write(self.position.step, state.weights(), arrays, meta)
+        self.checkpointer.write(self.position.step, state.weights(), arrays, meta,
+                                {"step_loss": np.asarray(self.history.step_loss, dtype=np.float64)})
         self._clock = time.perf_counter()
 
     def restore(self, checkpoint: Checkpoint) -> None:
@@ -235,6 +239,9 @@ class Loop:
         meta = checkpoint.meta
         self.position = Position(**meta["position"])
         self.history = History.from_dict(meta["history"])
+        self.history.step_loss = [float(v) for v in checkpoint.loop["step_loss"]]
+        if len(self.history.step_loss) != self.position.step:
+            raise ValueError(f"{len(self.history.step_loss)} step losses for {self.position.step} steps")
         self.acc = EpochAccumulator(**meta["acc"])
         self.epoch_time = float(meta["epoch_time"])
         if self.checkpointer:
