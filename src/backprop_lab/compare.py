@@ -20,12 +20,14 @@ from __future__ import annotations
 import itertools
 import statistics
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-from .engines import ENGINE_NAMES, get_engine
+from .engines import check_engine, get_engine
 from .errors import BplabError
-from .runs import Run
+from .fileio import write_json
+from .runs import Run, save_run
 from .spec import Dropout
 from .training import learning_rate, targets
 from .workflow import Setup, initial_weights, train_run
@@ -43,10 +45,7 @@ def relative_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> f
 
 
 def parse_engines(text: str, eager: bool = False) -> list[str]:
-    engines = [e.strip() for e in text.split(",") if e.strip()]
-    for e in engines:
-        if e not in ENGINE_NAMES:
-            raise BplabError(f"--engines: unknown engine {e!r} (choose from {', '.join(ENGINE_NAMES)})")
+    engines = [check_engine(e.strip(), "--engines") for e in text.split(",") if e.strip()]
     if len(set(engines)) != len(engines):
         raise BplabError(f"--engines: {text!r} names an engine twice")
     if len(engines) < 2:
@@ -102,6 +101,22 @@ class Comparison:
     pairs: list[PairParity]
     runs: dict[int, dict[str, Run]]
     notes: list[str]
+
+    def save(self, folder: Path, title: str = "") -> Path:
+        """compare.json, the curves of the first seed (PNG and SVG), and one run folder per seed and engine."""
+        from .viz.plots import save_curves
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "compare.json", self.to_dict())
+        first = self.runs[self.seeds[0]]
+        for ext in ("png", "svg"):
+            save_curves({e: first[e].history for e in self.engines}, folder / f"curves.{ext}",
+                        f"{title}, seed {self.seeds[0]}" if title else f"seed {self.seeds[0]}")
+        for seed, by_engine in self.runs.items():
+            for engine, run in by_engine.items():
+                save_run(run, folder / f"seed{seed}" / engine, force=True)
+        return folder
 
     def to_dict(self) -> dict:
         return {

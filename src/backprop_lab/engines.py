@@ -8,7 +8,15 @@ from .errors import BplabError
 ENGINE_NAMES = ("scratch", "tape", "fit")
 
 
+def check_engine(name: str, option: str = "--engine") -> str:
+    """The one place engine names are checked; the error names the option."""
+    if name not in ENGINE_NAMES:
+        raise BplabError(f"{option}: unknown engine {name!r} (choose from {', '.join(ENGINE_NAMES)})")
+    return name
+
+
 def get_engine(name: str, **options):
+    check_engine(name)
     if name == "scratch":
         from .scratch.engine import ScratchEngine
 
@@ -17,8 +25,6 @@ def get_engine(name: str, **options):
         from .keras_engines.tape import TapeEngine
 
         return TapeEngine(**options)
-    if name == "fit":
-        from .keras_engines.fit import FitEngine
+    from .keras_engines.fit import FitEngine
 
-        return FitEngine()
-    raise BplabError(f"--engine: unknown engine {name!r} (choose from {', '.join(ENGINE_NAMES)})")
+    return FitEngine()

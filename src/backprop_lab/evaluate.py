@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
+from .errors import BplabError
+from .fileio import write_json
 from .training import predicted_labels
 
 
@@ -33,3 +38,50 @@ def classification_report(probs: np.ndarray, y: np.ndarray, class_names: list[st
         "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
         "confusion_matrix": cm.tolist(),
     }
+
+
+@dataclass
+class Evaluation:
+    """A saved model evaluated on a data set's test split by one engine."""
+    source: Path
+    data: str
+    engine: str
+    report: dict
+
+    @property
+    def slug(self) -> str:
+        return self.data.replace(":", "_").replace("/", "_").replace(",", "_")
+
+    def save(self, folder: Path) -> tuple[Path, Path]:
+        """evaluation_DATA.json and confusion_DATA.png in ``folder``."""
+        from .viz.plots import save_confusion_heatmap
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / f"evaluation_{self.slug}.json", self.report)
+        heatmap = save_confusion_heatmap(self.report, folder / f"confusion_{self.slug}.png",
+                                         f"{self.source.name} on {self.data}")
+        return folder / f"evaluation_{self.slug}.json", heatmap
+
+
+def evaluate_model(path: Path, data: str | None = None, data_dir: Path | None = None,
+                   engine: str = "scratch") -> Evaluation:
+    """Load a run folder or .keras file and evaluate it on ``data`` (default: the data set it was trained on)."""
+    from .data import load_dataset
+    from .engines import get_engine
+    from .portable import load_model
+
+    path = Path(path)
+    run = load_model(path)
+    name = data or run.dataset
+    if name == "?":
+        raise BplabError(f"{path}: the file does not say which data set it was trained on; pass --data")
+    ds = load_dataset(name, data_dir)
+    if tuple(ds.input_shape) != tuple(run.spec.input_shape):
+        raise BplabError(f"{path}: the model expects input {run.spec.input_shape} but {name} has {ds.input_shape}")
+    units = run.spec.output_shape[-1]
+    if units not in (1, ds.num_classes) or (units == 1 and ds.num_classes != 2):
+        raise BplabError(f"{path}: the model has {units} outputs but {name} has {ds.num_classes} classes")
+    dtype = str(next(iter(run.weights.values())).dtype)
+    probs = get_engine(engine).predict(run.spec, run.weights, ds.x_test, dtype)
+    return Evaluation(path, name, engine, classification_report(probs, ds.y_test, ds.class_names))

@@ -83,3 +83,23 @@ def gradcheck(spec: ModelSpec, x: np.ndarray, y: np.ndarray, config: TrainConfig
             row.autograd_rel = relative(grad, np.asarray(auto[key], dtype=np.float64))
         rows.append(row)
     return rows
+
+
+def gradcheck_data(data: str, model: str, config: TrainConfig, data_dir=None, batch: int = 16, entries: int = 30,
+                   autograd: bool = False) -> list[GradRow]:
+    """The gradient check on the first ``batch`` training examples of a data set."""
+    from .errors import BplabError
+    from .workflow import prepare
+
+    if batch < 1:
+        raise BplabError(f"--batch: must be a positive number of examples, got {batch}")
+    if entries < 1:
+        raise BplabError(f"--entries: must be positive, got {entries}")
+    setup = prepare(data, model, config, data_dir)
+    x, y = setup.dataset.x_train[:batch], setup.dataset.y_train[:batch]
+    auto = None
+    if autograd:
+        from .engines import get_engine
+
+        auto = get_engine("tape").gradients
+    return gradcheck(setup.spec, x, y, config, max_entries=entries, seed=config.seed, autograd=auto)

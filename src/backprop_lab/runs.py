@@ -39,6 +39,13 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def save_heatmap(self, folder: Path) -> Path:
+        """confusion.png of the test-set confusion matrix in ``folder``."""
+        from .viz.plots import save_confusion_heatmap
+
+        return save_confusion_heatmap(self.metrics["test"], Path(folder) / "confusion.png",
+                                      f"{self.engine} on {self.dataset}")
+
 
 def versions() -> dict[str, str]:
     import numpy

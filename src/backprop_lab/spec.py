@@ -392,3 +392,11 @@ def summary_rows(spec: ModelSpec) -> list[tuple[str, str, int, str]]:
         shape = "(None, " + ", ".join(str(d) for d in info.output_shape) + ")"
         rows.append((f"{info.name} ({_TYPE_NAMES[layer.kind]})", shape, info.n_params, detail))
     return rows
+
+
+def summary_document(spec: ModelSpec) -> dict:
+    """The summary as data: input shape, one row per layer, parameter counts."""
+    trainable, frozen = spec.count_params()
+    return {"input_shape": list(spec.input_shape),
+            "layers": [dict(zip(("layer", "output_shape", "params", "detail"), row)) for row in summary_rows(spec)],
+            "total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}

@@ -11,6 +11,7 @@ folder from its checkpoint with the same settings.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,10 @@ from .errors import BplabError
 from .evaluate import classification_report
 from .fileio import write_json
 from .numerics.initializers import init_weights
-from .runs import Run, save_run
+from .runs import Run, prepare_out_dir, save_run
 from .spec import ModelSpec, parse_model
 from .training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
-from .training.checkpoint import CHECKPOINT
+from .training.checkpoint import CHECKPOINT, METRICS
 
 TRAIN_FILE = "train.json"
 TRAIN_FORMAT = "backprop-lab-train/1"
@@ -73,6 +74,21 @@ def train_run(setup: Setup, engine_name: str, callbacks: list[Callback] = (), we
     loop = Loop(setup.spec, setup.dataset, setup.plan, setup.config, callbacks, checkpointer)
     history = loop.run(state)
     return _finish(setup, engine_name, engine, state, history)
+
+
+def default_run_folder(engine: str, data: str) -> Path:
+    """runs/TIMESTAMP-ENGINE-DATA, with the data name made safe for a folder name."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in data)
+    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{engine}-{safe}"
+
+
+def new_run_folder(folder: Path, force: bool = False) -> Path:
+    """An empty folder for new results; an existing non-empty one only with ``force``, and then
+    nothing of an earlier run in it (checkpoint, metrics, model record) can be mistaken for this one."""
+    folder = prepare_out_dir(Path(folder), force)
+    for stale in (CHECKPOINT, METRICS, "model.json"):
+        (folder / stale).unlink(missing_ok=True)
+    return folder
 
 
 def start_run(setup: Setup, engine_name: str, folder: Path, callbacks: list[Callback] = (), engine_options=None,

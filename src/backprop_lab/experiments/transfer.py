@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from ..config import TrainConfig
 from ..data import BatchPlan, Dataset, subset_classes
 from ..errors import BplabError
-from ..runs import Run
+from ..fileio import write_json
+from ..runs import Run, save_run
 from ..numerics.initializers import init_weights
 from ..spec import Dense, replace_head, unfreeze
 from ..workflow import Setup, train_run
@@ -47,6 +49,7 @@ class Variant:
     trainable: int
     frozen: int
     seconds: float
+    slug: str = ""  # folder name of its run
 
     @property
     def accuracy(self) -> float:
@@ -59,6 +62,18 @@ class TransferResult:
     variants: list[Variant] = field(default_factory=list)
     base_unchanged: bool | None = None
     finetune_changed_base: bool | None = None
+
+    def save(self, folder: Path) -> Path:
+        """transfer.json, and one run folder (with its confusion heatmap) per variant."""
+        from ..viz.plots import save_confusion_heatmap
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "transfer.json", self.to_dict())
+        for i, v in enumerate(self.variants):
+            run_folder = save_run(v.run, folder / f"{i + 1}_{v.slug}", force=True)
+            save_confusion_heatmap(v.run.metrics["test"], run_folder / "confusion.png", v.name)
+        return folder
 
     def to_dict(self) -> dict:
         return {"classes": self.classes, "base_bit_identical_after_head_only": self.base_unchanged,
@@ -92,7 +107,7 @@ def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, confi
     result = TransferResult([dataset.class_names[c] for c in classes])
 
     head_run, seconds = _timed(Setup(two, frozen_spec, config, plan), engine, start, callbacks_for("head only"))
-    result.variants.append(Variant("head only (base frozen)", head_run, *frozen_spec.count_params(), seconds))
+    result.variants.append(Variant("head only (base frozen)", head_run, *frozen_spec.count_params(), seconds, "head_only"))
     result.base_unchanged = all(np.array_equal(head_run.weights[k], start[k]) for k in base_keys)
 
     if finetune:
@@ -101,7 +116,7 @@ def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, confi
         ft_run, ft_seconds = _timed(Setup(two, open_spec, ft_config, plan), engine, head_run.weights,
                                     callbacks_for("fine-tune"))
         result.variants.append(Variant(f"head, then fine-tune all (lr {ft_config.learning_rate:g})", ft_run,
-                                       *open_spec.count_params(), seconds + ft_seconds))
+                                       *open_spec.count_params(), seconds + ft_seconds, "finetune"))
         result.finetune_changed_base = any(not np.array_equal(ft_run.weights[k], start[k]) for k in base_keys)
 
     scratch_spec = unfreeze(frozen_spec)
@@ -111,5 +126,25 @@ def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, confi
     scratch_run, s_seconds = _timed(Setup(two, scratch_spec, base_config, plan), engine, fresh,
                                     callbacks_for("from scratch"))
     result.variants.append(Variant(f"same network from scratch ({total_epochs} epochs)", scratch_run,
-                                   *scratch_spec.count_params(), s_seconds))
+                                   *scratch_spec.count_params(), s_seconds, "from_scratch"))
     return result
+
+
+def transfer_from(base_path: Path, classes: str, engine: str, config: TrainConfig, data: str | None = None,
+                  data_dir: Path | None = None, finetune: bool = False, finetune_lr: float | None = None,
+                  finetune_epochs: int | None = None, callbacks_for=lambda name: []) -> TransferResult:
+    """``transfer`` from a saved run folder or .keras file, on ``data`` (default: the base's data set)."""
+    from ..data import load_dataset
+    from ..portable import load_model
+
+    if finetune_lr is not None and not finetune_lr > 0:
+        raise BplabError(f"--finetune-lr: must be positive, got {finetune_lr}")
+    if finetune_epochs is not None and finetune_epochs < 1:
+        raise BplabError(f"--finetune-epochs: must be at least 1, got {finetune_epochs}")
+    base = load_model(base_path)
+    name = data or base.dataset
+    if name == "?":
+        raise BplabError(f"{base_path}: the file does not say which data set it was trained on; pass --data")
+    dataset = load_dataset(name, data_dir)
+    picked = resolve_classes(classes, dataset.class_names)
+    return transfer(base, dataset, picked, engine, config, finetune, finetune_lr, finetune_epochs, callbacks_for)

@@ -19,6 +19,13 @@ from .graph import Graph, Node  # noqa: E402
 
 FORMATS = ("svg", "png", "pdf")
 RENDERERS = ("auto", "graphviz", "matplotlib")
+
+
+def check_format(fmt: str, renderer: str) -> None:
+    if fmt not in FORMATS:
+        raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if renderer not in RENDERERS:
+        raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
 STYLE = {  # kind -> (DOT attributes, matplotlib box style, face colour)
     "input": ('shape=box, style="rounded,filled", fillcolor="#dbeafe"', "round,pad=0.3", "#dbeafe"),
     "param": ('shape=box, style=filled, fillcolor="#fde68a"', "square,pad=0.3", "#fde68a"),
