@@ -94,7 +94,7 @@ def test_full_batch_mse_l2_decay_scratch_vs_tape():
 
 def test_compare_with_seeds_reports_statistics():
     setup = prepare("digits", "mlp:16", TrainConfig(epochs=1))
-    result = compare(setup, ["scratch", "tape"], seeds=2)
+    result = compare(setup, ["scratch", "tape", "fit"], seeds=2)
     doc = result.to_dict()
     assert doc["seeds"] == [0, 1]
     row = doc["summary"][0]

@@ -40,7 +40,7 @@ class PlanSequential(keras.Sequential):
     backup_to = None  # a KerasState; set after building
 
     def train_step(self, data):
-        x, t = data
+        x, t, _ = keras.utils.unpack_x_y_sample_weight(data)
         if self.backup_to is not None:
             self.backup_to.save_backup()
         with tf.GradientTape() as tape:
