@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -203,5 +204,7 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float]:
     if np.allclose(a, b, rtol=0, atol=0) or (np.std(a) == 0 and np.std(b) == 0):
         same = statistics.fmean(a) == statistics.fmean(b)
         return (0.0, 1.0) if same else (float("inf"), 0.0)
-    result = stats.ttest_ind(a, b, equal_var=False)
+    with warnings.catch_warnings():  # nearly identical samples: scipy warns, the p-value is still the answer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(a, b, equal_var=False)
     return float(result.statistic), float(result.pvalue)

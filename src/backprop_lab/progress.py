@@ -30,3 +30,29 @@ class ProgressBar(Callback):
 
     def on_train_end(self, history: History) -> None:
         self.progress.stop()
+
+
+class SweepProgress:
+    """One progress display for a whole sweep: runs done of all, time left, the last result."""
+
+    def __init__(self, total: int, show: bool = True, console: Console | None = None):
+        self.show = show
+        self.progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+                                 console=console or Console(stderr=True), transient=True)
+        self.total = total
+        self.task = None
+
+    def __enter__(self) -> "SweepProgress":
+        if self.show:
+            self.progress.start()
+            self.task = self.progress.add_task("sweep", total=self.total, last="")
+        return self
+
+    def done(self, summary) -> None:
+        if self.show:
+            self.progress.update(self.task, advance=1, last=f"{summary.cell} seed {summary.seed}: {summary.test_acc:.4f}")
+
+    def __exit__(self, *exc) -> None:
+        if self.show:
+            self.progress.stop()

@@ -176,3 +176,32 @@ def resume_run(folder: Path, callbacks: list[Callback] = ()) -> Run | None:
     save_run(run, folder, force=True)
     checkpointer.remove()
     return run
+
+
+SWEEP_PLAN = "sweep-plan.json"
+
+
+def sweep_folder(folder: Path, plan: dict, force: bool = False) -> Path:
+    """The folder of a sweep. Running the same sweep again reuses it (finished runs are skipped);
+    a folder holding another sweep, or other files, is refused unless ``force``."""
+    import shutil
+
+    folder = Path(folder)
+    record = folder / SWEEP_PLAN
+    if folder.exists() and not folder.is_dir():
+        raise BplabError(f"{folder}: exists and is not a folder")
+    if record.is_file():
+        try:
+            same = json.loads(record.read_text()) == json.loads(json.dumps(plan))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            same = False
+        if not same and not force:
+            raise BplabError(f"{folder}: holds a different sweep; choose another --out or pass --force to replace it")
+        if not same:
+            for child in folder.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    elif folder.is_dir() and any(folder.iterdir()) and not force:
+        raise BplabError(f"{folder}: folder already holds files; choose another --out or pass --force")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(record, plan)
+    return folder

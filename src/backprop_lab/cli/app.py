@@ -21,7 +21,8 @@ from ..config import TrainConfig  # noqa: E402
 from ..errors import BplabError  # noqa: E402
 from . import tables  # noqa: E402
 from .options import (AlphaOpt, DataDirOpt, DataOpt, EngineOpt, ForceOpt, InitOpt, JsonOpt, L2Opt, LossOpt,  # noqa: E402
-                      LrOpt, ModelOpt, OptimizerOpt, QuietOpt, SeedOpt, explicit_options, training_options)
+                      LrOpt, ModelOpt, OptimizerOpt, QuietOpt, SeedOpt, TRAINING_OPTIONS, explicit_names,
+                      explicit_options, training_options)
 
 app = typer.Typer(help="backprop-lab: build, derive, train and compare neural networks three ways.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -310,6 +311,114 @@ def transfer(
         out.print(f"fine-tuning changed the base: {result.finetune_changed_base}")
     if out_dir is not None:
         out.print(f"written to {out_dir}")
+
+
+SweepOut = Annotated[Optional[Path], typer.Option("--out", help="Folder of the sweep (a run folder per cell and seed, results).")]
+JobsOpt = Annotated[int, typer.Option(help="Runs at a time in worker processes (threads are split between them).")]
+BackendOpt = Annotated[str, typer.Option(help="local (this machine) or ray (an existing Ray cluster).")]
+AddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start or join a local one).")]
+
+
+def _base_from_cli(ctx: typer.Context, config: TrainConfig, model: str, engine: str) -> dict:
+    base = {name: getattr(config, name) for name in explicit_names(ctx, TRAINING_OPTIONS) if name != "seed"}
+    base.update({name: value for name, value in (("model", model), ("engine", engine))
+                 if name in explicit_names(ctx, ("model", "engine"))})
+    return base
+
+
+def _run_and_show(plan, out_dir: Path, force: bool, jobs: int, backend: str, address, show: bool, as_json: bool):
+    from ..experiments.sweep import run_sweep
+    from ..progress import SweepProgress
+    from ..workflow import sweep_folder
+
+    sweep_folder(out_dir, plan.to_dict(), force)
+    with SweepProgress(len(plan.cells()) * plan.seeds, show) as bar:
+        result = run_sweep(plan, out_dir, jobs, backend, address, on_done=bar.done)
+    written = result.save(out_dir)
+    if as_json:
+        emit_json({"out": str(out_dir), "cells": result.rows(), "seconds": result.seconds})
+    else:
+        out.print(result.markdown())
+        out.print(f"{len(plan.cells()) * plan.seeds} runs in {result.seconds:.1f} s; wrote "
+                  + ", ".join(str(p.name) for p in written) + f" in {out_dir}")
+    return result
+
+
+@app.command()
+@training_options()
+def sweep(
+    ctx: typer.Context, config: TrainConfig,
+    file: Annotated[Optional[Path], typer.Argument(help="Sweep file (TOML): base options, [grid], [variants.NAME].")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="width, depth, init, optimizer, lr, batch, dropout, l2, loss, activation, blend or numpy-33.")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2 (repeatable; use | between values holding commas).")] = None,
+    data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None, model: ModelOpt = "mlp:256,128,64",
+    engine: EngineOpt = "scratch",
+    seeds: Annotated[int, typer.Option(help="Seeds per cell (default 3, or the file's).")] = 3,
+    baseline: Annotated[Optional[str], typer.Option(help="Cell the others are tested against (default: the first).")] = None,
+    jobs: JobsOpt = 1, backend: BackendOpt = "local", address: AddressOpt = None,
+    out_dir: SweepOut = None, force: Annotated[bool, typer.Option(help="Replace a different sweep in --out.")] = False,
+    quiet: QuietOpt = False, as_json: JsonOpt = False,
+):
+    """Train a grid of option values over several seeds; table with mean ± std, 95% intervals and a test
+    of each cell against the baseline, curves and a bar chart. Re-running the same command skips
+    finished runs and resumes interrupted ones.
+
+    Example: bplab sweep --grid optimizer=sgd,adam,rmsprop --grid init=he_normal,small_normal --seeds 3 --data digits --out runs/sweep
+
+    Example: bplab sweep --preset numpy-33 --data mnist-5k --seeds 1 --jobs 2 --out runs/numpy33
+    """
+    from ..experiments.presets import preset as preset_doc
+    from ..experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
+
+    doc = preset_doc(preset) if preset else {}
+    if file is not None:
+        own = read_sweep_file(file)
+        doc = {**doc, **{k: v for k, v in own.items() if k not in ("grid", "variants")},
+               "grid": {**doc.get("grid", {}), **own.get("grid", {})},
+               "variants": {**doc.get("variants", {}), **own.get("variants", {})}}
+    doc = {**doc, **_base_from_cli(ctx, config, model, engine)}
+    settings = {"data": data, "seeds": seeds, "baseline": baseline, "data_dir": str(data_dir) if data_dir else None}
+    doc.update({name: settings[name] for name in explicit_names(ctx, settings)})
+    doc.setdefault("data", data)
+    if "seed" in explicit_names(ctx, ("seed",)):
+        doc["seed"] = config.seed
+    for text in grid or []:
+        key, values = parse_grid_arg(text)
+        doc.setdefault("grid", {})
+        doc["grid"] = {**doc["grid"], normalise_key(key, "--grid"): values}
+    plan = plan_from_document(doc, str(file) if file else (f"preset {preset}" if preset else "sweep"))
+    if not plan.grid:
+        raise BplabError("sweep: nothing to vary; give --grid KEY=V1,V2, --preset NAME or a file with [grid]")
+    name = preset or (file.stem if file else "sweep")
+    _run_and_show(plan, out_dir or Path("runs") / f"sweep-{name}", force, jobs, backend, address,
+                  not (quiet or as_json), as_json)
+
+
+@app.command()
+@training_options()
+def blend(
+    ctx: typer.Context, config: TrainConfig,
+    alphas: Annotated[str, typer.Option(help="Comma-separated blend factors in [0, 1].")] = "0,0.25,0.5,0.75,1",
+    data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None, model: ModelOpt = "mlp:256,128,64",
+    engine: EngineOpt = "scratch", seeds: Annotated[int, typer.Option(help="Seeds per alpha.")] = 1,
+    jobs: JobsOpt = 1, out_dir: SweepOut = None,
+    force: Annotated[bool, typer.Option(help="Replace a different study in --out.")] = False,
+    quiet: QuietOpt = False, as_json: JsonOpt = False,
+):
+    """The blended update W <- (1 - alpha) W_new + alpha W_old for several alpha: loss and accuracy
+    curves per alpha on one plot (per epoch, and per step for the first seed) and a table of final figures.
+
+    Example: bplab blend --alphas 0,0.25,0.5,0.75,1 --engine scratch --data digits --epochs 5 --out runs/blend
+    """
+    from ..experiments.blend import blend_plan, save_step_curves
+
+    base = {**_base_from_cli(ctx, config, model, engine), "model": model, "engine": engine}
+    plan = blend_plan(alphas, data, base, seeds, config.seed, str(data_dir) if data_dir else None)
+    out_dir = out_dir or Path("runs") / "blend"
+    result = _run_and_show(plan, out_dir, force, jobs, "local", None, not (quiet or as_json), as_json)
+    path = save_step_curves(result, out_dir / "step_loss.png")
+    if not as_json:
+        out.print(f"per-step loss curves: {path}")
 
 
 def main() -> None:

@@ -93,3 +93,8 @@ def explicit_options(ctx: typer.Context, allowed: tuple[str, ...]) -> list[str]:
     """The options the user typed (not left at their defaults), other than ``allowed``."""
     return [p.opts[0] for p in ctx.command.params if p.name not in allowed
             and getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") != "DEFAULT"]
+
+
+def explicit_names(ctx: typer.Context, names) -> list[str]:
+    """Which of ``names`` (parameter names) the user typed."""
+    return [n for n in names if getattr(ctx.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"]

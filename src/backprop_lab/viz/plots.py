@@ -55,3 +55,70 @@ def save_curves(histories: dict[str, object], path: Path, title: str) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _mean_band(ax, runs: list[list[float]], color: str, label: str) -> None:
+    """Mean over seeds (runs of unequal length are cut to the shortest) with a min-max band."""
+    n = min((len(r) for r in runs), default=0)
+    if n == 0:
+        return
+    data = np.array([r[:n] for r in runs], dtype=float)
+    x = np.arange(1, n + 1)
+    ax.plot(x, data.mean(axis=0), color=color, marker="o", ms=3, label=label)
+    if len(runs) > 1:
+        ax.fill_between(x, data.min(axis=0), data.max(axis=0), color=color, alpha=0.15)
+
+
+def save_sweep_curves(train_loss: dict[str, list[list[float]]], test_acc: dict[str, list[list[float]]], path: Path,
+                      title: str) -> Path:
+    """Per cell: training loss and test accuracy per epoch, mean over seeds with the min-max band."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, name in enumerate(test_acc):
+        color = f"C{i % 10}"
+        _mean_band(ax_loss, train_loss[name], color, name)
+        _mean_band(ax_acc, test_acc[name], color, name)
+    for ax, name in ((ax_loss, "training loss"), (ax_acc, "test accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_sweep_bars(cells: dict[str, tuple[float, float]], path: Path, title: str) -> Path:
+    """Final test accuracy per cell: mean with the 95% interval as error bars."""
+    names = list(cells)
+    means = [cells[n][0] for n in names]
+    errors = [cells[n][1] for n in names]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 4.5))
+    ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=[f"C{i % 10}" for i in range(len(names))])
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy")
+    low = min(m - e for m, e in zip(means, errors)) if names else 0
+    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max((m + e for m, e in zip(means, errors)), default=1) + 0.02))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_step_losses(losses: dict[str, list[float]], path: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, (name, values) in enumerate(losses.items()):
+        ax.plot(range(1, len(values) + 1), values, color=f"C{i % 10}", lw=1, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (batch)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,479 @@
+"""Sweeps: a grid over any training option, the model and the engine, over several seeds.
+
+A sweep is a base set of options, a grid (key -> values) and a number of seeds.
+Each cell of the grid (one value per key) is trained once per seed, each run in
+its own run folder ``OUT/CELL/seedN``; a sweep that is killed and started again
+with the same command skips finished runs and resumes interrupted ones (the
+run folders are the training loop's resumable folders).
+
+Keys are the training options as the CLI spells them (``batch-size`` or
+``batch_size``), plus ``model``, ``engine`` and ``variant``: a variant is a
+named bundle of options (``[variants.NAME]`` in a sweep file), so one grid
+axis can change several options at once.
+
+Runs execute in this process (``jobs=1``), in ``jobs`` worker processes, or as
+tasks on a Ray cluster (``backend="ray"``): Ray schedules and retries; each
+task returns the finished run and the driver writes its folder, so workers need
+no shared disk. Every run of a sweep does its matrix products on one BLAS
+thread (OpenBLAS's results depend on its thread count), so a sweep's numbers do
+not depend on ``--jobs`` or the backend: the scratch engine's are bit-identical
+across all of them; ``--jobs N`` puts N cores to work instead.
+
+Results per cell: mean, standard deviation and 95% interval (Student's t) of
+the final test accuracy over seeds, and Welch's t-test against the baseline
+cell (the first one unless named): is the difference beyond the seed spread?
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import os
+import statistics
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import TrainConfig, parse_batch_size
+from ..engines import check_engine
+from ..errors import BplabError
+from ..fileio import atomic_write, write_json
+
+OPTION_TYPES: dict[str, Callable] = {
+    "optimizer": str, "lr": float, "epochs": int, "batch_size": parse_batch_size, "init": str, "loss": str,
+    "l2": float, "alpha": float, "decay": str, "decay_rate": float, "decay_steps": int, "momentum": float,
+    "dtype": str, "model": str, "engine": str, "variant": str,
+}
+SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
+DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
+
+
+def normalise_key(key: str, where: str) -> str:
+    name = key.replace("-", "_")
+    if name not in OPTION_TYPES:
+        raise BplabError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in OPTION_TYPES))})")
+    return name
+
+
+def coerce(key: str, value: Any, where: str) -> Any:
+    if key == "lr" and value in (None, "default"):
+        return None
+    try:
+        if key == "batch_size":
+            return parse_batch_size(value)
+        if OPTION_TYPES[key] is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        result = OPTION_TYPES[key](value)
+    except (TypeError, ValueError, BplabError):
+        raise BplabError(f"{where}: {key.replace('_', '-')} = {value!r} is not a valid value") from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise BplabError(f"{where}: {key.replace('_', '-')} = {value!r} is not a finite number")
+    return result
+
+
+def parse_grid_arg(text: str) -> tuple[str, list[str]]:
+    """``key=v1,v2`` (use ``|`` between values that contain commas: ``model=mlp:128,64|mlp:256``)."""
+    if "=" not in text:
+        raise BplabError(f"--grid: expected KEY=VALUE1,VALUE2, got {text!r}")
+    key, _, values = text.partition("=")
+    parts = [v.strip() for v in values.split("|" if "|" in values else ",")]
+    if not key.strip() or not all(parts):
+        raise BplabError(f"--grid: {text!r} has an empty key or value")
+    return key.strip(), parts
+
+
+@dataclass
+class Cell:
+    name: str  # e.g. "optimizer=adam,init=he_normal"
+    values: dict[str, Any]  # the grid's values for this cell
+    options: dict[str, Any]  # every option of its runs
+
+    @property
+    def folder_name(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_.=," else "_" for c in self.name) or "base"
+
+    def config(self, seed: int) -> TrainConfig:
+        fields = {k: v for k, v in self.options.items() if k not in ("model", "engine", "variant")}
+        return TrainConfig(**fields, seed=seed)
+
+
+@dataclass
+class SweepPlan:
+    data: str
+    base: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seeds: int = 3
+    seed: int = 0
+    data_dir: str | None = None
+    baseline: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise BplabError(f"seeds: must be at least 1, got {self.seeds}")
+        for key, values in self.grid.items():
+            if not values:
+                raise BplabError(f"grid: {key} has no values")
+            if len(set(map(str, values))) != len(values):
+                raise BplabError(f"grid: {key} names a value twice")
+            if key == "variant":
+                for v in values:
+                    if v not in self.variants:
+                        raise BplabError(f"grid: variant {v!r} is not defined (defined: {', '.join(self.variants) or 'none'})")
+
+    def cells(self) -> list[Cell]:
+        keys = list(self.grid)
+        cells = []
+        for combo in itertools.product(*(self.grid[k] for k in keys)):
+            values = dict(zip(keys, combo))
+            options = {**DEFAULTS, **self.base}
+            for key, value in values.items():
+                options.update(self.variants[value] if key == "variant" else {key: value})
+            name = ",".join(f"{k.replace('_', '-')}={'full' if v is None and k == 'batch_size' else v}"
+                            for k, v in values.items()) or "base"
+            cells.append(Cell(name, values, options))
+        return cells
+
+    def baseline_cell(self, cells: list[Cell]) -> Cell:
+        if self.baseline is None:
+            return cells[0]
+        for cell in cells:
+            if cell.name == self.baseline:
+                return cell
+        raise BplabError(f"baseline: no cell named {self.baseline!r} (cells: {', '.join(c.name for c in cells)})")
+
+    def validate(self) -> None:
+        """Every cell's options are checked (and every model parsed) before anything trains."""
+        from ..data import load_dataset
+        from ..spec import parse_model
+        from ..training import check_loss_fits
+
+        cells = self.cells()
+        self.baseline_cell(cells)
+        dataset = load_dataset(self.data, self.data_dir)
+        for cell in cells:
+            try:
+                config = cell.config(self.seed)
+                check_engine(cell.options["engine"], "engine")
+                spec = parse_model(cell.options["model"], dataset.input_shape, dataset.num_classes)
+                check_loss_fits(spec, config.loss, dataset.num_classes)
+            except BplabError as exc:
+                raise BplabError(f"cell {cell.name}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return {"data": self.data, "data_dir": self.data_dir, "base": self.base, "grid": self.grid,
+                "variants": self.variants, "seeds": self.seeds, "seed": self.seed, "baseline": self.baseline}
+
+
+def plan_from_document(doc: dict, where: str, data: str | None = None) -> SweepPlan:
+    """A sweep from a TOML document (or a preset): settings, base options, ``[grid]``, ``[variants.NAME]``."""
+    base, grid, variants = {}, {}, {}
+    for key, value in doc.items():
+        if key in SETTINGS:
+            continue
+        name = normalise_key(key, where)
+        base[name] = coerce(name, value, where)
+    raw_grid = doc.get("grid", {})
+    if not isinstance(raw_grid, dict):
+        raise BplabError(f"{where}: [grid] must be a table of KEY = [values]")
+    for key, values in raw_grid.items():
+        name = normalise_key(key, f"{where} [grid]")
+        if not isinstance(values, list):
+            raise BplabError(f"{where} [grid]: {key} must be a list of values")
+        grid[name] = [values_ if name == "variant" else coerce(name, values_, f"{where} [grid]") for values_ in values]
+    raw_variants = doc.get("variants", {})
+    if not isinstance(raw_variants, dict):
+        raise BplabError(f"{where}: [variants] must hold tables [variants.NAME]")
+    for vname, options in raw_variants.items():
+        if not isinstance(options, dict):
+            raise BplabError(f"{where}: [variants.{vname}] must be a table of options")
+        inner = f"{where} [variants.{vname}]"
+        variants[vname] = {}
+        for key, value in options.items():
+            name = normalise_key(key, inner)
+            if name == "variant":
+                raise BplabError(f"{inner}: a variant cannot name another variant")
+            variants[vname][name] = coerce(name, value, inner)
+    seeds = doc.get("seeds", 3)
+    if not isinstance(seeds, int) or isinstance(seeds, bool):
+        raise BplabError(f"{where}: seeds must be a whole number, got {seeds!r}")
+    name = data or doc.get("data")
+    if not name:
+        raise BplabError(f"{where}: no data set (give data = \"...\" or --data)")
+    return SweepPlan(str(name), base, grid, variants, seeds, int(doc.get("seed", 0)), doc.get("data_dir"),
+                     doc.get("baseline"))
+
+
+def read_sweep_file(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise BplabError(f"{path}: sweep file not found")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BplabError(f"{path}: not a valid TOML file ({exc})") from None
+
+
+# --- running --------------------------------------------------------------
+
+@dataclass
+class Task:
+    cell: str
+    seed: int
+    folder: str
+    data: str
+    data_dir: str | None
+    model: str
+    engine: str
+    config: dict
+
+
+@dataclass
+class RunSummary:
+    cell: str
+    seed: int
+    folder: str
+    test_acc: float
+    test_loss: float
+    train_loss: float
+    epochs: int
+    seconds: float  # training time (sum of epoch times)
+    test_acc_curve: list[float]
+    train_loss_curve: list[float]
+    stopped: str | None = None
+
+    @classmethod
+    def of(cls, task: Task, run) -> "RunSummary":
+        h = run.history
+        last = h.epochs[-1] if h.epochs else None
+        return cls(task.cell, task.seed, task.folder, run.metrics["test"]["accuracy"],
+                   last.test_loss if last else float("nan"), last.train_loss if last else float("nan"),
+                   len(h.epochs), sum(e.time_s for e in h.epochs), [e.test_acc for e in h.epochs],
+                   [e.train_loss for e in h.epochs], h.stopped)
+
+
+def _setup(task: Task):
+    from ..workflow import prepare
+
+    return prepare(task.data, task.model, TrainConfig.from_dict(task.config), task.data_dir)
+
+
+BLAS_THREADS = 1  # per run of a sweep: the numbers must not depend on --jobs or the backend
+
+
+def run_task(task: Task) -> RunSummary:
+    """One run into its folder: skipped when finished, resumed when interrupted, else started."""
+    from threadpoolctl import threadpool_limits
+
+    from ..runs import load_run
+    from ..workflow import inspect_run, new_run_folder, resume_run, start_run
+
+    folder = Path(task.folder)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        if folder.is_dir() and any(folder.iterdir()):
+            info = inspect_run(folder)
+            run = load_run(folder) if info.complete else resume_run(folder)
+        else:
+            run = start_run(_setup(task), task.engine, new_run_folder(folder))
+    return RunSummary.of(task, run)
+
+
+def train_task(task: Task):
+    """A run trained in memory (for a remote worker): the Run is returned, nothing is written."""
+    from threadpoolctl import threadpool_limits
+
+    from ..workflow import train_run
+
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        return train_run(_setup(task), task.engine)
+
+
+def limit_threads(threads: int) -> None:
+    """TensorFlow's thread pools in one sweep worker process, set before TensorFlow starts."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    runs: list[RunSummary]
+    welch_p: float | None = None
+
+    @property
+    def accs(self) -> list[float]:
+        return [r.test_acc for r in self.runs]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.accs)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.accs) if len(self.accs) > 1 else 0.0
+
+    @property
+    def ci95(self) -> float:
+        """Half-width of the 95% interval of the mean (Student's t); 0 with one seed."""
+        n = len(self.accs)
+        if n < 2:
+            return 0.0
+        from scipy import stats
+
+        return float(stats.t.ppf(0.975, n - 1) * self.std / math.sqrt(n))
+
+    @property
+    def beyond_spread(self) -> bool | None:
+        return None if self.welch_p is None else self.welch_p < 0.05
+
+
+@dataclass
+class SweepResult:
+    plan: SweepPlan
+    cells: list[CellResult]
+    baseline: str
+    seconds: float = 0.0
+
+    def cell(self, name: str) -> CellResult:
+        return next(c for c in self.cells if c.cell.name == name)
+
+    def rows(self) -> list[dict]:
+        return [{"cell": c.cell.name, **{k: v for k, v in c.cell.values.items()}, "seeds": len(c.runs),
+                 "test_acc_mean": c.mean, "test_acc_std": c.std, "ci95": c.ci95, "welch_p_vs_baseline": c.welch_p,
+                 "beyond_seed_spread": c.beyond_spread, "train_s_mean": statistics.fmean(r.seconds for r in c.runs),
+                 "baseline": c.cell.name == self.baseline} for c in self.cells]
+
+    def markdown(self) -> str:
+        k = self.plan.seeds
+        lines = [f"Sweep on {self.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {self.baseline}.", "",
+                 "| cell | test accuracy (mean ± std) | 95% interval | vs baseline (Welch p) | beyond seed spread? | train s/run |",
+                 "|---|---|---|---|---|---|"]
+        for c in self.cells:
+            low, high = c.mean - c.ci95, c.mean + c.ci95
+            p = "baseline" if c.cell.name == self.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
+            beyond = "" if c.cell.name == self.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
+            lines.append(f"| {c.cell.name} | {c.mean:.4f} ± {c.std:.4f} | [{low:.4f}, {high:.4f}] | {p} | {beyond} | "
+                         f"{statistics.fmean(r.seconds for r in c.runs):.2f} |")
+        return "\n".join(lines) + "\n"
+
+    def csv_text(self) -> str:
+        buffer = io.StringIO()
+        keys = list(self.plan.grid)
+        writer = csv.writer(buffer)
+        writer.writerow(["cell", *keys, "seed", "test_acc", "test_loss", "train_loss", "epochs", "train_s", "folder", "stopped"])
+        for c in self.cells:
+            for r in c.runs:
+                writer.writerow([c.cell.name, *[c.cell.values[k] for k in keys], r.seed, r.test_acc, r.test_loss,
+                                 r.train_loss, r.epochs, f"{r.seconds:.4f}", r.folder, r.stopped or ""])
+        return buffer.getvalue()
+
+    def save(self, folder: Path) -> list[Path]:
+        from ..viz.plots import save_sweep_bars, save_sweep_curves
+
+        folder = Path(folder)
+        atomic_write(folder / "results.csv", self.csv_text().encode())
+        atomic_write(folder / "results.md", self.markdown().encode())
+        write_json(folder / "sweep.json", {"plan": self.plan.to_dict(), "cells": self.rows(), "seconds": self.seconds})
+        curves = {c.cell.name: [r.test_acc_curve for r in c.runs] for c in self.cells}
+        losses = {c.cell.name: [r.train_loss_curve for r in c.runs] for c in self.cells}
+        title = f"sweep on {self.plan.data}"
+        written = [folder / "results.csv", folder / "results.md", folder / "sweep.json"]
+        written.append(save_sweep_curves(losses, curves, folder / "curves.png", title))
+        written.append(save_sweep_bars({c.cell.name: (c.mean, c.ci95) for c in self.cells}, folder / "accuracy.png",
+                                       f"{title}: final test accuracy, mean and 95% interval over seeds"))
+        return written
+
+
+def tasks_of(plan: SweepPlan, out: Path) -> list[Task]:
+    tasks = []
+    for cell in plan.cells():
+        for seed in range(plan.seed, plan.seed + plan.seeds):
+            tasks.append(Task(cell.name, seed, str(Path(out) / cell.folder_name / f"seed{seed}"), plan.data,
+                              plan.data_dir, cell.options["model"], cell.options["engine"],
+                              cell.config(seed).to_dict()))
+    return tasks
+
+
+def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local", address: str | None = None,
+              on_done: Callable[[RunSummary], None] = lambda summary: None) -> SweepResult:
+    import time
+
+    from ..compare import welch
+
+    if jobs < 1:
+        raise BplabError(f"--jobs: must be at least 1, got {jobs}")
+    if backend not in ("local", "ray"):
+        raise BplabError(f"--backend: must be local or ray, got {backend!r}")
+    plan.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = tasks_of(plan, out)
+    begin = time.perf_counter()
+    if backend == "ray":
+        summaries = _run_on_ray(tasks, address, on_done)
+    elif jobs == 1:
+        summaries = []
+        for task in tasks:
+            summaries.append(run_task(task))
+            on_done(summaries[-1])
+    else:
+        summaries = _run_in_processes(tasks, jobs, on_done)
+    cells = plan.cells()
+    by_cell = {c.name: CellResult(c, sorted([s for s in summaries if s.cell == c.name], key=lambda s: s.seed))
+               for c in cells}
+    baseline = plan.baseline_cell(cells).name
+    for name, result in by_cell.items():
+        if name != baseline and plan.seeds > 1:
+            result.welch_p = welch(result.accs, by_cell[baseline].accs)[1]
+    return SweepResult(plan, list(by_cell.values()), baseline, time.perf_counter() - begin)
+
+
+def _run_in_processes(tasks: list[Task], jobs: int, on_done) -> list[RunSummary]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+    summaries = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=limit_threads,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(run_task, task) for task in tasks]
+        for future in as_completed(futures):
+            summaries.append(future.result())
+            on_done(summaries[-1])
+    return summaries
+
+
+def _run_on_ray(tasks: list[Task], address: str | None, on_done) -> list[RunSummary]:
+    try:
+        import ray
+    except ImportError:
+        raise BplabError('--backend ray: Ray is not installed (pip install "backprop-lab[ray]")') from None
+    from ..runs import load_run, save_run
+    from ..workflow import inspect_run
+
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        except ConnectionError as exc:
+            raise BplabError(f"--address: cannot reach a Ray cluster at {address} ({exc})") from None
+    remote = ray.remote(train_task)
+    pending, summaries = {}, []
+    for task in tasks:
+        folder = Path(task.folder)
+        if folder.is_dir() and inspect_run(folder).complete:  # finished earlier: skipped
+            summaries.append(RunSummary.of(task, load_run(folder)))
+            on_done(summaries[-1])
+        else:
+            pending[remote.remote(task)] = task
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        task = pending.pop(done[0])
+        run = ray.get(done[0])
+        save_run(run, Path(task.folder), force=True)
+        summaries.append(RunSummary.of(task, run))
+        on_done(summaries[-1])
+    return summaries
