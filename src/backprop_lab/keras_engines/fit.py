@@ -26,10 +26,11 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
     """``model.compile`` with the config's optimizer and loss. Keras computes the compiled loss in
     ``floatx`` whatever the model's dtype, so a float64 model is compiled with floatx float64
     (public ``keras.config``; restored afterwards) to keep its loss, and any L2 term, in float64."""
+    optimizer = keras_optimizer(config)  # made under the default floatx: its learning rate is float32, as stock Keras's
     previous = keras.config.floatx()
     keras.config.set_floatx(config.dtype)
     try:
-        model.compile(optimizer=keras_optimizer(config), loss=keras_loss(config.loss, config.dtype))
+        model.compile(optimizer=optimizer, loss=keras_loss(config.loss, config.dtype))
     finally:
         keras.config.set_floatx(previous)
 

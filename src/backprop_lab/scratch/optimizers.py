@@ -36,11 +36,18 @@ class Optimizer:
         raise NotImplementedError
 
     def apply(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State, lr: float) -> State:
+        lr = keras_scalar(lr)  # Keras keeps the learning rate in a float32 variable, whatever the model's dtype
         t = int(state["iterations"]) + 1
         for key, g in grads.items():
             self.update_step(weights[key], g, {s: state[s][key] for s in self.slots}, lr, t)
         state["iterations"] = t
         return state
+
+
+def keras_scalar(value: float) -> float:
+    """A hyper-parameter as Keras 3 hands it to an update: through float32 (``ops.cast`` of a Python
+    float, or a float32 variable), then cast to the variable's dtype. Only float64 models notice."""
+    return float(np.float32(value))
 
 
 class SGD(Optimizer):
@@ -53,10 +60,11 @@ class SGD(Optimizer):
             w -= lr * g
             return
         v = slots["velocity"]
-        v *= self.momentum
+        mu = keras_scalar(self.momentum)
+        v *= mu
         v -= lr * g
         if self.nesterov:
-            w += self.momentum * v - lr * g
+            w += mu * v - lr * g
         else:
             w += v
 
@@ -84,7 +92,8 @@ class Adam(Optimizer):
         m, v = slots["m"], slots["v"]
         # In the variable's dtype, as Keras computes it: in float32, 0.999 ** t is not 0.999 ** t in float64.
         f = w.dtype.type
-        alpha = f(lr) * np.sqrt(f(1) - f(self.beta_2) ** f(t)) / (f(1) - f(self.beta_1) ** f(t))
+        b1, b2 = f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2))
+        alpha = f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
         m += (g - m) * (1 - self.beta_1)
         v += (g * g - v) * (1 - self.beta_2)
         w -= (m * alpha) / (np.sqrt(v) + self.epsilon)
