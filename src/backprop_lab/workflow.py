@@ -26,6 +26,7 @@ from .runs import Run, prepare_out_dir, save_run
 from .spec import ModelSpec, parse_model
 from .training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
 from .training.checkpoint import CHECKPOINT, METRICS
+from .training.tensorboard import TensorBoardLogger
 
 TRAIN_FILE = "train.json"
 TRAIN_FORMAT = "backprop-lab-train/1"
@@ -92,7 +93,7 @@ def new_run_folder(folder: Path, force: bool = False) -> Path:
 
 
 def start_run(setup: Setup, engine_name: str, folder: Path, callbacks: list[Callback] = (), engine_options=None,
-              checkpoint_every: int | None = None) -> Run:
+              checkpoint_every: int | None = None, tensorboard: bool = True) -> Run:
     """Train into a (prepared, empty) run folder that survives being killed: see ``resume_run``."""
     if not setup.source.get("data"):
         raise BplabError("a resumable run needs a set-up made by prepare() (it records where the data came from)")
@@ -100,8 +101,9 @@ def start_run(setup: Setup, engine_name: str, folder: Path, callbacks: list[Call
     checkpointer = Checkpointer(folder, checkpoint_every)  # validates checkpoint_every before anything is written
     write_json(folder / TRAIN_FILE, {"format": TRAIN_FORMAT, "engine": engine_name, "engine_options": engine_options or {},
                                      **setup.source, "spec": setup.spec.to_dict(), "config": setup.config.to_dict(),
-                                     "checkpoint_every": checkpoint_every})
-    run = train_run(setup, engine_name, callbacks, engine_options=engine_options, checkpointer=checkpointer)
+                                     "checkpoint_every": checkpoint_every, "tensorboard": tensorboard})
+    logger = [TensorBoardLogger(folder, engine_name)] if tensorboard else []
+    run = train_run(setup, engine_name, [*callbacks, *logger], engine_options=engine_options, checkpointer=checkpointer)
     save_run(run, folder, force=True)
     checkpointer.remove()
     return run
@@ -158,7 +160,8 @@ def resume_run(folder: Path, callbacks: list[Callback] = ()) -> Run | None:
     setup = setup_for(dataset, spec, config, source)
     engine = get_engine(engine_name, **options)
     checkpointer = Checkpointer(folder, doc.get("checkpoint_every"))
-    loop = Loop(spec, dataset, setup.plan, config, callbacks, checkpointer)
+    logger = [TensorBoardLogger(folder, engine_name)] if doc.get("tensorboard", True) else []
+    loop = Loop(spec, dataset, setup.plan, config, [*callbacks, *logger], checkpointer)
     if (folder / CHECKPOINT).is_file():
         checkpoint = read_checkpoint(folder / CHECKPOINT, spec)
         state = engine.start(spec, checkpoint.weights, config)

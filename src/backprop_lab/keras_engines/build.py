@@ -125,6 +125,10 @@ class KerasState:
             optimizer.build(self.variables)
         self.backup = [tf.Variable(v, trainable=False) for v in self.variables]
         self._lr = float(config.learning_rate)
+        self.grad_norms = False  # set before the first step (it decides what the compiled step returns)
+
+    def norms_of(self, values) -> dict[str, float] | None:
+        return {k: float(v) for k, v in zip(self.keys, values)} if values is not None else None
 
     def set_lr(self, lr: float) -> None:
         if lr != self._lr:

@@ -49,8 +49,11 @@ class PlanSequential(keras.Sequential):
             loss = self.compute_loss(x=x, y=t, y_pred=y_pred, training=True)
         variables = self.trainable_weights
         grads = tape.gradient(loss, variables)
+        logs = {}
+        if self.backup_to is not None and self.backup_to.grad_norms:
+            logs = {f"grad_norm_{i}": tf.norm(g) for i, g in enumerate(grads)}
         self.optimizer.apply_gradients(zip(grads, variables))
-        return {"loss": loss, "y_pred": y_pred, "finite": all_finite(variables)}
+        return {"loss": loss, "y_pred": y_pred, "finite": all_finite(variables), **logs}
 
 
 class _LoopCallback(keras.callbacks.Callback):
@@ -64,7 +67,7 @@ class _LoopCallback(keras.callbacks.Callback):
         self.state.set_lr(self.loop.before_step())
 
     def on_train_batch_end(self, batch, logs=None):
-        result = StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]))
+        result = self.state.result_from_logs(logs)
         if not self.loop.after_step(self.state, result):
             self.model.stop_training = True
 
@@ -79,8 +82,11 @@ class FitState(KerasState):
     def step(self, x, t, lr) -> StepResult:
         """One step through Keras's own train function (``train_on_batch``)."""
         self.set_lr(lr)
-        logs = self.model.train_on_batch(x, t, return_dict=True)
-        return StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]))
+        return self.result_from_logs(self.model.train_on_batch(x, t, return_dict=True))
+
+    def result_from_logs(self, logs) -> StepResult:
+        norms = [logs[f"grad_norm_{i}"] for i in range(len(self.keys))] if self.grad_norms else None
+        return StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]), self.norms_of(norms))
 
     def drive(self, loop: Loop) -> None:
         """All remaining steps in one ``model.fit`` call over the plan's batches."""

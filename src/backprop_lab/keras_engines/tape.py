@@ -35,15 +35,16 @@ class TapeState(KerasState):
             with tf.GradientTape() as tape:
                 value, out = _total_loss(model, loss_fn, x, t, True)
             grads = tape.gradient(value, variables)
+            norms = [tf.norm(g) for g in grads] if self.grad_norms else None
             optimizer.apply_gradients(zip(grads, variables))
-            return value, out, all_finite(variables)
+            return value, out, all_finite(variables), norms
 
         self._step = train_step if eager else tf.function(train_step, reduce_retracing=True)
 
     def step(self, x, t, lr) -> StepResult:
         self.set_lr(lr)
-        value, out, finite = self._step(tf.constant(x), tf.constant(t))
-        return StepResult(float(value), np.asarray(out), bool(finite))
+        value, out, finite, norms = self._step(tf.constant(x), tf.constant(t))
+        return StepResult(float(value), np.asarray(out), bool(finite), self.norms_of(norms))
 
 
 class TapeEngine(KerasEngine):

@@ -27,6 +27,7 @@ class ScratchState:
         self.slots = self.optimizer.build({k: self.w[k] for k in self.keys})
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.old = {k: np.empty_like(self.w[k]) for k in self.keys}
+        self.grad_norms = False
 
     def step(self, x, t, lr) -> StepResult:
         for k in self.keys:
@@ -35,8 +36,9 @@ class ScratchState:
             out, caches = self.model.forward(self.w, x, True, self.rng)
             value = self.model.loss_value(self.w, caches, out, t, self.loss, self.l2)
             grads = self.model.backward(self.w, caches, out, t, self.loss, self.l2)
+            norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()} if self.grad_norms else None
             self.optimizer.apply(self.w, grads, self.slots, lr)
-        return StepResult(value, out, all(np.isfinite(self.w[k]).all() for k in self.keys))
+        return StepResult(value, out, all(np.isfinite(self.w[k]).all() for k in self.keys), norms)
 
     def rollback(self) -> None:
         for k in self.keys:

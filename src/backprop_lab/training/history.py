@@ -75,8 +75,15 @@ class EpochAccumulator:
 
 
 class Callback:
-    """Hooks the training loop calls; progress bars and loggers implement them."""
+    """Hooks the training loop calls; progress bars and loggers implement them.
 
+    ``on_attach`` hands over the loop itself (its ``lr``, ``state`` and ``last`` step result);
+    a callback with ``wants_grad_norms = True`` makes every engine report per-weight gradient norms.
+    """
+
+    wants_grad_norms = False
+
+    def on_attach(self, loop) -> None: ...
     def on_train_begin(self, epochs: int, steps_per_epoch: int, done_steps: int = 0) -> None: ...
     def on_step_end(self, step: int, loss: float) -> None: ...
     def on_epoch_end(self, record: EpochRecord) -> None: ...

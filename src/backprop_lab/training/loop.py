@@ -43,6 +43,7 @@ class StepResult:
     loss: float  # the batch's loss, L2 penalty included
     out: np.ndarray  # the network's output for the batch (probabilities)
     finite: bool = True  # every weight is finite after the update
+    grad_norms: dict[str, float] | None = None  # per weight, when the state was asked for them
 
 
 class EngineState(Protocol):
@@ -54,6 +55,7 @@ class EngineState(Protocol):
     def previous_weights(self) -> Weights: ...  # trainable weights before the last step
     def set_weights(self, weights: Weights) -> None: ...
     def export_state(self) -> tuple[dict[str, np.ndarray], dict]: ...  # arrays + JSON-able scalars
+    grad_norms: bool  # set by the loop: should step() report per-weight gradient norms?
     def import_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
@@ -112,6 +114,8 @@ class Loop:
         self._batches: list[np.ndarray] | None = None
         self._batches_epoch = -1
         self._clock = 0.0  # when the current stretch of training began
+        self.state: EngineState | None = None
+        self.last: StepResult | None = None  # the last step that counted
         self._interrupt = False
 
     # --- position and plan -------------------------------------------
@@ -145,7 +149,10 @@ class Loop:
         """Train from the current position to the end (or a stop); returns the history."""
         if self.finished:
             return self.history
+        self.state = state
+        state.grad_norms = any(getattr(cb, "wants_grad_norms", False) for cb in self.callbacks)
         for cb in self.callbacks:
+            cb.on_attach(self)
             cb.on_train_begin(self.config.epochs, self.plan.steps_per_epoch, self.position.step)
         previous_handler = self._catch_ctrl_c()
         try:
@@ -184,6 +191,7 @@ class Loop:
             return False
         if self.config.alpha:
             state.set_weights(blend(state.weights(), state.previous_weights(), self.config.alpha))
+        self.last = result
         self.history.step_loss.append(float(result.loss))
         self.acc.add(float(result.loss), result.out, self.y[self.current_batch()])
         pos.batch += 1
@@ -214,7 +222,7 @@ class Loop:
         self.epoch_time = 0.0
         for cb in self.callbacks:
             cb.on_epoch_end(record)
-        self._clock = time.perf_counter()  # evaluation and checkpoints are not training time
+        self._clock = time.perf_counter()  # evaluation, logging and checkpoints are not training time
         if self.checkpointer:
             self.checkpointer.append_metrics(record)
             self.checkpoint(state)
