@@ -56,3 +56,33 @@ class SweepProgress:
     def __exit__(self, *exc) -> None:
         if self.show:
             self.progress.stop()
+
+
+class StudyProgress:
+    """One display for a study: the section that runs, sections done, time elapsed and left."""
+
+    def __init__(self, weights: dict[str, float], show: bool = True, console: Console | None = None):
+        self.weights, self.show = weights, show
+        self.progress = Progress(TextColumn("[bold]study"), BarColumn(), TextColumn("{task.fields[section]}"),
+                                 TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                 console=console or Console(stderr=True), transient=True)
+        self.task = None
+
+    def __enter__(self) -> "StudyProgress":
+        if self.show:
+            self.progress.start()
+            self.task = self.progress.add_task("study", total=sum(self.weights.values()), section="")
+        return self
+
+    def start(self, key: str, weight: float) -> None:
+        if self.show:
+            self.progress.update(self.task, section=key)
+
+    def done(self, key: str) -> None:
+        if self.show:
+            self.progress.update(self.task, advance=self.weights.get(key, 0))
+            self.progress.console.print(f"study: {key} done")
+
+    def __exit__(self, *exc) -> None:
+        if self.show:
+            self.progress.stop()

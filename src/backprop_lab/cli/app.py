@@ -421,6 +421,40 @@ def blend(
         out.print(f"per-step loss curves: {path}")
 
 
+@app.command()
+def study(
+    file: Annotated[Optional[Path], typer.Argument(help="Study file (TOML); default: the reference study shipped with the package.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set for every section (default: the study's).")] = None,
+    preset: Annotated[str, typer.Option(help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them.")] = "quick",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")] = Path("runs/study"),
+    show_reference: Annotated[bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")] = False,
+    quiet: QuietOpt = False,
+):
+    """Run the whole study (diagrams, derived and checked equations, the three engines from the same weights,
+    the 33% set-up, experiments with seeds and intervals, the CIFAR-10 set-up, the blended update, the CNN,
+    save and load, transfer learning) and write one offline HTML report. Re-running skips what is finished.
+
+    Example: bplab study --preset quick --data mnist-5k --out runs/study
+
+    Example: bplab study --print-reference > my-study.toml && bplab study my-study.toml --out runs/my-study
+    """
+    from ..progress import StudyProgress
+    from ..study import load_study, reference_text, run_study
+    from ..study.run import WEIGHTS
+
+    if show_reference:
+        return print(reference_text(), end="")
+    plan = load_study(file, preset, data)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BplabError(f"{out_dir}: exists and is not a folder")
+    command = "bplab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else "bplab study"
+    with StudyProgress({k: WEIGHTS.get(k, 5) for k in plan.sections}, not quiet) as bar:
+        result = run_study(plan, out_dir, command, bar)
+    size = result.html.stat().st_size
+    out.print(f"{len(result.sections)} sections in {result.seconds:.1f} s ({len(result.cached)} from an earlier run); "
+              f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}")
+
+
 def main() -> None:
     """Entry point: every user error becomes one line on stderr and exit code 2."""
     try:

@@ -122,3 +122,27 @@ def save_step_losses(losses: dict[str, list[float]], path: Path, title: str) -> 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_drift(step_losses: dict[str, list[float]], path: Path, title: str) -> Path:
+    """|loss_a - loss_b| per step for every pair of engines (log scale; exact zeros drawn at the floor)."""
+    import itertools
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    floor = 1e-12
+    for i, (a, b) in enumerate(itertools.combinations(step_losses, 2)):
+        la, lb = np.asarray(step_losses[a]), np.asarray(step_losses[b])
+        n = min(len(la), len(lb))
+        diff = np.maximum(np.abs(la[:n] - lb[:n]), floor)
+        label = f"{a} vs {b}" + (" (identical: drawn at 1e-12)" if not np.any(np.abs(la[:n] - lb[:n])) else "")
+        ax.plot(range(1, n + 1), diff, color=f"C{i}", lw=1, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("|per-step loss difference|")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,109 @@
+"""The study report: ``report.html``, one self-contained file (images embedded as data
+URIs, inline CSS, no script, no request to any network, opens from ``file://``), and
+``report.md`` with the same content and the images beside it."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from jinja2 import Environment
+
+from .sections import Section
+
+MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1b1f24; background: #f6f7f9; }
+header { background: #1f3a5f; color: #fff; padding: 1.6em 2em; }
+header h1 { margin: 0 0 .3em 0; font-size: 1.7em; }
+header p { margin: .2em 0; opacity: .9; }
+nav { background: #fff; padding: .8em 2em; border-bottom: 1px solid #dde1e6; font-size: .92em; }
+nav a { margin-right: 1.1em; color: #1f3a5f; text-decoration: none; white-space: nowrap; }
+main { max-width: 1100px; margin: 0 auto; padding: 1em 2em 3em; }
+section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; padding: 1.2em 1.6em; margin: 1.4em 0; }
+h2 { margin-top: 0; color: #1f3a5f; }
+.reading { border-left: 4px solid #4a7ab5; padding: .2em .9em; background: #f0f4fa; margin: .8em 0; }
+.note { border-left: 4px solid #c98a14; padding: .2em .9em; background: #fdf6e7; margin: .8em 0; }
+figure { margin: 1em 0; text-align: center; }
+figure img { max-width: 100%; border: 1px solid #e3e6ea; }
+figcaption { font-size: .88em; color: #57606a; margin-top: .3em; }
+table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
+caption { text-align: left; font-weight: 600; padding: .3em 0; }
+th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: right; }
+th { background: #eef1f4; }
+td:first-child, th:first-child { text-align: left; }
+pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
+.meta { font-size: .8em; color: #57606a; }
+footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }
+footer table { font-size: .95em; }
+</style></head>
+<body>
+<header><h1>{{ title }}</h1><p>{{ subtitle }}</p></header>
+<nav>{% for s in sections %}<a href="#{{ s.key }}">{{ loop.index }}. {{ s.title }}</a>{% endfor %}</nav>
+<main>
+{% for s in sections %}
+<section id="{{ s.key }}"><h2>{{ loop.index }}. {{ s.title }}</h2>
+{% for line in s.reading.split("\\n") %}<div class="reading">{{ line }}</div>{% endfor %}
+{% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
+{% for src, caption in s.images %}<figure><img src="{{ src }}" alt="{{ caption }}"><figcaption>{{ caption }}</figcaption></figure>{% endfor %}
+{% for t in s.tables %}<table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endfor %}
+<p class="meta">Reproduce:</p><pre><code>{{ s.command }}</code></pre>
+<p class="meta">{{ "%.1f"|format(s.seconds) }} s{% if s.cached %} (from an earlier run of this study){% endif %}</p>
+</section>
+{% endfor %}
+</main>
+<footer><h3>How this report was made</h3>
+<table><tbody>{% for k, v in footer %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</tbody></table>
+</footer>
+</body></html>
+"""
+
+
+def data_uri(path: Path) -> str:
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def write_html(path: Path, root: Path, title: str, subtitle: str, sections: list[Section], cached: set[str],
+               footer: list[tuple[str, str]]) -> Path:
+    env = Environment(autoescape=True)
+    view = [{"key": s.key, "title": s.title, "reading": s.reading, "note": s.note, "command": s.command,
+             "seconds": s.seconds, "cached": s.key in cached, "tables": s.tables,
+             "images": [(data_uri(root / rel), caption) for rel, caption in s.figures]} for s in sections]
+    text = env.from_string(TEMPLATE).render(title=title, subtitle=subtitle, sections=view, footer=footer)
+    path.write_text(text)
+    return path
+
+
+def _md_cell(value: str) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def write_markdown(path: Path, title: str, subtitle: str, sections: list[Section], footer: list[tuple[str, str]]) -> Path:
+    lines = [f"# {title}", "", subtitle, ""]
+    for i, s in enumerate(sections, start=1):
+        lines += [f"## {i}. {s.title}", ""]
+        lines += [f"> {line}" for line in s.reading.split("\n")] + [""]
+        if s.note:
+            lines += [f"**Note:** {s.note}", ""]
+        for rel, caption in s.figures:
+            lines += [f"![{caption}]({rel})", f"*{caption}*", ""]
+        for t in s.tables:
+            lines += [f"**{t.caption}**", "", "| " + " | ".join(_md_cell(h) for h in t.header) + " |",
+                      "|" + "---|" * len(t.header)]
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            lines.append("")
+        lines += ["Reproduce:", "", "```sh", s.command, "```", "", f"*{s.seconds:.1f} s*", ""]
+    lines += ["## How this report was made", "", "| | |", "|---|---|"]
+    lines += [f"| {_md_cell(k)} | {_md_cell(v)} |" for k, v in footer]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+__all__ = ["write_html", "write_markdown", "data_uri"]

@@ -1,0 +1,101 @@
+"""Running a study: every section in order, each cached in ``DIR/sections/NAME/section.json``
+with the settings it ran with, so re-running the same command skips what is finished (and the
+runs inside resume from their checkpoints) and rebuilds the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..fileio import write_json
+from .config import Study
+from .report import write_html, write_markdown
+from .sections import SECTION_FUNCTIONS, Context, Section
+
+# Rough relative cost of each section (seconds in the quick study on mnist-5k), for the time-left estimate.
+WEIGHTS = {"network": 2, "forward": 2, "backward": 2, "equations": 3, "tape": 8, "engines": 30, "numpy33": 30,
+           "experiments": 40, "cifar": 10, "blend": 6, "cnn": 15, "saveload": 5, "transfer": 10}
+DEPENDS = {"saveload": "cnn", "transfer": "cnn"}
+
+
+@dataclass
+class StudyResult:
+    folder: Path
+    html: Path
+    markdown: Path
+    sections: list[Section] = field(default_factory=list)
+    cached: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+
+def fingerprint(study: Study, key: str) -> dict:
+    from .. import __version__
+
+    own = study.settings(key)
+    extra = {"uses": study.settings(DEPENDS[key])} if key in DEPENDS else {}
+    return {"version": __version__, "settings": own, **extra, "study_data": study.common.get("data")}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def run_study(study: Study, out: Path, command: str, progress=None) -> StudyResult:
+    out = Path(out)
+    (out / "sections").mkdir(parents=True, exist_ok=True)
+    begin = time.perf_counter()
+    sections, cached = [], set()
+    for key in study.sections:
+        folder = out / "sections" / key
+        record = folder / "section.json"
+        wanted = fingerprint(study, key)
+        if progress:
+            progress.start(key, WEIGHTS.get(key, 5))
+        section = None
+        if record.is_file():
+            try:
+                doc = json.loads(record.read_text())
+                if doc.get("fingerprint") == json.loads(json.dumps(wanted)):
+                    section = Section.from_dict(doc["section"])
+                    cached.add(key)
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+                section = None
+            if section is None:  # other settings than last time: start the section afresh
+                shutil.rmtree(folder)
+        if section is None:
+            started = time.perf_counter()
+            section = SECTION_FUNCTIONS[key](Context(out, study.settings(key), key, study))
+            section.seconds = time.perf_counter() - started
+            write_json(record, {"fingerprint": wanted, "section": section.to_dict()})
+        sections.append(section)
+        if progress:
+            progress.done(key)
+    from ..runs import versions
+
+    total = time.perf_counter() - begin
+    data = study.common.get("data")
+    footer = [("command", command), ("study", f"{study.source}, preset {study.preset}"), ("data set", str(data)),
+              ("seeds", f"{study.common.get('seeds')} (from seed {study.common.get('seed', 0)})"),
+              ("versions", ", ".join(f"{k} {v}" for k, v in versions().items())), ("machine", machine()),
+              ("date", time.strftime("%Y-%m-%d %H:%M %Z")), ("wall time", f"{total:.1f} s this run")]
+    footer += [(f"section {i}: {s.title}", f"{s.seconds:.1f} s" + (" (earlier run)" if s.key in cached else ""))
+               for i, s in enumerate(sections, start=1)]
+    title = "backprop-lab study"
+    subtitle = (f"{study.common.get('model')} and cnn on {data}: derived, trained three ways from the same weights and "
+                f"batches, and measured.")
+    html_path = write_html(out / "report.html", out, title, subtitle, sections, cached, footer)
+    md_path = write_markdown(out / "report.md", title, subtitle, sections, footer)
+    return StudyResult(out, html_path, md_path, sections, cached, total)

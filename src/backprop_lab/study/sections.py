@@ -1,0 +1,504 @@
+"""The study's sections. Each takes its settings and a folder, runs the library, and
+returns a :class:`Section`: figures, tables, numbers, a two-line reading and the
+``bplab`` command that reproduces it. No section computes anything the library
+does not: this is the assignment done with the tool."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..config import TrainConfig, parse_batch_size
+from ..errors import BplabError, SpecError
+
+TRAINING_KEYS = ("optimizer", "lr", "init", "epochs", "loss", "l2", "decay", "decay_rate")
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    reading: str = ""
+    command: str = ""
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (file relative to the study folder, caption)
+    tables: list[Table] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Section":
+        doc = dict(doc)
+        doc["tables"] = [Table(**t) for t in doc.get("tables", [])]
+        doc["figures"] = [tuple(f) for f in doc.get("figures", [])]
+        return cls(**doc)
+
+
+class Context:
+    """What every section needs: the study folder, the settings, and the shared pieces (data, the MLP)."""
+
+    def __init__(self, root: Path, settings: dict[str, Any], key: str, study=None):
+        self.root, self.settings, self.key, self.study = Path(root), settings, key, study
+        self.folder = self.root / "sections" / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def rel(self, path: Path) -> str:
+        return str(Path(path).relative_to(self.root))
+
+    def config(self, **overrides) -> TrainConfig:
+        s = {**self.settings, **overrides}
+        fields = {k: s[k] for k in TRAINING_KEYS if k in s}
+        return TrainConfig(**fields, batch_size=parse_batch_size(s.get("batch_size", 128)), seed=int(s.get("seed", 0)))
+
+    def flags(self, config: TrainConfig, skip=()) -> str:
+        """The command-line options that give ``config``."""
+        parts = []
+        defaults = TrainConfig()
+        for key in TRAINING_KEYS + ("batch_size",):
+            if key in skip or (key not in ("epochs", "optimizer") and getattr(config, key) == getattr(defaults, key)):
+                continue
+            value = getattr(config, key)
+            if key == "batch_size":
+                value = "full" if value is None else value
+            if value is None:
+                continue
+            parts.append(f"--{key.replace('_', '-')} {value}")
+        return " ".join(parts)
+
+    @property
+    def data(self) -> str:
+        return self.settings["data"]
+
+    @property
+    def model(self) -> str:
+        return self.settings["model"]
+
+    @property
+    def seeds(self) -> int:
+        return int(self.settings.get("seeds", 1))
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _history_table(caption: str, history) -> Table:
+    return Table(caption, ["epoch", "train loss", "train acc", "test loss", "test acc", "epoch time (s)"],
+                 [[str(e.epoch), _fmt(e.train_loss), _fmt(e.train_acc), _fmt(e.test_loss), _fmt(e.test_acc),
+                   f"{e.time_s:.3f}"] for e in history.epochs])
+
+
+def _report_table(caption: str, report: dict) -> Table:
+    rows = [[r["class"], _fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"]), str(r["support"])]
+            for r in report["per_class"]]
+    m = report["macro"]
+    rows.append(["macro average", _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(report["n"])])
+    return Table(caption, ["class", "precision", "recall", "F1", "support"], rows)
+
+
+def _sweep_table(caption: str, result) -> Table:
+    rows = []
+    for c in result.cells:
+        base = c.cell.name == result.baseline
+        rows.append([c.cell.name, f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.mean - c.ci95:.4f}, {c.mean + c.ci95:.4f}]",
+                     "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
+                     "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread]])
+    return Table(caption, ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline",
+                           "beyond seed spread?"], rows)
+
+
+# --- 1-4: pictures and equations ---------------------------------------------
+
+def _mlp_setup(ctx: Context):
+    from ..workflow import prepare
+
+    return prepare(ctx.data, ctx.model, ctx.config())
+
+
+def _draw(ctx: Context, which: str) -> Section:
+    from ..viz.graph import backward_graph, forward_graph
+    from ..viz.network import network_graph
+    from ..viz.render import render
+
+    setup = _mlp_setup(ctx)
+    config = setup.config
+    graph = {"network": lambda: network_graph(setup.spec, setup.dataset.class_names),
+             "forward": lambda: forward_graph(setup.spec, config.loss, config.l2),
+             "backward": lambda: backward_graph(setup.spec, config.loss, config.l2)}[which]()
+    picture, dot, used = render(graph, ctx.folder, "png", "auto")
+    layers = [i for i in setup.spec.infos if i.params]
+    titles = {"network": "The network", "forward": "Forward computation graph", "backward": "Backward computation graph"}
+    readings = {
+        "network": f"{ctx.model} on {ctx.data}: {setup.dataset.input_shape} inputs, {len(layers) - 1} hidden layers, "
+                   f"{setup.dataset.num_classes} outputs, {sum(setup.spec.count_params()):,} parameters.\n"
+                   "Drawn from the same spec object every engine builds from; large layers show their first and last units.",
+        "forward": f"Every operation from the input batch to the loss, with the shape of each tensor (batch rows first): "
+                   f"Z = A W + b, then the activation, layer by layer.\nThe loss node adds the L2 term when --l2 is set.",
+        "backward": "The same graph run backwards: each node's gradient comes from the one after it, dW = A^T delta and "
+                    "db = sum of delta over rows.\nFor softmax with cross-entropy the output delta is (P - Y) / m.",
+    }
+    return Section(which, titles[which], readings[which],
+                   f"bplab draw --model {ctx.model} --data {ctx.data} --format png --out drawings",
+                   [(ctx.rel(picture), f"{titles[which]} (rendered by {used}; DOT source: {dot.name})")],
+                   numbers={"renderer": used, "parameters": sum(setup.spec.count_params())})
+
+
+def network(ctx):
+    return _draw(ctx, "network")
+
+
+def forward(ctx):
+    return _draw(ctx, "forward")
+
+
+def backward(ctx):
+    return _draw(ctx, "backward")
+
+
+def equations(ctx: Context) -> Section:
+    from ..training import targets
+    from ..viz.equations import check_equations, write_equations
+
+    setup = _mlp_setup(ctx)
+    config = setup.config
+    paths = write_equations(setup.spec, config, ctx.folder, f"{ctx.model} on {ctx.data} ({config.loss}, {config.optimizer})")
+    n = int(ctx.settings.get("batch_size", 16))
+    x, y = setup.dataset.x_train[:n], setup.dataset.y_train[:n]
+    checks = check_equations(setup.spec, replace(config, dtype="float64"), x, targets(setup.spec, y, "float64"), config.seed)
+    svg = next(p for p in paths if p.suffix == ".svg")
+    worst = max(max(c.dW_rel, c.db_rel, c.chain_rel) for c in checks)
+    rows = [[c.layer, f"{c.dW_rel:.1e}", f"{c.db_rel:.1e}", f"{c.chain_rel:.1e}", "pass" if c.passed else "FAIL"]
+            for c in checks]
+    return Section("equations", "Weight-update equations, derived and checked",
+                   f"The update equations of every layer, derived from the spec in the batch-matrix notation the code uses.\n"
+                   f"Each was evaluated as NumPy on {n} examples (float64) and compared with the engine's backward pass: "
+                   f"largest relative difference {worst:.1e}.",
+                   f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  # equations.md/.tex/.svg; "
+                   f"bplab gradcheck --model {ctx.model} --data {ctx.data}",
+                   [(ctx.rel(svg), "Derived equations (also as Markdown and LaTeX beside it)")],
+                   [Table("Derived gradients vs the engine's backward pass (norm-wise relative difference)",
+                          ["layer", "dW", "db", "chain-rule dW", "result"], rows)],
+                   {"worst_rel": worst, "all_passed": all(c.passed for c in checks)})
+
+
+# --- 5-6: GradientTape, and the three engines ----------------------------------
+
+def tape(ctx: Context) -> Section:
+    from ..runs import load_run
+    from ..viz.plots import save_curves
+    from ..workflow import inspect_run, new_run_folder, resume_run, start_run
+
+    setup = _mlp_setup(ctx)
+    folder = ctx.folder / "run"
+    if folder.is_dir() and any(folder.iterdir()):
+        run = load_run(folder) if inspect_run(folder).complete else resume_run(folder)
+    else:
+        run = start_run(setup, "tape", new_run_folder(folder))
+    curves = save_curves({"tape": run.history}, ctx.folder / "curves.png", f"tf.GradientTape, {ctx.model} on {ctx.data}")
+    last = run.history.epochs[-1]
+    return Section("tape", "Training with tf.GradientTape",
+                   f"A custom training loop with tf.GradientTape ({setup.config.optimizer}, batch "
+                   f"{setup.config.batch_size or 'full'}): test accuracy {last.test_acc:.4f} after {last.epoch} epochs.\n"
+                   f"Median epoch time {statistics.median(e.time_s for e in run.history.epochs):.2f} s on this machine.",
+                   f"bplab train --engine tape --data {ctx.data} --model {ctx.model} {ctx.flags(setup.config)} --out runs/tape",
+                   [(ctx.rel(curves), "Loss and accuracy per epoch (train solid, test dashed)")],
+                   [_history_table("Per-epoch figures", run.history)],
+                   {"test_acc": last.test_acc, "epochs": last.epoch})
+
+
+def engines(ctx: Context) -> Section:
+    from ..compare import compare
+    from ..viz.plots import save_drift
+
+    setup = _mlp_setup(ctx)
+    result = compare(setup, ["scratch", "tape", "fit"], ctx.seeds)
+    result.save(ctx.folder / "runs", f"{ctx.model} on {ctx.data}")
+    first = result.runs[result.seeds[0]]
+    drift = save_drift({e: first[e].history.step_loss for e in result.engines}, ctx.folder / "drift.png",
+                       f"per-step loss difference between engines, seed {result.seeds[0]}")
+    doc = result.to_dict()
+    rows = [[r["engine"], f"{r['test_acc']:.4f} ± {r['test_acc_std']:.4f}", f"{r['test_loss']:.4f} ± {r['test_loss_std']:.4f}",
+             f"{r['median_epoch_s']:.3f}"] for r in doc["summary"]]
+    parity = [[f"{p.a} vs {p.b}", f"{p.grad_rel:.1e}", f"{p.step1_weight_rel:.1e}", f"{p.final_weight_rel:.1e}",
+               f"{p.max_step_loss_diff:.1e}", f"{100 * p.acc_diff:+.2f} pp",
+               "-" if p.welch_p is None else f"{p.welch_p:.3f}", {None: "-", True: "yes", False: "no"}[p.significant]]
+              for p in result.pairs]
+    tf_pair = next(p for p in result.pairs if {p.a, p.b} == {"tape", "fit"})
+    st_pair = next(p for p in result.pairs if {p.a, p.b} == {"scratch", "tape"})
+    identical = tf_pair.final_weight_rel == 0.0 and tf_pair.max_step_loss_diff == 0.0
+    return Section("engines", "GradientTape vs model.fit vs the hand-written NumPy engine",
+                   f"Same initial weights, same batches, {len(result.seeds)} seeds: first-batch gradients agree to "
+                   f"{st_pair.grad_rel:.1e} (scratch vs tape) and weights after step 1 to {st_pair.step1_weight_rel:.1e}; "
+                   f"tape and fit are {'bit-identical' if identical else f'{tf_pair.final_weight_rel:.1e} apart'} to the end.\n"
+                   f"The accuracies differ by {max(abs(p.acc_diff) for p in result.pairs) * 100:.2f} pp at most"
+                   + (f" (Welch p ≥ {min(p.welch_p for p in result.pairs):.2f}: within the seed spread)."
+                      if len(result.seeds) > 1 and all(not p.significant for p in result.pairs) else "."),
+                   f"bplab compare --engines scratch,tape,fit --data {ctx.data} --model {ctx.model} {ctx.flags(setup.config)} "
+                   f"--seeds {ctx.seeds} --out runs/compare",
+                   [(ctx.rel(ctx.folder / "runs" / "curves.png"), "Loss and accuracy per epoch, every engine (first seed)"),
+                    (ctx.rel(drift), "How far the trajectories drift apart, step by step: |loss difference| per step")],
+                   [Table(f"Test figures over {len(result.seeds)} seeds", ["engine", "test accuracy", "test loss",
+                                                                            "median epoch (s)"], rows),
+                    Table("Measured parity (norm-wise relative, worst tensor and seed)",
+                          ["pair", "grad, 1st batch", "weights, step 1", "weights, end", "max |step loss diff|",
+                           "test acc diff", "Welch p", "beyond seed spread?"], parity)],
+                   {"tape_fit_bit_identical": identical, "grad_rel_scratch_tape": st_pair.grad_rel,
+                    "step1_rel_scratch_tape": st_pair.step1_weight_rel})
+
+
+# --- 7, 8, 10: sweeps -------------------------------------------------------------
+
+def _sweep(ctx: Context, doc: dict, name: str):
+    from ..experiments.sweep import plan_from_document, run_sweep
+    from ..workflow import sweep_folder
+
+    plan = plan_from_document(doc, name, data=ctx.data)
+    folder = sweep_folder(ctx.folder / name, plan.to_dict(), force=True)
+    result = run_sweep(plan, folder)
+    result.save(folder)
+    return result, folder
+
+
+def _sweep_base(ctx: Context) -> dict:
+    s = ctx.settings
+    keys = ("model", "optimizer", "lr", "init", "epochs", "batch_size", "loss", "l2")
+    return {k: s[k] for k in keys if k in s} | {"seeds": ctx.seeds, "seed": int(s.get("seed", 0))}
+
+
+def numpy33(ctx: Context) -> Section:
+    from ..experiments.presets import preset
+
+    doc = {**preset("numpy-33"), "epochs": int(ctx.settings.get("epochs", 50)), "seeds": ctx.seeds,
+           "seed": int(ctx.settings.get("seed", 0))}
+    result, folder = _sweep(ctx, doc, "numpy-33")
+    acc = {c.cell.name: c.mean for c in result.cells}
+    low = {e: acc[f"variant=numpy-33,engine={e}"] for e in ("scratch", "tape", "fit")}
+    good = {e: acc[f"variant=he+adam+minibatch,engine={e}"] for e in ("scratch", "tape", "fit")}
+    return Section("numpy33", "Why a NumPy network can reach 33%",
+                   f"The reference from-scratch set-up (128 relu, 0.01 N(0,1) weights, full-batch gradient descent, lr 0.01, "
+                   f"{doc['epochs']} epochs) gets {low['scratch']:.3f} / {low['tape']:.3f} / {low['fit']:.3f} with scratch / tape / fit "
+                   f"from the same weights.\nThe same network with He initialisation, Adam and mini-batches gets "
+                   f"{min(good.values()):.3f} to {max(good.values()):.3f}: the set-up, not the hand-written backpropagation, is the cause.",
+                   f"bplab sweep --preset numpy-33 --data {ctx.data} --epochs {doc['epochs']} --seeds {ctx.seeds} --out runs/numpy33",
+                   [(ctx.rel(folder / "accuracy.png"), "Final test accuracy, mean and 95% interval over seeds"),
+                    (ctx.rel(folder / "curves.png"), "Training loss and test accuracy per epoch")],
+                   [_sweep_table("Every engine, both set-ups", result)], {"low": low, "good": good})
+
+
+def experiments(ctx: Context) -> Section:
+    from ..experiments.presets import PRESETS, preset
+
+    names = ctx.settings.get("presets", ["width", "init", "optimizer", "dropout", "batch", "loss"])
+    figures, tables, numbers = [], [], {}
+    for name in names:
+        doc = {**preset(name), **_sweep_base(ctx)}
+        if name in ("width", "depth", "dropout", "activation"):
+            doc.pop("model", None)  # the preset varies the model
+        result, folder = _sweep(ctx, doc, name)
+        about = PRESETS[name]["about"]
+        figures.append((ctx.rel(folder / "accuracy.png"), f"{name}: {about}"))
+        tables.append(_sweep_table(f"{name}: {about}", result))
+        best = max(result.cells, key=lambda c: c.mean)
+        numbers[name] = {"best": best.cell.name, "best_mean": best.mean}
+    findings = "; ".join(f"{n}: best {numbers[n]['best']} ({numbers[n]['best_mean']:.3f})" for n in names)
+    return Section("experiments", "Experiments, one thing varied at a time",
+                   f"Each experiment trains every cell over {ctx.seeds} seeds and tests it against the first cell (Welch): "
+                   f"a difference is a finding only when it is beyond the seed spread.\n{findings}.",
+                   f"bplab sweep --preset NAME --data {ctx.data} --seeds {ctx.seeds} --epochs {ctx.settings.get('epochs')} "
+                   f"--out runs/NAME   # NAME: {', '.join(names)}",
+                   figures, tables, numbers)
+
+
+def blend(ctx: Context) -> Section:
+    from ..experiments.blend import save_step_curves
+
+    alphas = [float(a) for a in ctx.settings.get("alphas", [0.0, 0.25, 0.5, 0.75, 1.0])]
+    doc = {**_sweep_base(ctx), "seeds": 1, "grid": {"alpha": alphas}}
+    result, folder = _sweep(ctx, doc, "blend")
+    steps = save_step_curves(result, folder / "step_loss.png")
+    acc = {c.cell.values["alpha"]: c.mean for c in result.cells}
+    return Section("blend", "The blended update",
+                   "W <- (1 - alpha) W_new + alpha W_old after every optimizer step: alpha = 0 is plain training, alpha = 1 "
+                   "never moves the weights.\nFinal test accuracy by alpha: "
+                   + ", ".join(f"{a:g}: {v:.3f}" for a, v in acc.items()) + ".",
+                   f"bplab blend --alphas {','.join(f'{a:g}' for a in alphas)} --data {ctx.data} --model {ctx.model} "
+                   f"--epochs {ctx.settings.get('epochs')} --out runs/blend",
+                   [(ctx.rel(folder / "curves.png"), "Loss and accuracy per epoch for each alpha"),
+                    (ctx.rel(steps), "Per-step training loss for each alpha")],
+                   [_sweep_table("Final figures by alpha", result)], {"acc": {str(k): v for k, v in acc.items()}})
+
+
+# --- 9: the CIFAR-10 set-up -------------------------------------------------------
+
+def cifar(ctx: Context) -> Section:
+    from ..compare import compare
+    from ..data import load_dataset
+    from ..workflow import prepare
+
+    wanted = ctx.settings.get("data", "cifar10")
+    note = ""
+    try:
+        load_dataset(wanted)
+        data = wanted
+    except BplabError:
+        data = ctx.study.common["data"]
+        note = f"{wanted} is not on this machine, so this section ran on {data}; put its files in place to run it on {wanted}."
+    config = ctx.config()
+    setup = prepare(data, ctx.model, config)
+    result = compare(setup, ["scratch", "tape"], 1)
+    result.save(ctx.folder / "runs", f"{ctx.model} on {data}")
+    doc = result.to_dict()
+    rows = [[r["engine"], f"{r['test_acc']:.4f}", f"{r['test_loss']:.4f}", f"{r['median_epoch_s']:.3f}"] for r in doc["summary"]]
+    pair = result.pairs[0]
+    times = {r["engine"]: r["median_epoch_s"] for r in doc["summary"]}
+    return Section("cifar", "Two-layer full-batch network, MSE + L2 (the CIFAR-10 set-up)",
+                   f"{ctx.model}, MSRA (He) initialisation, MSE with L2 {config.l2:g}, lr {config.learning_rate:g} decaying by "
+                   f"{config.decay_rate:g} per epoch, full batch, on {data}: hand-written and GradientTape end "
+                   f"{pair.final_weight_rel:.1e} apart.\nMedian epoch: scratch {times['scratch']:.3f} s, tape {times['tape']:.3f} s.",
+                   f"bplab compare --engines scratch,tape --data {data} --model {ctx.model} {ctx.flags(config)} --out runs/cifar",
+                   [(ctx.rel(ctx.folder / "runs" / "curves.png"), "Loss and accuracy per epoch, both engines")],
+                   [Table("Final figures and epoch times", ["engine", "test accuracy", "test loss", "median epoch (s)"], rows)],
+                   {"data": data, "epoch_s": times, "final_weight_rel": pair.final_weight_rel}, note)
+
+
+# --- 11-13: the CNN, save and load, transfer ----------------------------------------
+
+def _cnn_run(ctx: Context):
+    """The CNN run shared by sections 11 to 13 (trained once with the cnn section's settings, resumable)."""
+    from ..runs import load_run
+    from ..workflow import inspect_run, new_run_folder, prepare, resume_run, start_run
+
+    own = Context(ctx.root, ctx.study.settings("cnn"), "cnn", ctx.study)
+    folder = own.folder / "run"
+    if folder.is_dir() and any(folder.iterdir()):
+        return (load_run(folder) if inspect_run(folder).complete else resume_run(folder)), folder, own
+    try:
+        setup = prepare(own.data, own.model, own.config())
+    except SpecError:  # images too small for 'valid' convolutions and pools: keep the size with 'same' padding
+        setup = prepare(own.data, own.model + "/pad=same", own.config())
+    return start_run(setup, own.settings.get("engine", "scratch"), new_run_folder(folder)), folder, own
+
+
+def _fits(ctx: Context) -> bool:
+    from ..data import load_dataset
+    from ..spec import parse_model
+
+    ds = load_dataset(ctx.data)
+    try:
+        parse_model(ctx.model, ds.input_shape, ds.num_classes)
+        return True
+    except SpecError:
+        return False
+
+
+def cnn(ctx: Context) -> Section:
+    from ..spec import summary_rows
+    from ..viz.plots import save_confusion_heatmap, save_curves
+
+    run, folder, _ = _cnn_run(ctx)
+    model, note = ctx.model, ""
+    if not _fits(ctx):
+        model = ctx.model + "/pad=same"
+        note = (f"{ctx.model} does not fit {ctx.data}'s {run.spec.input_shape[0]}x{run.spec.input_shape[1]} images with "
+                f"'valid' padding, so sections 11 to 13 use {model}.")
+    report = run.metrics["test"]
+    heatmap = save_confusion_heatmap(report, ctx.folder / "confusion.png", f"{ctx.model} on {ctx.data} ({run.engine})")
+    curves = save_curves({run.engine: run.history}, ctx.folder / "curves.png", f"{ctx.model} on {ctx.data}")
+    trainable, frozen = run.spec.count_params()
+    summary = Table(f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)",
+                    ["layer (type)", "output shape", "params", ""],
+                    [[a, b, f"{c:,}", d] for a, b, c, d in summary_rows(run.spec)])
+    worst = min(report["per_class"], key=lambda r: r["f1"])
+    return Section("cnn", "The CNN",
+                   f"{model} trained by the {run.engine} engine: test accuracy {report['accuracy']:.4f}, macro F1 "
+                   f"{report['macro']['f1']:.4f}.\nThe hardest class is {worst['class']} (F1 {worst['f1']:.3f}); the "
+                   "confusion matrix shows what it is mistaken for.",
+                   f"bplab train --engine {run.engine} --data {ctx.data} --model {model} {ctx.flags(run.config)} --out runs/cnn"
+                   f"  &&  bplab evaluate runs/cnn",
+                   [(ctx.rel(curves), "Loss and accuracy per epoch"), (ctx.rel(heatmap), "Confusion matrix (test set)")],
+                   [summary, _history_table("Per-epoch figures", run.history),
+                    _report_table("Per-class precision, recall and F1 (test set)", report)],
+                   {"test_acc": report["accuracy"], "macro_f1": report["macro"]["f1"]}, note)
+
+
+def saveload(ctx: Context) -> Section:
+    from ..data import load_dataset
+    from ..engines import get_engine
+    from ..portable import export_keras, import_keras
+    from ..runs import load_run
+    from ..training import predicted_labels
+
+    _, folder, own = _cnn_run(ctx)
+    saved = load_run(folder)
+    keras_file = export_keras(saved, ctx.folder / "cnn.keras")
+    reloaded = import_keras(keras_file)
+    ds = load_dataset(own.data)
+    x, y = ds.x_test, ds.y_test
+    dtype = str(next(iter(saved.weights.values())).dtype)
+    reference = get_engine(saved.engine).predict(saved.spec, saved.weights, x, dtype)
+    rows, worst = [], 0.0
+    for label, run, engine in [(f"run folder -> {e}", saved, e) for e in ("scratch", "tape", "fit")] + \
+                              [(f".keras -> {e}", reloaded, e) for e in ("scratch", "fit")]:
+        probs = get_engine(engine).predict(run.spec, run.weights, x, dtype)
+        diff = float(np.max(np.abs(probs - reference)))
+        worst = max(worst, diff)
+        same = float(np.mean(predicted_labels(probs) == predicted_labels(reference)))
+        rows.append([label, f"{diff:.1e}", f"{100 * same:.2f}%", f"{float(np.mean(predicted_labels(probs) == y)):.4f}"])
+    return Section("saveload", "Save and load, across engines",
+                   f"The CNN's architecture (model.json) and weights (weights.npz) were written, reloaded by every engine, and also "
+                   f"exported to Keras's .keras format and read back.\nEvery reloaded model predicts the same classes; the largest "
+                   f"probability difference is {worst:.1e} (float32 arithmetic in different libraries).",
+                   "bplab export runs/cnn --keras cnn.keras  &&  bplab evaluate cnn.keras --engine fit",
+                   [], [Table(f"Predictions on the {len(x):,} test images vs the training engine ({saved.engine})",
+                              ["model loaded into", "max |probability difference|", "same predicted class", "test accuracy"],
+                              rows)], {"max_prob_diff": worst})
+
+
+def transfer(ctx: Context) -> Section:
+    from ..data import load_dataset
+    from ..experiments.transfer import resolve_classes, transfer as run_transfer
+    from ..viz.plots import save_confusion_heatmap
+
+    base, _, own = _cnn_run(ctx)
+    ds = load_dataset(own.data)
+    classes = resolve_classes(str(ctx.settings.get("classes", "3,8")), ds.class_names)
+    config = ctx.config(loss="binary_crossentropy", init="glorot_uniform")
+    result = run_transfer(base, ds, classes, ctx.settings.get("engine", "scratch"), config,
+                          finetune=bool(ctx.settings.get("finetune", True)))
+    result.save(ctx.folder / "runs")
+    figures = []
+    for i, v in enumerate(result.variants):
+        path = save_confusion_heatmap(v.run.metrics["test"], ctx.folder / f"confusion_{v.slug}.png", v.name)
+        figures.append((ctx.rel(path), f"Confusion matrix: {v.name}"))
+    rows = [[v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}"] for v in result.variants]
+    head = result.variants[0]
+    scratch = result.variants[-1]
+    return Section("transfer", "Transfer learning and fine-tuning",
+                   f"{' vs '.join(result.classes)}: the CNN's base frozen ({head.frozen:,} parameters) with a new sigmoid head "
+                   f"({head.trainable:,} trainable) reaches {head.accuracy:.4f}; the same network from scratch {scratch.accuracy:.4f}.\n"
+                   f"The frozen base stayed bit-identical during head-only training: {result.base_unchanged}.",
+                   f"bplab transfer --from runs/cnn --classes {ctx.settings.get('classes', '3,8')} --finetune --out runs/transfer",
+                   figures, [Table("Accuracy, parameters and wall time", ["variant", "trainable", "frozen", "test accuracy",
+                                                                        "wall time (s)"], rows)],
+                   {"variants": {v.slug: v.accuracy for v in result.variants}, "base_unchanged": result.base_unchanged})
+
+
+SECTION_FUNCTIONS: dict[str, Callable[[Context], Section]] = {
+    "network": network, "forward": forward, "backward": backward, "equations": equations, "tape": tape,
+    "engines": engines, "numpy33": numpy33, "experiments": experiments, "cifar": cifar, "blend": blend, "cnn": cnn,
+    "saveload": saveload, "transfer": transfer,
+}
