@@ -22,8 +22,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 header { background: #1f3a5f; color: #fff; padding: 1.6em 2em; }
 header h1 { margin: 0 0 .3em 0; font-size: 1.7em; }
 header p { margin: .2em 0; opacity: .9; }
-nav { background: #fff; padding: .8em 2em; border-bottom: 1px solid #dde1e6; font-size: .92em; }
-nav a { margin-right: 1.1em; color: #1f3a5f; text-decoration: none; white-space: nowrap; }
+nav { background: #fff; padding: .8em 2em; border-bottom: 1px solid #dde1e6; font-size: .92em;
+      display: flex; flex-wrap: wrap; gap: .3em 1.1em; }
+nav a { color: #1f3a5f; text-decoration: none; white-space: nowrap; }
 main { max-width: 1100px; margin: 0 auto; padding: 1em 2em 3em; }
 section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; padding: 1.2em 1.6em; margin: 1.4em 0; }
 h2 { margin-top: 0; color: #1f3a5f; }
@@ -31,6 +32,8 @@ h2 { margin-top: 0; color: #1f3a5f; }
 .note { border-left: 4px solid #c98a14; padding: .2em .9em; background: #fdf6e7; margin: .8em 0; }
 figure { margin: 1em 0; text-align: center; }
 figure img { max-width: 100%; border: 1px solid #e3e6ea; }
+.scroll { overflow-x: auto; }
+.scroll img { max-width: none; }
 figcaption { font-size: .88em; color: #57606a; margin-top: .3em; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
 caption { text-align: left; font-weight: 600; padding: .3em 0; }
@@ -50,7 +53,7 @@ footer table { font-size: .95em; }
 <section id="{{ s.key }}"><h2>{{ loop.index }}. {{ s.title }}</h2>
 {% for line in s.reading.split("\\n") %}<div class="reading">{{ line }}</div>{% endfor %}
 {% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
-{% for src, caption in s.images %}<figure><img src="{{ src }}" alt="{{ caption }}"><figcaption>{{ caption }}</figcaption></figure>{% endfor %}
+{% for src, caption, width in s.images %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>{% endfor %}
 {% for t in s.tables %}<table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endfor %}
 <p class="meta">Reproduce:</p><pre><code>{{ s.command }}</code></pre>
@@ -70,12 +73,24 @@ def data_uri(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
+def wide_width(path: Path, page: int = 1000, most: int = 2200) -> int | None:
+    """For a PNG much wider than the page, the width to show it at (in a sideways-scrolling box); else None."""
+    head = path.read_bytes()[:24] if path.suffix.lower() == ".png" else b""
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if width <= 1.6 * page or width < 3 * height:
+        return None
+    return min(width, most)
+
+
 def write_html(path: Path, root: Path, title: str, subtitle: str, sections: list[Section], cached: set[str],
                footer: list[tuple[str, str]]) -> Path:
     env = Environment(autoescape=True)
     view = [{"key": s.key, "title": s.title, "reading": s.reading, "note": s.note, "command": s.command,
              "seconds": s.seconds, "cached": s.key in cached, "tables": s.tables,
-             "images": [(data_uri(root / rel), caption) for rel, caption in s.figures]} for s in sections]
+             "images": [(data_uri(root / rel), caption, wide_width(root / rel)) for rel, caption in s.figures]}
+            for s in sections]
     text = env.from_string(TEMPLATE).render(title=title, subtitle=subtitle, sections=view, footer=footer)
     path.write_text(text)
     return path

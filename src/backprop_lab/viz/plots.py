@@ -135,7 +135,7 @@ def save_drift(step_losses: dict[str, list[float]], path: Path, title: str) -> P
         n = min(len(la), len(lb))
         diff = np.maximum(np.abs(la[:n] - lb[:n]), floor)
         label = f"{a} vs {b}" + (" (identical: drawn at 1e-12)" if not np.any(np.abs(la[:n] - lb[:n])) else "")
-        ax.plot(range(1, n + 1), diff, color=f"C{i}", lw=1, label=label)
+        ax.plot(range(1, n + 1), diff, color=f"C{i}", lw=2.2 - 0.6 * i, ls=("-", "--", ":")[i % 3], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("|per-step loss difference|")

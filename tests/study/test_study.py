@@ -1,0 +1,135 @@
+"""bplab study as a person would look at it: every section present with its figures and numbers,
+one self-contained HTML file that makes no network request, re-running skips what is finished,
+and headless Chromium shows it with every image loaded and no console error."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from backprop_lab.errors import BplabError
+from backprop_lab.study import SECTIONS, load_study, reference_text
+from helpers.cli import bplab
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "report"
+    result = bplab("study", "--preset", "quick", "--data", "digits", "--out", out, "--quiet", timeout=900)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_the_reference_study_loads_and_prints(tmp_path):
+    study = load_study(None, "quick")
+    assert study.sections == list(SECTIONS) and study.common["data"] == "mnist-5k"
+    assert study.settings("cnn")["model"] == "cnn:32,64,64" and study.settings("cnn")["epochs"] == 1  # quick preset
+    full = load_study(None, "full")
+    assert full.common["data"] == "fashion-mnist" and full.settings("transfer")["classes"] == "Sneaker,Sandal"
+    printed = bplab("study", "--print-reference")
+    assert printed.returncode == 0 and printed.stdout == reference_text()
+    copy = tmp_path / "mine.toml"
+    copy.write_text(printed.stdout.replace('data = "mnist-5k"', 'data = "digits"'))
+    assert load_study(copy, "quick").common["data"] == "digits"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('data = "digits"\nepoch = 3\n[presets.quick]\n', "unknown key 'epoch'"),
+    ('data = "digits"\n[cnn]\nmodle = "cnn:8"\n[presets.quick]\n', "[cnn]: unknown key 'modle'"),
+    ('data = "digits"\nsections = ["network", "summary"]\n[presets.quick]\n', "unknown section 'summary'"),
+    ('data = "digits"\n[presets.full]\n', "no preset 'quick'"),
+    ('data = "digits"\nepochs = "five"\n[presets.quick]\n', "epochs = 'five' has the wrong type"),
+    ('data = "digits\n', "not valid TOML"),
+])
+def test_bad_study_files_are_refused_with_the_key_named(tmp_path, text, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(BplabError) as info:
+        load_study(path, "quick")
+    assert fragment in str(info.value)
+    result = bplab("study", path, "--out", tmp_path / "out")
+    assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
+    out, result = quick_study
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    assert "report.html" in result.stdout
+    titles = re.findall(r'<section id="([a-z0-9]+)"><h2>(\d+)\. ([^<]+)</h2>', html)
+    assert [t[0] for t in titles] == list(SECTIONS)
+    for key in SECTIONS:
+        block = html.split(f'<section id="{key}">')[1].split("</section>")[0]
+        assert 'class="reading"' in block and "<pre><code>bplab " in block, key
+        if key != "saveload":
+            assert "<img src=\"data:image/" in block, f"{key} has no figure"
+        if key not in ("network", "forward", "backward"):
+            assert "<table>" in block, f"{key} has no table"
+            assert re.search(r"<td>[^<]*\d\.\d", block.split("<table>", 1)[1]), f"{key} has no numbers"
+    for key in ("engines", "numpy33", "experiments"):
+        assert "±" in html.split(f'<section id="{key}">')[1].split("</section>")[0]
+    # the CIFAR-10 set-up says where it ran
+    assert "cifar10 is not on this machine" in html or "on cifar10" in html
+    for rel in re.findall(r"\]\(([^)]+\.(?:png|svg))\)", md):
+        assert (out / rel).is_file(), rel
+    footer = html.split("<footer>")[1]
+    for word in ("command", "seeds", "versions", "machine", "date", "wall time"):
+        assert word in footer
+
+
+@pytest.mark.slow
+def test_the_html_is_self_contained_and_makes_no_network_request(quick_study):
+    out, _ = quick_study
+    html = (out / "report.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, flags=re.I)
+    assert "url(" not in html and "@import" not in html and "<script" not in html.lower() and "<link" not in html.lower()
+    assert all(src.startswith("data:") or src.startswith("#") for src in re.findall(r'(?:src|href)="([^"]*)"', html))
+
+
+@pytest.mark.slow
+def test_running_the_same_command_again_skips_what_is_finished(quick_study):
+    out, _ = quick_study
+    again = bplab("study", "--preset", "quick", "--data", "digits", "--out", out, "--quiet", timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"({len(SECTIONS)} from an earlier run)" in again.stdout
+
+
+@pytest.mark.slow
+def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    out, _ = quick_study
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        browser.get((out / "report.html").resolve().as_uri())
+        images = browser.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
+        assert len(images) >= 15
+        assert all(done and width > 0 for done, width, _ in images), [alt for done, width, alt in images if not width]
+        errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not errors, errors
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1280, min(int(height), 30000))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "report.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        browser.quit()
