@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/bplab study --preset quick --data mnist-5k --out runs/demo-study
 
 test: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench.py

@@ -9,7 +9,13 @@
 - cnn:          cnn:32,64,64, Adam, batch 32, 2 epochs on fashion-mnist, scratch and fit, 3 seeds:
                 test accuracy (bar 0.86), the same network in stock Keras (its own initialisation
                 and shuffling) for reference, and the scratch/fit epoch-time ratio.
+- speed:        mlp:256,128,64 (batch 128) and cnn:32,64,64 (batch 32): first and median steady epoch of
+                stock Keras fit, our fit, our tape and scratch, each in its own process; ratios to
+                stock Keras; scratch's achieved GFLOP/s as a fraction of the sgemm throughput
+                measured in the same run; peak resident memory; test accuracy (speed.py).
+- scaling:      steady epoch time of every engine against batch size and hidden width, with a plot.
 ``--quick`` uses mnist-5k everywhere (for a smoke run; the bars are for fashion-mnist).
+Writes benchmarks/results.json and benchmarks/results.md (also printed).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from backprop_lab.compare import compare  # noqa: E402
 from backprop_lab.config import TrainConfig  # noqa: E402
@@ -119,7 +126,65 @@ def bench_cnn(quick: bool, seeds=(0, 1, 2)) -> dict:
     return out
 
 
-BENCHES = {"scratch_mlp": bench_scratch_mlp, "three_way": bench_three_way, "cnn": bench_cnn}
+def bench_speed(quick: bool) -> dict:
+    import speed
+
+    return speed.speed(fashion_or(quick), quick)
+
+
+def bench_scaling(quick: bool) -> dict:
+    import speed
+
+    result = speed.scaling(fashion_or(quick), quick)
+    result["plot"] = str(speed.plot_scaling(result, Path(__file__).parent / "scaling.png"))
+    return result
+
+
+BENCHES = {"scratch_mlp": bench_scratch_mlp, "three_way": bench_three_way, "cnn": bench_cnn, "speed": bench_speed,
+           "scaling": bench_scaling}
+
+
+def markdown(results: dict) -> str:
+    """The figures as a Markdown table, with date, machine and versions."""
+    lines = [f"Measured {results['date']} on {results['machine']}; {results['versions']}.", ""]
+    if "speed" in results:
+        sp = results["speed"]
+        lines += [f"Speed on {sp['data']} (sgemm in this run: {sp['sgemm_gflops']:.0f} GFLOP/s):", "",
+                  "| network | engine | first epoch (s) | steady epoch (s) | / stock Keras fit | test acc | peak RSS (MB) |",
+                  "|---|---|---|---|---|---|---|"]
+        for net in ("mlp", "cnn"):
+            if net not in sp:
+                continue
+            for engine, r in sp[net]["engines"].items():
+                name = "stock Keras fit" if engine == "stock" else engine
+                lines.append(f"| {sp[net]['setup']['model']} | {name} | {r['first_epoch_s']:.2f} | {r['steady_epoch_s']:.3f} | "
+                             f"{sp[net]['ratio_vs_stock'][engine]:.2f} | {r['test_acc']:.4f} | {r['peak_rss_mb']:.0f} |")
+            lines.append(f"| {sp[net]['setup']['model']} | scratch GFLOP/s | | {sp[net]['scratch_gflops']:.0f} | "
+                         f"{100 * sp[net]['scratch_fraction_of_sgemm']:.0f}% of sgemm | | |")
+        lines.append("")
+    if "scaling" in results:
+        sc = results["scaling"]
+        for key, label in (("batch", "batch size"), ("width", "hidden width")):
+            engines = list(next(iter(sc[key].values())))
+            lines += [f"Steady epoch time (s) by {label} on {sc['data']}:", "",
+                      f"| {label} | " + " | ".join("stock Keras fit" if e == "stock" else e for e in engines) + " |",
+                      "|---" * (len(engines) + 1) + "|"]
+            lines += [f"| {x} | " + " | ".join(f"{t:.3f}" for t in row.values()) + " |" for x, row in sc[key].items()]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def versions() -> str:
+    import numpy
+
+    out = [f"Python {platform.python_version()}", f"NumPy {numpy.__version__}"]
+    try:
+        from importlib.metadata import version
+
+        out += [f"TensorFlow {version('tensorflow-cpu')}", f"Keras {version('keras')}"]
+    except Exception:  # noqa: BLE001 - a version we cannot read is left out
+        pass
+    return ", ".join(out)
 
 
 def main() -> int:
@@ -128,7 +193,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
     args = parser.parse_args()
-    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": args.quick}
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "quick": args.quick}
     try:
         for name in args.only or list(BENCHES):
             begin = time.perf_counter()
@@ -138,7 +203,10 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results written to {args.out}")
+    table = markdown(results)
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"results written to {args.out} and {args.out.with_suffix('.md')}")
     return 0
 
 

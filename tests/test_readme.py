@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,15 @@ def readme_examples() -> list[list[str]]:
         joined = block.replace("\\\n", " ")
         for line in joined.splitlines():
             line = line.split("  #")[0].strip()
-            if line.startswith("bplab "):
-                examples.append(shlex.split(line)[1:])
+            for part in line.split("&&"):  # `bplab A && bplab B` is two examples, in order
+                part = part.strip()
+                if part.startswith("bplab "):
+                    examples.append(shlex.split(part)[1:])
     return examples
 
 
 SHORTER = {"--epochs": "1", "--seeds": "2", "--finetune-epochs": "1"}
+SMALLER_DATA = {"study": "digits"}  # the quick study on mnist-5k takes minutes; tests/study runs it on digits too
 
 
 def shortened(args: list[str]) -> list[str]:
@@ -45,7 +49,9 @@ def shortened(args: list[str]) -> list[str]:
     for i, arg in enumerate(out[:-1]):
         if arg in SHORTER:
             out[i + 1] = SHORTER[arg]
-    if out[0] == "transfer" and "--epochs" not in out:
+        if arg == "--data" and out[0] in SMALLER_DATA:
+            out[i + 1] = SMALLER_DATA[out[0]]
+    if out[0] in ("transfer", "sweep", "blend") and "--epochs" not in out:
         out += ["--epochs", "1"]
     return out
 
@@ -59,17 +65,23 @@ def test_the_command_table_names_every_command_and_only_those():
 
 def test_every_command_has_a_readme_example():
     examples = {" ".join(e[:2]) if e[0] == "data" else e[0] for e in readme_examples()}
+    assert any(">" in e for e in readme_examples())  # the redirect handling below is exercised
     missing = {" ".join(p) for p in command_paths()} - examples
     assert not missing, f"commands without a README example: {sorted(missing)}"
 
 
 @pytest.mark.slow
 def test_every_readme_example_runs(tmp_path):
+    shutil.copytree(README.parent / "examples", tmp_path / "examples")  # as a reader in the repository
     examples = readme_examples()
     assert len(examples) >= 10
     for args in examples:
         if "fashion-mnist" in args and not Path("/usr/share/datasets/fashion-mnist").is_dir():
             continue  # Debian's dataset-fashion-mnist is optional
-        result = bplab(*shortened(args), cwd=tmp_path)
+        redirect = args[args.index(">") + 1] if ">" in args else None
+        command = args[: args.index(">")] if redirect else args
+        result = bplab(*shortened(command), cwd=tmp_path)
         assert result.returncode == 0, f"bplab {' '.join(args)}\n{result.stderr[-2000:]}"
         assert "Traceback" not in result.stderr
+        if redirect:  # `bplab ... > FILE`, as the shell would
+            (tmp_path / redirect).write_text(result.stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,6 +43,11 @@ class TrainConfig:
         def bad(msg: str) -> None:
             raise BplabError(msg)
 
+        for name in ("lr", "l2", "alpha", "decay_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                bad(f"--{name.replace('_', '-')}: must be a finite number, got {value!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"--optimizer: unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if self.loss not in LOSSES:

@@ -284,7 +284,10 @@ def _parse_options(parts: list[str], text: str) -> dict[str, str]:
 
 def _parse_widths(body: str, text: str) -> list[int]:
     widths = []
-    for item in filter(None, (s.strip() for s in body.split(","))):
+    items = [s.strip() for s in body.split(",")] if body.strip() else []
+    for item in items:
+        if not item:
+            raise SpecError(f"model {text!r}: an empty width between commas")
         try:
             widths.append(int(item))
         except ValueError:

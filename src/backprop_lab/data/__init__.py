@@ -160,8 +160,11 @@ def _load_raw(name: str, data_dir: Path | None):
             if xte.shape[1:] != x.shape[1:]:
                 raise DataError(f"{paths[1]}: {xte.shape[1:]} features per row but {paths[0]} has {x.shape[1:]}")
             xtr, ytr = x, y
-        else:
-            xtr, ytr, xte, yte = stratified_split(x, y, 1 / 6, 0)
+        else:  # no test file: a sixth of the rows, stratified, becomes the test set
+            try:
+                xtr, ytr, xte, yte = stratified_split(x, y, 1 / 6, 0)
+            except DataError as exc:
+                raise DataError(f"{paths[0]}: {exc}; give a test file too (csv:TRAIN.csv,TEST.csv)") from None
         k = int(max(ytr.max(), yte.max())) + 1
         max_value = 255.0 if max(float(xtr.max()), float(xte.max())) > 1.0 else 1.0
         return xtr, ytr, xte, yte, [str(i) for i in range(max(k, 2))], max_value, str(paths[0])
@@ -177,7 +180,10 @@ def load_dataset(name: str, data_dir: Path | str | None = None, scale: str = "un
     xtr, ytr, xte, yte, classes, max_value, source = _load_raw(name, data_dir)
     x_val = y_val = None
     if val_fraction > 0:
-        xtr, ytr, x_val, y_val = stratified_split(xtr, ytr, val_fraction, seed)
+        try:
+            xtr, ytr, x_val, y_val = stratified_split(xtr, ytr, val_fraction, seed)
+        except DataError as exc:
+            raise DataError(f"--val-split: {exc}") from None
         x_val = preprocess(x_val, max_value, scale, flatten)
     return Dataset(name, preprocess(xtr, max_value, scale, flatten), ytr, preprocess(xte, max_value, scale, flatten),
                    yte, list(classes), source, x_val, y_val)

@@ -7,8 +7,10 @@ only accepts plain containers and NumPy arrays: nothing in the file is run.
 from __future__ import annotations
 
 import io
+import lzma
 import pickle
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +67,10 @@ def read_cifar10(location: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[n
                     base = member.name.rsplit("/", 1)[-1]
                     if base in names and member.isfile():
                         raws[base] = (tar.extractfile(member).read(), f"{location}:{member.name}")
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise DataError(f"{location}: truncated or corrupt archive ({exc})") from None
+        except tarfile.ReadError:
+            raise DataError(f"{location}: not a tar archive (plain, gzip, bz2 or xz), or truncated") from None
+        except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            raise DataError(f"{location}: truncated or corrupt archive ({str(exc).splitlines()[0]})") from None
         missing = [n for n in names if n not in raws]
         if missing:
             raise DataError(f"{location}: archive lacks {', '.join(missing)}")

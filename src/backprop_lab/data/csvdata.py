@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -26,17 +27,24 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: file not found")
     rows: list[list[str]] = []
     width = None
-    with path.open(newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            if not row or all(not c.strip() for c in row):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a text CSV file (byte {exc.start} is not UTF-8)") from None
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a valid CSV file ({exc})") from None
+    for line_no, row in enumerate(lines, start=1):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if width is None:
+            width = len(row)
+            if not _is_number(row[0]):  # header line
                 continue
-            if width is None:
-                width = len(row)
-                if not _is_number(row[0]):  # header line
-                    continue
-            if len(row) != width:
-                raise DataError(f"{path}: line {line_no} has {len(row)} columns, expected {width}")
-            rows.append(row)
+        if len(row) != width:
+            raise DataError(f"{path}: line {line_no} has {len(row)} columns, expected {width}")
+        rows.append(row)
     if not rows or width is None or width < 2:
         raise DataError(f"{path}: no data rows (need a label column and at least one pixel column)")
     try:

@@ -63,7 +63,12 @@ def check_labels(y: np.ndarray, num_classes: int, where: str) -> None:
 def stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     """(x_keep, y_keep, x_held, y_held): a deterministic stratified split."""
     idx = np.arange(len(y))
-    keep, held = train_test_split(idx, test_size=fraction, stratify=y, random_state=seed)
+    try:
+        keep, held = train_test_split(idx, test_size=fraction, stratify=y, random_state=seed)
+    except ValueError as exc:  # too few rows, or a class with a single example
+        counts = np.bincount(y) if len(y) else np.array([0])
+        raise DataError(f"too few rows for a stratified {fraction:.0%} split: {len(y)} rows, the rarest class has "
+                        f"{counts[counts > 0].min() if counts.any() else 0} ({str(exc).splitlines()[0]})") from None
     keep.sort()
     held.sort()
     return x[keep], y[keep], x[held], y[held]

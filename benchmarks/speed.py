@@ -1,0 +1,193 @@
+"""Speed benchmarks: every engine against stock Keras, measured side by side in one run.
+
+Each measurement runs in its own process (so one engine's imports, threads and memory do not
+colour another's) and reports: the first epoch (with tracing), the median steady epoch, the
+test accuracy and the peak resident memory. Ratios are taken against stock Keras ``fit``: a
+Keras model built and trained with Keras's own code only, on the same data and batch size.
+The sgemm throughput is measured in the same run, and the scratch engine's achieved GFLOP/s
+(the matrix products of forward and backward, counted from the shapes) is reported as a
+fraction of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def worker(job: dict) -> dict:
+    """Runs in a child process: one engine, one set-up."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.path.insert(0, str(SRC))
+    if job["kind"] == "sgemm":
+        return {"gflops": sgemm_gflops()}
+    from backprop_lab.config import TrainConfig
+    from backprop_lab.workflow import prepare, train_run
+
+    config = TrainConfig(optimizer="adam", lr=1e-3, epochs=job["epochs"], batch_size=job["batch_size"],
+                         init=job.get("init", "he_normal"), seed=0)
+    setup = prepare(job["data"], job["model"], config)
+    if job["engine"] == "stock":
+        times, acc = stock_keras(setup, job)
+    else:
+        run = train_run(setup, job["engine"])
+        times, acc = [e.time_s for e in run.history.epochs], run.metrics["test"]["accuracy"]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    flops = epoch_flops(setup.spec, len(setup.dataset.x_train))
+    return {"epoch_s": times, "first_epoch_s": times[0], "steady_epoch_s": statistics.median(times[1:] or times),
+            "test_acc": acc, "peak_rss_mb": rss, "flops_per_epoch": flops}
+
+
+def stock_keras(setup, job) -> tuple[list[float], float]:
+    """The same network written as a Keras user writes it; Keras's own fit loop, shuffling and initialisation."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input(setup.spec.input_shape)]
+    for info in setup.spec.infos:
+        spec = info.spec
+        kind = type(spec).__name__
+        if kind == "Dense":
+            layers.append(keras.layers.Dense(spec.units, spec.activation))
+        elif kind == "Conv2D":
+            layers.append(keras.layers.Conv2D(spec.filters, spec.kernel, spec.stride, spec.padding, activation=spec.activation))
+        elif kind == "MaxPool2D":
+            layers.append(keras.layers.MaxPooling2D(spec.pool, spec.step))
+        elif kind == "Flatten":
+            layers.append(keras.layers.Flatten())
+        elif kind == "Dropout":
+            layers.append(keras.layers.Dropout(spec.rate))
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begin = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.begin)
+
+    ds = setup.dataset
+    model.fit(ds.x_train, ds.y_train, batch_size=job["batch_size"], epochs=job["epochs"], verbose=0, callbacks=[Timer()])
+    return times, float(model.evaluate(ds.x_test, ds.y_test, verbose=0)[1])
+
+
+def epoch_flops(spec, n: int) -> float:
+    """Matrix-product FLOPs of one epoch: forward 2 n k m per dense layer (2 n OH OW k k C F per conv), and
+    twice that backward (weight gradient and input gradient; the first layer needs no input gradient)."""
+    total, first = 0.0, True
+    for info in spec.infos:
+        kind = type(info.spec).__name__
+        if kind == "Dense":
+            forward = 2.0 * n * info.input_shape[-1] * info.spec.units
+        elif kind == "Conv2D":
+            oh, ow, f = info.output_shape
+            forward = 2.0 * n * oh * ow * info.spec.kernel ** 2 * info.input_shape[-1] * f
+        else:
+            continue
+        total += forward * (2 if first else 3)
+        first = False
+    return total
+
+
+def sgemm_gflops(size: int = 2048, repeats: int = 7) -> float:
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - begin)
+    return 2.0 * size ** 3 / statistics.median(times) / 1e9
+
+
+def measure(job: dict) -> dict:
+    done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{job}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+ENGINES = ("stock", "fit", "tape", "scratch")
+
+
+def speed(data: str, quick: bool) -> dict:
+    sgemm = measure({"kind": "sgemm"})["gflops"]
+    print(f"sgemm (float32, 2048^2, NumPy's BLAS, this run): {sgemm:.0f} GFLOP/s", flush=True)
+    setups = {"mlp": {"model": "mlp:256,128,64", "batch_size": 128, "epochs": 3 if quick else 5},
+              "cnn": {"model": "cnn:32,64,64", "batch_size": 32, "epochs": 2, "init": "glorot_uniform"}}
+    out = {"data": data, "sgemm_gflops": sgemm}
+    for name, setup in setups.items():
+        rows = {}
+        for engine in ENGINES:
+            rows[engine] = measure({"kind": "train", "engine": engine, "data": data, **setup})
+            r = rows[engine]
+            print(f"{name} {engine:7s} first {r['first_epoch_s']:.2f}s steady {r['steady_epoch_s']:.3f}s "
+                  f"acc {r['test_acc']:.4f} peak {r['peak_rss_mb']:.0f} MB", flush=True)
+        stock = rows["stock"]["steady_epoch_s"]
+        scratch = rows["scratch"]
+        achieved = scratch["flops_per_epoch"] / scratch["steady_epoch_s"] / 1e9
+        out[name] = {"setup": setup, "engines": rows,
+                     "ratio_vs_stock": {e: rows[e]["steady_epoch_s"] / stock for e in ENGINES},
+                     "scratch_gflops": achieved, "scratch_fraction_of_sgemm": achieved / sgemm}
+        print(f"{name}: epoch time / stock Keras fit: " + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}"
+                                                                    for e in ENGINES[1:])
+              + f"; scratch {achieved:.0f} GFLOP/s = {100 * achieved / sgemm:.0f}% of sgemm", flush=True)
+    return out
+
+
+def scaling(data: str, quick: bool) -> dict:
+    """Steady epoch time of each engine against batch size and hidden width (MLP)."""
+    batches = [32, 128, 512] if quick else [32, 128, 512, 1024]
+    widths = [128, 512] if quick else [128, 512, 2048]
+    out = {"data": data, "batch": {}, "width": {}}
+    for b in batches:
+        out["batch"][b] = {e: measure({"kind": "train", "engine": e, "data": data, "model": "mlp:256,128,64",
+                                       "batch_size": b, "epochs": 2})["steady_epoch_s"] for e in ENGINES}
+        print(f"batch {b}: " + ", ".join(f"{e} {t:.3f}s" for e, t in out["batch"][b].items()), flush=True)
+    for w in widths:
+        out["width"][w] = {e: measure({"kind": "train", "engine": e, "data": data, "model": f"mlp:{w}",
+                                       "batch_size": 128, "epochs": 2})["steady_epoch_s"] for e in ENGINES}
+        print(f"width {w}: " + ", ".join(f"{e} {t:.3f}s" for e, t in out["width"][w].items()), flush=True)
+    return out
+
+
+def plot_scaling(result: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((axes[0], "batch", "batch size (mlp:256,128,64)"), (axes[1], "width", "hidden width (mlp:W)")):
+        xs = sorted(result[key], key=int)
+        for i, e in enumerate(ENGINES):
+            ax.plot([int(x) for x in xs], [result[key][x][e] for x in xs], marker="o", color=f"C{i}",
+                    label="stock Keras fit" if e == "stock" else e)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("steady epoch time (s)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"epoch time by engine on {result['data']} (lower is better)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    print(json.dumps(worker(json.loads(sys.argv[1]))))
