@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import BplabError
+from .errors import BplabError, SpecError
 from .runs import Run, load_run
 from .spec import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec
 
@@ -92,12 +92,24 @@ def import_keras(path: Path) -> Run:
         act = getattr(getattr(l, "activation", None), "__name__", "linear")
         if act not in ("relu", "sigmoid", "tanh", "softmax", "linear"):
             raise BplabError(f"{path}: layer {l.name!r} uses activation {act!r}, which is not supported")
-    spec = ModelSpec(tuple(model.input_shape[1:]), tuple(_spec_layer(l, str(path)) for l in layers))
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):  # a model that was never built has no input shape
+        shape = None
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape[1:]):
+        raise BplabError(f"{path}: only one input of a fixed shape is supported, the model takes {shape}")
+    try:
+        spec = ModelSpec(tuple(shape[1:]), tuple(_spec_layer(l, str(path)) for l in layers))
+    except SpecError as exc:
+        raise BplabError(f"{path}: {exc}") from None
     weights = {}
     for info, layer in zip(spec.infos, layers):
         if info.params:
-            kernel, bias = (np.asarray(v) for v in layer.get_weights())
-            weights[f"{info.name}/kernel"], weights[f"{info.name}/bias"] = kernel, bias
+            values = [np.asarray(v) for v in layer.get_weights()]
+            if [v.shape for v in values] != [info.params["kernel"], info.params["bias"]]:
+                raise BplabError(f"{path}: layer {layer.name!r} holds weights of shapes {[v.shape for v in values]}, "
+                                 f"expected a kernel {info.params['kernel']} and a bias {info.params['bias']}")
+            weights[f"{info.name}/kernel"], weights[f"{info.name}/bias"] = values
     units = spec.output_shape[-1]
     return Run("keras-file", "?", spec, TrainConfig(), [str(i) for i in range(max(units, 2))], weights,
                extra={"source": str(path)})

@@ -12,6 +12,7 @@ import json
 import platform
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
         raise BplabError(f"{path}: not a valid .npz weights file (not a zip archive)")
     expected = spec.param_shapes()
     try:
+        _check_headers(path, expected)
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             missing = sorted(set(expected) - keys)
@@ -129,9 +131,37 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
         if "pickle" in str(exc).lower():
             raise BplabError(f"{path}: holds pickled objects; refusing to load it") from None
         raise BplabError(f"{path}: not a valid weights file ({exc})") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise BplabError(f"{path}: not a valid .npz weights file ({exc})") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, KeyError, RuntimeError,
+            MemoryError, zlib.error) as exc:
+        raise BplabError(f"{path}: not a valid .npz weights file ({exc.__class__.__name__}: {_first_line(exc)})") from None
     return weights
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
+def _check_headers(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """Each expected array's dtype and shape, read from its ``.npy`` header before any array is: a
+    damaged header cannot make the loader allocate more than the spec's weights."""
+    from numpy.lib import format as npy
+
+    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        for key, shape in expected.items():
+            member = f"{key}.npy" if f"{key}.npy" in names else key
+            if member not in names:
+                continue  # reported as missing below, with the other keys
+            with archive.open(member) as handle:
+                reader = readers.get(npy.read_magic(handle))
+                if reader is None:
+                    raise BplabError(f"{path}: weight {key} is stored in an unsupported .npy format version")
+                found, _, dtype = reader(handle)
+            if dtype.hasobject:
+                raise BplabError(f"{path}: holds pickled objects; refusing to load it")
+            if tuple(found) != tuple(shape):
+                raise BplabError(f"{path}: weight {key} has shape {tuple(found)}, the spec needs {tuple(shape)}")
 
 
 def load_run(folder: Path | str) -> Run:
@@ -142,32 +172,46 @@ def load_run(folder: Path | str) -> Run:
     if not doc_path.is_file():
         raise BplabError(f"{doc_path}: file not found (not a complete run folder)")
     try:
-        doc = json.loads(doc_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BplabError(f"{doc_path}: not valid JSON ({exc})") from None
+        doc = json.loads(doc_path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BplabError(f"{doc_path}: cannot read ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors; nesting too deep
+        raise BplabError(f"{doc_path}: not valid JSON ({_first_line(exc)})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BplabError(f"{doc_path}: not a backprop-lab model file (format {doc.get('format') if isinstance(doc, dict) else None!r})")
     try:
         spec = ModelSpec.from_dict(doc["spec"])
+        if not isinstance(doc["config"], dict):
+            raise BplabError(f"'config' must be a table, got {doc['config']!r}")
         config = TrainConfig.from_dict(doc["config"])
+        if not isinstance(doc["class_names"], list):
+            raise BplabError(f"'class_names' must be a list, got {doc['class_names']!r}")
         class_names = [str(c) for c in doc["class_names"]]
     except KeyError as exc:
         raise BplabError(f"{doc_path}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise BplabError(f"{doc_path}: invalid field ({exc})") from None
+    except BplabError as exc:  # an invalid spec or training option: say in which file
+        raise BplabError(f"{doc_path}: {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise BplabError(f"{doc_path}: invalid field ({_first_line(exc)})") from None
+    if not spec.param_shapes() or len(spec.output_shape) != 1:
+        raise BplabError(f"{doc_path}: the model has no weights or does not end in a vector of class scores")
     weights = load_weights(folder / "weights.npz", spec)
     history = History()
     if (folder / "history.json").is_file():
         try:
-            history = History.from_dict(json.loads((folder / "history.json").read_text()))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise BplabError(f"{folder / 'history.json'}: unreadable ({exc})") from None
+            history = History.from_dict(json.loads((folder / "history.json").read_bytes().decode("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise BplabError(f"{folder / 'history.json'}: unreadable ({exc.__class__.__name__}: {_first_line(exc)})") from None
     metrics = {}
     if (folder / "metrics.json").is_file():
         try:
-            metrics = json.loads((folder / "metrics.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise BplabError(f"{folder / 'metrics.json'}: not valid JSON ({exc})") from None
+            metrics = json.loads((folder / "metrics.json").read_bytes().decode("utf-8"))
+        except OSError as exc:
+            raise BplabError(f"{folder / 'metrics.json'}: cannot read ({exc.strerror})") from None
+        except (ValueError, RecursionError) as exc:
+            raise BplabError(f"{folder / 'metrics.json'}: not valid JSON ({_first_line(exc)})") from None
+        if not isinstance(metrics, dict):
+            raise BplabError(f"{folder / 'metrics.json'}: expected a table of metrics")
     known = {"format", "engine", "dataset", "class_names", "spec", "config", "versions"}
     return Run(doc.get("engine", "?"), doc.get("dataset", "?"), spec, config, class_names, weights, history, metrics,
                {k: v for k, v in doc.items() if k not in known})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -31,6 +32,11 @@ def _positive(value: Any, what: str) -> None:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
 
+def _flag(value: Any, what: str) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Dense:
     units: int
@@ -41,6 +47,7 @@ class Dense:
     def validate(self) -> None:
         _positive(self.units, "units")
         _check_activation(self.activation)
+        _flag(self.trainable, "trainable")
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 1:
@@ -57,7 +64,7 @@ class Dropout:
     kind = "dropout"
 
     def validate(self) -> None:
-        if not isinstance(self.rate, (int, float)) or not 0.0 <= self.rate < 1.0:
+        if not isinstance(self.rate, (int, float)) or isinstance(self.rate, bool) or not 0.0 <= self.rate < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {self.rate!r}")
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -90,6 +97,7 @@ class Conv2D:
         if self.padding not in PADDINGS:
             raise ValueError(f"padding must be 'valid' or 'same', got {self.padding!r}")
         _check_activation(self.activation)
+        _flag(self.trainable, "trainable")
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 3:
@@ -149,6 +157,7 @@ class Flatten:
 
 
 LayerSpec = Union[Dense, Dropout, Conv2D, MaxPool2D, Flatten]
+MAX_PARAMS = 2**31 - 1  # 8 GiB of float32 weights: far beyond what this tool trains, refused before any allocation
 LAYER_KINDS: dict[str, type] = {cls.kind: cls for cls in (Dense, Dropout, Conv2D, MaxPool2D, Flatten)}
 
 
@@ -178,10 +187,11 @@ class ModelSpec:
     infos: tuple[LayerInfo, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        shape = tuple(self.input_shape)
+        if not shape or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise SpecError(f"input shape {shape} must be a list of positive integer sizes")
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in shape))
         object.__setattr__(self, "layers", tuple(self.layers))
-        if not self.input_shape or any(d <= 0 for d in self.input_shape):
-            raise SpecError(f"input shape {self.input_shape} must have positive sizes")
         if not self.layers:
             raise SpecError("a model needs at least one layer")
         counters: dict[str, int] = {}
@@ -196,8 +206,12 @@ class ModelSpec:
             except ValueError as exc:
                 raise SpecError(f"layer {i} ({name}): {exc}") from None
             infos.append(LayerInfo(name, layer, shape, out, layer.param_shapes(shape)))
+            if infos[-1].n_params > MAX_PARAMS:
+                raise SpecError(f"layer {i} ({name}): {infos[-1].n_params:,} parameters; the limit is {MAX_PARAMS:,}")
             shape = out
         object.__setattr__(self, "infos", tuple(infos))
+        if sum(i.n_params for i in infos) > MAX_PARAMS:
+            raise SpecError(f"the model has {sum(i.n_params for i in infos):,} parameters; the limit is {MAX_PARAMS:,}")
 
     # --- derived facts -------------------------------------------------
     @property
@@ -238,14 +252,19 @@ class ModelSpec:
     def from_dict(cls, data: dict[str, Any], num_classes: int | None = None) -> "ModelSpec":
         if not isinstance(data, dict) or "input_shape" not in data or "layers" not in data:
             raise SpecError("a model spec needs 'input_shape' and 'layers'")
+        if not isinstance(data["input_shape"], (list, tuple)):
+            raise SpecError(f"input_shape must be a list of sizes, got {data['input_shape']!r}")
+        if not isinstance(data["layers"], (list, tuple)):
+            raise SpecError(f"'layers' must be a list of layer tables, got {data['layers']!r}")
         return cls(tuple(data["input_shape"]), tuple(_layer_from_dict(d, i, num_classes) for i, d in enumerate(data["layers"])))
 
     @classmethod
     def from_json(cls, text: str) -> "ModelSpec":
         try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"model spec is not valid JSON: {exc}") from None
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise SpecError(f"model spec is not valid JSON: {_first_line(exc)}") from None
+        return cls.from_dict(data)
 
 
 def _layer_from_dict(data: Any, index: int, num_classes: int | None) -> LayerSpec:
@@ -284,8 +303,10 @@ def _parse_options(parts: list[str], text: str) -> dict[str, str]:
 
 def _parse_widths(body: str, text: str) -> list[int]:
     widths = []
-    items = [s.strip() for s in body.split(",")] if body.strip() else []
-    for item in items:
+    head = text.partition(":")[0]
+    if not body.strip():
+        raise SpecError(f"model {text!r}: no widths given after '{head}:' (e.g. {head}:128,64)")
+    for item in (s.strip() for s in body.split(",")):
         if not item:
             raise SpecError(f"model {text!r}: an empty width between commas")
         try:
@@ -300,6 +321,18 @@ def _float_option(options: dict[str, str], key: str, default: float, text: str) 
         return float(options.pop(key, default))
     except ValueError:
         raise SpecError(f"model {text!r}: option {key} must be a number") from None
+
+
+def _int_option(options: dict[str, str], key: str, default: int, text: str) -> int:
+    value = options.pop(key, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise SpecError(f"model {text!r}: option {key} must be an integer, got {value!r}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def parse_model(text: str, input_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
@@ -329,7 +362,7 @@ def parse_model(text: str, input_shape: tuple[int, ...], num_classes: int) -> Mo
         else:
             act = options.pop("act", "relu")
             pad = options.pop("pad", "valid")
-            kernel = int(_float_option(options, "kernel", 3, text))
+            kernel = _int_option(options, "kernel", 3, text)
             for f in widths:
                 layers += [Conv2D(f, kernel, 1, pad, act), MaxPool2D(2)]
             layers.append(Flatten())
@@ -349,15 +382,23 @@ def load_spec_file(path: Path, input_shape: tuple[int, ...], num_classes: int) -
     if not path.is_file():
         raise SpecError(f"{path}: model spec file not found")
     try:
-        raw = path.read_text()
+        raw = path.read_bytes().decode("utf-8")
         data = tomllib.loads(raw) if path.suffix.lower() == ".toml" else json.loads(raw)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot parse model spec: {exc}") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read model spec ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # JSON, TOML and UTF-8 errors; nesting too deep
+        raise SpecError(f"{path}: cannot parse model spec: {_first_line(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a model spec must be a table with 'layers'")
     data = dict(data)
-    if "input_shape" in data and tuple(data["input_shape"]) != tuple(input_shape):
-        raise SpecError(f"{path}: input_shape {tuple(data['input_shape'])} does not match the data ({tuple(input_shape)})")
+    if "layers" not in data:
+        raise SpecError(f"{path}: a model spec needs 'layers' (a list of layer tables)")
+    if "input_shape" in data:
+        given = data["input_shape"]
+        if not isinstance(given, (list, tuple)):
+            raise SpecError(f"{path}: input_shape must be a list of sizes, got {given!r}")
+        if tuple(given) != tuple(input_shape):
+            raise SpecError(f"{path}: input_shape {tuple(given)} does not match the data ({tuple(input_shape)})")
     data["input_shape"] = list(input_shape)
     try:
         return ModelSpec.from_dict(data, num_classes)

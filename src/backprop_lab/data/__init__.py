@@ -192,7 +192,7 @@ def load_dataset(name: str, data_dir: Path | str | None = None, scale: str = "un
                  val_fraction: float = 0.0, seed: int = 0) -> Dataset:
     """Load, validate and prepare a data set by name."""
     if not 0.0 <= val_fraction < 1.0:
-        raise DataError(f"validation fraction must be in [0, 1), got {val_fraction}")
+        raise DataError(f"--val-split: the validation fraction must be in [0, 1), got {val_fraction}")
     data_dir = Path(data_dir) if data_dir else None
     xtr, ytr, xte, yte, classes, max_value, source = _load_raw(name, data_dir)
     x_val = y_val = None

@@ -7,9 +7,12 @@ in the same order. ``batch_size=None`` is full-batch mode.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import BplabError
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class BatchPlan:
             raise ValueError("a batch plan needs at least one example")
         if self.batch_size is not None and self.batch_size <= 0:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+            raise BplabError(f"--seed: must be a non-negative integer, got {self.seed!r}")
 
     @property
     def size(self) -> int:

@@ -41,6 +41,8 @@ def _parse_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{where}: not a CIFAR-10 batch ({exc.__class__.__name__}: {exc})") from None
     if data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{where}: expected rows of 3072 pixel values, got shape {data.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{where}: expected a list of labels, got shape {labels.shape}")
     if len(data) != len(labels):
         raise DataError(f"{where}: {len(labels)} labels but {len(data)} images")
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels

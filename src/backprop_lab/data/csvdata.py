@@ -12,6 +12,8 @@ import numpy as np
 
 from ..errors import DataError
 
+MAX_CLASSES = 1000  # more distinct labels than this is a column that is not a label (an id, a pixel)
+
 
 def _is_number(cell: str) -> bool:
     try:
@@ -55,9 +57,17 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if bad is not None:
                 raise DataError(f"{path}: non-numeric cell {bad!r} in data row {offset + 1}") from None
         raise
+    finite = np.isfinite(table)
+    if not finite.all():
+        row, col = (int(i[0]) for i in np.nonzero(~finite))
+        raise DataError(f"{path}: cell {rows[row][col]!r} in data row {row + 1} is not a finite number")
     labels = table[:, 0]
     if np.any(labels != np.round(labels)) or np.any(labels < 0):
         raise DataError(f"{path}: labels in the first column must be non-negative integers")
+    if labels.max() >= MAX_CLASSES:
+        row = int(np.argmax(labels))
+        raise DataError(f"{path}: label {rows[row][0]!r} in data row {row + 1} is too large (at most {MAX_CLASSES} "
+                        "classes, labelled 0, 1, ...); is the label in the first column?")
     x = table[:, 1:].astype(np.float32)
     side = math.isqrt(x.shape[1])
     if side * side == x.shape[1] and side > 1:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from ..errors import DataError
 
@@ -62,16 +62,23 @@ def check_labels(y: np.ndarray, num_classes: int, where: str) -> None:
 
 def stratified_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
     """(x_keep, y_keep, x_held, y_held): a deterministic stratified split."""
-    idx = np.arange(len(y))
+    n = len(y)
+    _, counts = np.unique(y, return_counts=True)
+    held = math.ceil(fraction * n)  # as scikit-learn counts the held-out part
+    rarest = int(counts.min()) if n else 0
+    if n == 0 or rarest < 2 or held < len(counts) or n - held < len(counts):
+        # what scikit-learn would refuse, said here without importing it (seconds)
+        raise DataError(f"too few rows for a stratified {fraction:.0%} split: {n} rows in {len(counts)} classes, "
+                        f"the rarest has {rarest}; each class needs 2 rows and each part at least one row per class")
+    from sklearn.model_selection import train_test_split  # imported here: it takes seconds
+
     try:
-        keep, held = train_test_split(idx, test_size=fraction, stratify=y, random_state=seed)
-    except ValueError as exc:  # too few rows, or a class with a single example
-        counts = np.bincount(y) if len(y) else np.array([0])
-        raise DataError(f"too few rows for a stratified {fraction:.0%} split: {len(y)} rows, the rarest class has "
-                        f"{counts[counts > 0].min() if counts.any() else 0} ({str(exc).splitlines()[0]})") from None
+        keep, held_idx = train_test_split(np.arange(n), test_size=fraction, stratify=y, random_state=seed)
+    except ValueError as exc:  # anything else scikit-learn refuses
+        raise DataError(f"cannot make a stratified {fraction:.0%} split of {n} rows ({str(exc).splitlines()[0]})") from None
     keep.sort()
-    held.sort()
-    return x[keep], y[keep], x[held], y[held]
+    held_idx.sort()
+    return x[keep], y[keep], x[held_idx], y[held_idx]
 
 
 def preprocess(x: np.ndarray, max_value: float, scale: str, flatten: bool) -> np.ndarray:

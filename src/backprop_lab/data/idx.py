@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: IDX header is truncated")
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[data[2]])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python integers: a lying header cannot overflow
     body = len(data) - header
     if body != expected:
         raise DataError(f"{path}: IDX header promises {expected} bytes of data for shape {dims}, file has {body}")
@@ -56,6 +57,12 @@ def read_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{labels}: expected a vector of labels, got shape {y.shape}")
     if len(x) != len(y):
         raise DataError(f"{labels}: {len(y)} labels but {images.name} has {len(x)} images")
+    if len(x) == 0 or x.size == 0:
+        raise DataError(f"{images}: holds no images (shape {x.shape})")
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{labels}: labels must be integers, the file holds {y.dtype}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise DataError(f"{images}: holds NaN or infinite pixel values")
     if x.ndim == 3:
         x = x[..., None]
     return x, y.astype(np.int64)
