@@ -46,26 +46,35 @@ def worker(job: dict) -> dict:
             "test_acc": acc, "peak_rss_mb": rss, "flops_per_epoch": flops}
 
 
+def stock_keras_model(spec):
+    """The network of a ModelSpec written as a Keras user writes it (Keras's own layers and initialisation)."""
+    import keras
+
+    layers = [keras.Input(spec.input_shape)]
+    for info in spec.infos:
+        s, kind = info.spec, type(info.spec).__name__
+        if kind == "Dense":
+            layers.append(keras.layers.Dense(s.units, s.activation))
+        elif kind == "Conv2D":
+            layers.append(keras.layers.Conv2D(s.filters, s.kernel, s.stride, s.padding, activation=s.activation))
+        elif kind == "MaxPool2D":
+            layers.append(keras.layers.MaxPooling2D(s.pool, s.step))
+        elif kind == "Flatten":
+            layers.append(keras.layers.Flatten())
+        elif kind == "Dropout":
+            layers.append(keras.layers.Dropout(s.rate))
+    model = keras.Sequential(layers)
+    shapes = [tuple(layer.output.shape[1:]) for layer in model.layers]
+    assert shapes == [tuple(info.output_shape) for info in spec.infos], shapes
+    return model
+
+
 def stock_keras(setup, job) -> tuple[list[float], float]:
     """The same network written as a Keras user writes it; Keras's own fit loop, shuffling and initialisation."""
     import keras
 
     keras.utils.set_random_seed(0)
-    layers = [keras.Input(setup.spec.input_shape)]
-    for info in setup.spec.infos:
-        spec = info.spec
-        kind = type(spec).__name__
-        if kind == "Dense":
-            layers.append(keras.layers.Dense(spec.units, spec.activation))
-        elif kind == "Conv2D":
-            layers.append(keras.layers.Conv2D(spec.filters, spec.kernel, spec.stride, spec.padding, activation=spec.activation))
-        elif kind == "MaxPool2D":
-            layers.append(keras.layers.MaxPooling2D(spec.pool, spec.step))
-        elif kind == "Flatten":
-            layers.append(keras.layers.Flatten())
-        elif kind == "Dropout":
-            layers.append(keras.layers.Dropout(spec.rate))
-    model = keras.Sequential(layers)
+    model = stock_keras_model(setup.spec)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     times = []
 

@@ -9,6 +9,7 @@ from ..numerics.losses import get_loss
 from ..spec import ModelSpec
 from ..training.loop import StepResult
 from ..training.metrics import targets
+from .allocator import keep_freed_memory
 from .model import ScratchModel, Weights
 from .optimizers import make_optimizer
 
@@ -17,6 +18,7 @@ class ScratchState:
     """Weights, optimizer slots and the dropout generator of one scratch run."""
 
     def __init__(self, spec: ModelSpec, weights: Weights, config: TrainConfig):
+        keep_freed_memory()  # a step's large arrays are reused by the next step, not mapped again (allocator.py)
         self.model = ScratchModel(spec)
         self.loss = get_loss(config.loss)
         self.l2 = config.l2

@@ -35,6 +35,15 @@ class Optimizer:
     def update_step(self, w: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray], lr: float, t: int) -> None:
         raise NotImplementedError
 
+    def buffers(self, like: np.ndarray, count: int) -> list[np.ndarray]:
+        """``count`` scratch arrays shaped like ``like``, kept across steps (variables of one shape share them:
+        updates run one variable at a time)."""
+        cache = self.__dict__.setdefault("_buffers", {})
+        key = (like.shape, like.dtype.str)
+        if len(cache.get(key, ())) < count:
+            cache[key] = [np.empty_like(like) for _ in range(count)]
+        return cache[key][:count]
+
     def apply(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State, lr: float) -> State:
         lr = keras_scalar(lr)  # Keras keeps the learning rate in a float32 variable, whatever the model's dtype
         t = int(state["iterations"]) + 1
@@ -94,9 +103,22 @@ class Adam(Optimizer):
         f = w.dtype.type
         b1, b2 = f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2))
         alpha = f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
-        m += (g - m) * (1 - self.beta_1)
-        v += (g * g - v) * (1 - self.beta_2)
-        w -= (m * alpha) / (np.sqrt(v) + self.epsilon)
+        # Keras's three lines, operation by operation in the same order (so bit for bit the same),
+        # written into two reused buffers instead of seven fresh temporaries:
+        #   m += (g - m) * (1 - b1);  v += (g * g - v) * (1 - b2);  w -= (m * alpha) / (sqrt(v) + eps)
+        a, b = self.buffers(w, 2)
+        np.subtract(g, m, out=a)
+        a *= 1 - self.beta_1
+        m += a
+        np.multiply(g, g, out=a)
+        a -= v
+        a *= 1 - self.beta_2
+        v += a
+        np.sqrt(v, out=a)
+        a += self.epsilon
+        np.multiply(m, alpha, out=b)
+        b /= a
+        w -= b
 
 
 def make_optimizer(config: TrainConfig) -> Optimizer:

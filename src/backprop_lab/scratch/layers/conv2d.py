@@ -1,18 +1,26 @@
 """Conv2D (HWIO kernel, stride, 'valid' / 'same' padding as TensorFlow pads).
 
 Forward is im2col and one matrix product: every k x k x C patch becomes a row
-(a strided view, no copy until the reshape), Z = cols W + b.
-Backward: dW = cols^T dZ, db = sum dZ, dcols = dZ W^T, and col2im adds the
-patch gradients back: one vectorised add per kernel offset (k*k of them),
-never a loop over pixels.
+of ``cols`` (one copy out of a strided view), Z = cols W + b.
+Backward: dW = cols^T dZ and db = 1^T dZ (one matrix product each), and for dX
+one batched product gives the patch gradients kernel offset by kernel offset,
+dZ W[i, j]^T, each a contiguous (n, oh, ow, C) block that col2im adds back
+at its offset: k*k vectorised adds, never a loop over pixels. The first
+layer of a network does not need dX (``need_dx`` is False there) and skips it.
+
+Everything stays in the input's dtype (float32 stays float32).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .base import AffineLayer
+
+# im2col copies kernel offset by kernel offset when a pixel holds few channels (the copy out
+# of the 6-d window view then runs in tiny inner loops), and in one copy from the view otherwise.
+_SLICED_IM2COL_MAX_CHANNELS = 4
 
 
 def same_padding(size: int, k: int, s: int) -> tuple[int, int]:
@@ -21,20 +29,33 @@ def same_padding(size: int, k: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def windows(xp: np.ndarray, k: int, s: int, oh: int, ow: int) -> np.ndarray:
+    """Read-only strided view (n, oh, ow, k, k, C) of the k x k patches of (n, Hp, Wp, C), no copy."""
+    n, _, _, c = xp.shape
+    sn, sh, sw, sc = xp.strides
+    return as_strided(xp, (n, oh, ow, k, k, c), (sn, sh * s, sw * s, sh, sw, sc), writeable=False)
+
+
 def im2col(xp: np.ndarray, k: int, s: int, oh: int, ow: int) -> np.ndarray:
-    """(n, Hp, Wp, C) -> (n*oh*ow, k*k*C) with columns in HWC (kernel HWIO) order."""
-    win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, : (oh - 1) * s + 1: s, : (ow - 1) * s + 1: s]
-    # win: (n, oh, ow, C, k, k) -> (n, oh, ow, k, k, C)
-    return win.transpose(0, 1, 2, 4, 5, 3).reshape(len(xp) * oh * ow, -1)
+    """(n, Hp, Wp, C) -> (n*oh*ow, k*k*C) with columns in HWC (kernel HWIO) order, C-contiguous."""
+    n, _, _, c = xp.shape
+    if c <= _SLICED_IM2COL_MAX_CHANNELS and k > 1:
+        cols = np.empty((n, oh, ow, k, k, c), dtype=xp.dtype)
+        for i in range(k):
+            for j in range(k):
+                cols[:, :, :, i, j, :] = xp[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s, :]
+        return cols.reshape(n * oh * ow, k * k * c)
+    return windows(xp, k, s, oh, ow).reshape(n * oh * ow, k * k * c)
 
 
 def col2im(dcols: np.ndarray, padded_shape: tuple[int, ...], k: int, s: int, oh: int, ow: int) -> np.ndarray:
+    """Adds patch gradients back onto the padded input. ``dcols`` is (k*k, n*oh*ow, C): offset-major,
+    so each offset's block is one contiguous (n, oh, ow, C) array added at its strided position."""
     n, _, _, c = padded_shape
-    d = dcols.reshape(n, oh, ow, k, k, c)
     dxp = np.zeros(padded_shape, dtype=dcols.dtype)
     for i in range(k):
         for j in range(k):
-            dxp[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s, :] += d[:, :, :, i, j, :]
+            dxp[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s, :] += dcols[i * k + j].reshape(n, oh, ow, c)
     return dxp
 
 
@@ -53,19 +74,25 @@ class Conv2DLayer(AffineLayer):
         oh = (xp.shape[1] - k) // s + 1
         ow = (xp.shape[2] - k) // s + 1
         cols = im2col(xp, k, s, oh, ow)
-        z = (cols @ params["kernel"].reshape(-1, spec.filters) + params["bias"]).reshape(len(x), oh, ow, spec.filters)
+        z = np.matmul(cols, params["kernel"].reshape(-1, spec.filters))
+        z += params["bias"]
+        z = z.reshape(len(x), oh, ow, spec.filters)
         a = self.activation.forward(z)
         return a, (x, z, a, cols, xp.shape, ph, pw)
 
     def backward_z(self, params, cache, dz, need_dx=True):
         x, _, _, cols, padded_shape, ph, pw = cache
         spec = self.info.spec
+        k, f = spec.kernel, spec.filters
         kernel = params["kernel"]
-        dz2 = dz.reshape(-1, spec.filters)
-        grads = {"kernel": (cols.T @ dz2).reshape(kernel.shape), "bias": dz2.sum(axis=0)}
+        dz2 = dz.reshape(-1, f)
+        grads = {"kernel": np.matmul(cols.T, dz2).reshape(kernel.shape),
+                 "bias": np.matmul(np.ones(len(dz2), dtype=dz2.dtype), dz2)}
         if not need_dx:
             return None, grads
-        dcols = dz2 @ kernel.reshape(-1, spec.filters).T
-        dxp = col2im(dcols, padded_shape, spec.kernel, spec.stride, dz.shape[1], dz.shape[2])
+        c = kernel.shape[2]
+        # (k*k, M, C): for every kernel offset, dZ W[i, j]^T
+        dcols = np.matmul(dz2, kernel.reshape(k * k, c, f).transpose(0, 2, 1))
+        dxp = col2im(dcols, padded_shape, k, spec.stride, dz.shape[1], dz.shape[2])
         dx = dxp[:, ph[0]: padded_shape[1] - ph[1], pw[0]: padded_shape[2] - pw[1], :]
         return dx, grads

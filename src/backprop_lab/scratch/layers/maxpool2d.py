@@ -1,10 +1,13 @@
 """MaxPool2D ('valid', as Keras's default). Forward takes the max of each window; backward
 sends each output gradient to the first maximum of its window in row-major order.
 
-Non-overlapping windows (pool == stride, the usual 2x2/2) take a fast path: the max of the
-pool*pool strided slices, and a backward pass that routes the gradient slice by slice in
-row-major order to where the input equals the maximum and no earlier slice has taken it
-(the same first-maximum rule as argmax). Overlapping windows use strided views and argmax.
+Windows that do not overlap (stride >= pool, the usual 2x2/2) take a fast path: window offset
+(i, j) of every window is one strided slice of the input, so the forward pass is the elementwise
+maximum of the pool*pool slices (the rows and columns no window covers are left out, as 'valid'
+pooling crops them), and the backward pass routes the gradient slice by slice in row-major
+order to where the input equals the maximum and no earlier slice has taken it (the same
+first-maximum rule as argmax), writing each slice of dX once. Overlapping windows use argmax
+over a copy of the windows and add the routed gradient back offset by offset.
 """
 
 from __future__ import annotations
@@ -15,21 +18,32 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .base import Layer
 
 
+def _offsets(p: int):
+    return [(i, j) for i in range(p) for j in range(p)]
+
+
+def _slice(a: np.ndarray, i: int, j: int, s: int, oh: int, ow: int) -> np.ndarray:
+    """The input element at window offset (i, j) of every window: (n, oh, ow, C), a view."""
+    return a[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s]
+
+
 class MaxPool2DLayer(Layer):
     def forward(self, params, x, training, rng):
         p, s = self.info.spec.pool, self.info.spec.step
         oh = (x.shape[1] - p) // s + 1
         ow = (x.shape[2] - p) // s + 1
-        if p == s:
-            slices = [x[:, i: i + s * oh: s, j: j + s * ow: s] for i in range(p) for j in range(p)]
-            out = slices[0].copy()
-            for part in slices[1:]:
-                np.maximum(out, part, out=out)
+        if s >= p:
+            offsets = _offsets(p)
+            out = np.maximum(_slice(x, *offsets[0], s, oh, ow), _slice(x, *offsets[1], s, oh, ow)) if p > 1 \
+                else _slice(x, 0, 0, s, oh, ow).copy()
+            for i, j in offsets[2:]:
+                np.maximum(out, _slice(x, i, j, s, oh, ow), out=out)
             return out, ("fast", x, out)
         win = sliding_window_view(x, (p, p), axis=(1, 2))[:, : (oh - 1) * s + 1: s, : (ow - 1) * s + 1: s]
-        win = win.reshape(*win.shape[:4], p * p)  # (n, oh, ow, C, p*p)
-        arg = win.argmax(axis=-1)
-        out = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        arg = win.reshape(*win.shape[:4], p * p).argmax(axis=-1)  # (n, oh, ow, C); the reshape copies
+        out = _slice(x, 0, 0, s, oh, ow).copy()
+        for i, j in _offsets(p)[1:]:
+            np.maximum(out, _slice(x, i, j, s, oh, ow), out=out)
         return out, ("window", x.shape, arg)
 
     def backward(self, params, cache, dout, need_dx=True):
@@ -37,14 +51,20 @@ class MaxPool2DLayer(Layer):
         oh, ow = dout.shape[1], dout.shape[2]
         if cache[0] == "fast":
             _, x, out = cache
-            dx = np.zeros_like(x, dtype=dout.dtype)
-            free = np.ones(out.shape, dtype=bool)  # windows whose maximum has not been routed yet
-            for i in range(p):
-                for j in range(p):
-                    hit = x[:, i: i + s * oh: s, j: j + s * ow: s] == out
-                    hit &= free
-                    free &= ~hit
-                    dx[:, i: i + s * oh: s, j: j + s * ow: s] = dout * hit
+            covered = s == p and oh * p == x.shape[1] and ow * p == x.shape[2]
+            dx = (np.empty if covered else np.zeros)(x.shape, dtype=dout.dtype)
+            offsets = _offsets(p)
+            taken = None  # windows whose maximum has been routed already
+            hit = np.empty(out.shape, dtype=bool)
+            for n, (i, j) in enumerate(offsets):
+                np.equal(_slice(x, i, j, s, oh, ow), out, out=hit)
+                if taken is None:
+                    taken = hit.copy() if len(offsets) > 1 else hit
+                else:
+                    np.greater(hit, taken, out=hit)  # hit and not taken
+                    if n < len(offsets) - 1:
+                        np.logical_or(taken, hit, out=taken)
+                np.multiply(dout, hit, out=_slice(dx, i, j, s, oh, ow))
             return dx, {}
         _, shape, arg = cache
         dx = np.zeros(shape, dtype=dout.dtype)

@@ -1,0 +1,233 @@
+"""Scratch CNN training step against stock Keras ``model.fit``, side by side in one run.
+
+    .venv/bin/python benchmarks/layers_bench.py [--model cnn:32,64,64] [--steps 60] [--rounds 7] [--profile]
+
+Two long-lived worker processes, each set up and warmed up once (Keras traces its train
+function in the warm-up), then timed in alternating rounds so that load from anything else
+on the machine falls on all of them alike:
+
+- ``scratch``:  the package's scratch layers (``backprop_lab.scratch``), one step exactly as
+  the scratch engine takes it (keep the old weights, forward, loss, backward, Adam, finite check);
+- ``keras``:    the same architecture written as a Keras user writes it, Adam and categorical
+  cross-entropy, ``model.fit`` over the same number of batches of 32 (timed from epoch begin
+  to epoch end with a callback, so ``fit``'s set-up is left out, as in an epoch of a long run).
+
+Reports medians per step, the extrapolation to a 60,000-image epoch and the ratios. With
+``--profile`` it also prints where a scratch step spends its time, layer by layer (forward,
+activation derivative, backward).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+EPOCH_IMAGES = 60_000
+INPUT = (28, 28, 1)
+CLASSES = 10
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+def make_data(steps: int, batch: int, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((steps * batch, *INPUT), dtype=np.float32)
+    y = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, steps * batch)]
+    return x, y
+
+
+class ScratchRunner:
+    """Training steps of the scratch engine itself (``ScratchState.step``), on the package's layers."""
+
+    def __init__(self, model_text: str, batch: int, steps: int):
+        from backprop_lab.config import TrainConfig
+        from backprop_lab.numerics.initializers import init_weights
+        from backprop_lab.scratch.engine import ScratchState
+        from backprop_lab.spec import parse_model
+
+        self.spec = parse_model(model_text, INPUT, CLASSES)
+        config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=batch, seed=0, dtype="float32")
+        self.state = ScratchState(self.spec, init_weights(self.spec.param_shapes(), config.init, config.seed,
+                                                          config.dtype), config)
+        self.model, self.w, self.loss = self.state.model, self.state.w, self.state.loss
+        self.optimizer, self.slots, self.rng = self.state.optimizer, self.state.slots, self.state.rng
+        x, y = make_data(steps, batch)
+        self.batches = [(x[i: i + batch], y[i: i + batch]) for i in range(0, len(x), batch)]
+        self.epoch()  # warm-up
+
+    def step(self, x, t, lr=1e-3):
+        return self.state.step(x, t, lr)
+
+    def epoch(self) -> float:
+        begin = time.perf_counter()
+        for x, t in self.batches:
+            self.step(x, t)
+        return (time.perf_counter() - begin) / len(self.batches)
+
+    def profile(self, repeats: int = 3) -> dict[str, float]:
+        """Seconds per step in each layer's forward, activation derivative and backward."""
+        from backprop_lab.scratch.layers.base import AffineLayer
+
+        totals: dict[str, float] = defaultdict(float)
+
+        def timed(name, fn, *args):
+            begin = time.perf_counter()
+            result = fn(*args)
+            totals[name] += time.perf_counter() - begin
+            return result
+
+        model, w = self.model, self.w
+        first = min(i for i, info in enumerate(self.spec.infos) if info.params)
+        for _ in range(repeats):
+            for x, t in self.batches:
+                caches, h = [], x
+                for i, layer in enumerate(model.layers):
+                    h, cache = timed(f"{layer.name} forward", layer.forward, model._params(i, w), h, True, self.rng)
+                    caches.append(cache)
+                timed("loss", model.loss_value, w, caches, h, t, self.loss)
+                delta = self.loss.fused_delta(model.output_activation, h, t)
+                dout = None
+                for i in range(len(model.layers) - 1, first - 1, -1):
+                    layer, params, need_dx = model.layers[i], model._params(i, w), i > first
+                    if isinstance(layer, AffineLayer):
+                        if delta is None:
+                            _, z, a = caches[i][:3]
+                            delta = timed(f"{layer.name} activation'", layer.activation.backward, z, a, dout)
+                        dout, _ = timed(f"{layer.name} backward", layer.backward_z, params, caches[i], delta, need_dx)
+                        delta = None
+                    else:
+                        dout, _ = timed(f"{layer.name} backward", layer.backward, params, caches[i], dout, need_dx)
+                grads = model.backward(w, caches, h, t, self.loss)
+                timed("adam", self.optimizer.apply, w, grads, self.slots, 1e-3)
+        steps = repeats * len(self.batches)
+        return {k: v / steps for k, v in totals.items()}
+
+
+class KerasRunner:
+    """Stock Keras: the same layers as ``parse_model`` resolves, ``compile`` + ``fit``."""
+
+    def __init__(self, model_text: str, batch: int, steps: int):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+
+        import speed
+        from backprop_lab.spec import parse_model
+
+        spec = parse_model(model_text, INPUT, CLASSES)
+        keras.utils.set_random_seed(0)
+        self.model = speed.stock_keras_model(spec)
+        self.model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+        self.x, self.y = make_data(steps, batch)
+        self.batch, self.steps = batch, steps
+        times = self.times = []
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.begin = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.begin)
+
+        self.timer = Timer()
+        self.epoch()  # warm-up: traces the train function
+
+    def epoch(self) -> float:
+        self.model.fit(self.x, self.y, batch_size=self.batch, epochs=1, verbose=0, callbacks=[self.timer])
+        return self.times[-1] / self.steps
+
+
+def worker(kind: str, args: dict, conn) -> None:
+    if kind != "keras" and args.get("blas_threads"):
+        os.environ["OPENBLAS_NUM_THREADS"] = str(args["blas_threads"])  # read when NumPy loads OpenBLAS
+    sys.path[:0] = [str(SRC), str(Path(__file__).resolve().parent)]
+    if kind == "keras":
+        runner = KerasRunner(args["model"], args["batch"], args["steps"])
+    else:
+        runner = ScratchRunner(args["model"], args["batch"], args["steps"])
+    conn.send("ready")
+    while True:
+        command = conn.recv()
+        if command == "epoch":
+            conn.send(runner.epoch())
+        elif command == "profile":
+            conn.send(runner.profile())
+        else:
+            return
+
+
+# --- main -------------------------------------------------------------------------------------
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="cnn:32,64,64")
+    parser.add_argument("--steps", type=int, default=60, help="batches per timed round")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument("--blas-threads", type=int, default=0,
+                        help="OpenBLAS threads for the scratch workers (default: OpenBLAS's own choice)")
+    parser.add_argument("--profile", action="store_true", help="also print a per-layer profile of a scratch step")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(SRC))
+    from backprop_lab.spec import parse_model
+
+    spec = parse_model(args.model, INPUT, CLASSES)
+    print(f"{args.model} on {INPUT}: " + " -> ".join(f"{info.name}{tuple(info.output_shape)}" for info in spec.infos))
+    print(f"batch {args.batch}, {args.steps} steps a round, {args.rounds} rounds, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    kinds = ["scratch"] + ([] if args.no_keras else ["keras"])
+    ctx = mp.get_context("spawn")
+    workers = {}
+    for kind in kinds:  # set up one at a time, so that no set-up runs beside another's timing
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=worker, args=(kind, vars(args), child), daemon=True)
+        proc.start()
+        assert parent.recv() == "ready"
+        workers[kind] = (proc, parent)
+
+    per_step: dict[str, list[float]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]  # rotate who goes first
+        for kind in order:
+            workers[kind][1].send("epoch")
+            per_step[kind].append(workers[kind][1].recv())
+        print(f"round {r + 1}: " + "  ".join(f"{k} {per_step[k][-1] * 1e3:6.2f} ms" for k in kinds), flush=True)
+
+    steps_per_epoch = EPOCH_IMAGES // args.batch
+    median = {k: statistics.median(v) for k, v in per_step.items()}
+    print(f"\nmedian per step (and per {EPOCH_IMAGES}-image epoch of {steps_per_epoch} steps):")
+    for k in kinds:
+        print(f"  {k:9s} {median[k] * 1e3:7.2f} ms/step  {median[k] * steps_per_epoch:6.1f} s/epoch  "
+              f"(min {min(per_step[k]) * 1e3:.2f}, max {max(per_step[k]) * 1e3:.2f})")
+    if "keras" in median:
+        print(f"  ratio scratch / keras  = {median['scratch'] / median['keras']:.2f}")
+
+    if args.profile:
+        profiled = ["scratch"]
+        profiles = {}
+        for kind in profiled:
+            workers[kind][1].send("profile")
+            profiles[kind] = workers[kind][1].recv()
+        names = sorted(set().union(*profiles.values()), key=lambda n: -max(p.get(n, 0) for p in profiles.values()))
+        print("\nprofile, ms per step: " + "  ".join(f"{k:>9s}" for k in profiled))
+        for name in names:
+            print(f"  {name:28s}" + "  ".join(f"{profiles[k].get(name, 0) * 1e3:9.3f}" for k in profiled))
+        print(f"  {'total':28s}" + "  ".join(f"{sum(profiles[k].values()) * 1e3:9.3f}" for k in profiled))
+
+    for proc, conn in workers.values():
+        conn.send("stop")
+        proc.join(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
