@@ -81,3 +81,29 @@ def test_learning_rate_schedules():
     assert learning_rate(exp, 5, 99) == pytest.approx(0.1 * 0.5**0.5)
     step = TrainConfig(lr=0.1, decay="step", decay_rate=0.5)
     assert learning_rate(step, 9, 10) == 0.1 and learning_rate(step, 10, 10) == 0.05  # one decay per epoch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_in_buffers_is_keras_formula_bit_for_bit(dtype):
+    """The buffered update does Keras's operations in Keras's order: exactly equal, over several steps and
+    variables of the same shape (which share the scratch buffers)."""
+    rng = np.random.default_rng(3)
+    shapes = {"a": (7, 5), "b": (7, 5), "c": (5,)}
+    w = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    ref = {k: v.copy() for k, v in w.items()}
+    m = {k: np.zeros_like(v) for k, v in w.items()}
+    v2 = {k: np.zeros_like(v) for k, v in w.items()}
+    opt = Adam()
+    state = opt.build(w)
+    f = np.dtype(dtype).type
+    for t in range(1, 6):
+        grads = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+        opt.apply(w, grads, state, 1e-3)
+        b1, b2 = f(np.float32(0.9)), f(np.float32(0.999))
+        alpha = f(np.float32(1e-3)) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
+        for k, g in grads.items():
+            m[k] += (g - m[k]) * (1 - 0.9)
+            v2[k] += (g * g - v2[k]) * (1 - 0.999)
+            ref[k] -= (m[k] * alpha) / (np.sqrt(v2[k]) + 1e-7)
+    for k in shapes:
+        assert np.array_equal(w[k], ref[k]) and w[k].dtype == np.dtype(dtype), k
