@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -147,6 +148,13 @@ BENCHES = {"scratch_mlp": bench_scratch_mlp, "three_way": bench_three_way, "cnn"
 def markdown(results: dict) -> str:
     """The figures as a Markdown table, with date, machine and versions."""
     lines = [f"Measured {results['date']} on {results['machine']}; {results['versions']}.", ""]
+    older = {name: r.get("date", "an earlier run") for name, r in results.items()
+             if name in BENCHES and isinstance(r, dict) and r.get("date") != results["date"]}
+    if older:
+        lines += ["Kept from earlier runs: " + ", ".join(f"{name} ({date})" for name, date in older.items()) + ".", ""]
+    accuracy = accuracy_rows(results)
+    if accuracy:
+        lines += ["Accuracy (test set):", "", "| benchmark | figure | bar | met |", "|---|---|---|---|"] + accuracy + [""]
     if "speed" in results:
         sp = results["speed"]
         lines += [f"Speed on {sp['data']} (sgemm in this run: {sp['sgemm_gflops']:.0f} GFLOP/s):", "",
@@ -162,6 +170,9 @@ def markdown(results: dict) -> str:
             lines.append(f"| {sp[net]['setup']['model']} | scratch GFLOP/s | | {sp[net]['scratch_gflops']:.0f} | "
                          f"{100 * sp[net]['scratch_fraction_of_sgemm']:.0f}% of sgemm | | |")
         lines.append("")
+    targets = target_rows(results)
+    if targets:
+        lines += ["Targets (ratios taken in this run):", "", "| target | measured | met |", "|---|---|---|"] + targets + [""]
     if "scaling" in results:
         sc = results["scaling"]
         for key, label in (("batch", "batch size"), ("width", "hidden width")):
@@ -171,7 +182,55 @@ def markdown(results: dict) -> str:
                       "|---" * (len(engines) + 1) + "|"]
             lines += [f"| {x} | " + " | ".join(f"{t:.3f}" for t in row.values()) + " |" for x, row in sc[key].items()]
             lines.append("")
+        if "peak_rss_mb" in sc:
+            lines += ["Largest peak resident memory over the scaling runs (MB): " + ", ".join(
+                f"{'stock Keras fit' if e == 'stock' else e} {mb:.0f}" for e, mb in sc["peak_rss_mb"].items()), ""]
     return "\n".join(lines) + "\n"
+
+
+def accuracy_rows(results: dict) -> list[str]:
+    rows = []
+    for data, r in results.get("scratch_mlp", {}).items():
+        if isinstance(r, dict) and "test_acc" in r:
+            rows.append(f"| scratch {MLP}, Adam, batch 128, 5 epochs, {data} | {r['test_acc']:.4f} | >= {r['bar']} | "
+                        f"{'yes' if r['met'] else 'no'} |")
+    if "three_way" in results:
+        r = results["three_way"]
+        means = " / ".join(f"{s['engine']} {s['test_acc']:.4f} ± {s['test_acc_std']:.4f}" for s in r["summary"])
+        rows.append(f"| three engines, {MLP}, {r['data']}, 3 seeds | {means} (spread {r['spread_pp']:.2f} pp) | "
+                    f"within {r['bar_pp']} pp | {'yes' if r['met'] else 'no'} |")
+    if "cnn" in results:
+        r = results["cnn"]
+        for engine in ("scratch", "fit"):
+            accs = ", ".join(f"{a:.4f}" for a in r[engine]["test_acc"])
+            rows.append(f"| cnn:32,64,64, 2 epochs, {r['data']}, {engine}, seeds {r['seeds']} | {accs} (mean "
+                        f"{r[engine]['mean']:.4f}) | mean >= {r['bar']} | {'yes' if r[engine]['met'] else 'no'} |")
+        accs = ", ".join(f"{a:.4f}" for a in r["stock_keras"]["test_acc"])
+        rows.append(f"| same network in stock Keras (its own init and shuffling) | {accs} (mean "
+                    f"{r['stock_keras']['mean']:.4f}) | reference | |")
+    return rows
+
+
+def target_rows(results: dict) -> list[str]:
+    """The performance targets of the speed benchmark, each with the figure measured and whether it is met."""
+    sp = results.get("speed")
+    if not sp or "mlp" not in sp or "cnn" not in sp:
+        return []
+    mlp, cnn = sp["mlp"], sp["cnn"]
+    checks = [("CNN: scratch epoch / stock Keras fit <= 1.0", cnn["ratio_vs_stock"]["scratch"], "{:.2f}", 1.0, "<="),
+              ("MLP: scratch epoch / stock Keras fit <= 0.4", mlp["ratio_vs_stock"]["scratch"], "{:.2f}", 0.4, "<="),
+              ("MLP: scratch GFLOP/s >= 75% of sgemm", 100 * mlp["scratch_fraction_of_sgemm"], "{:.0f}%", 75, ">=")]
+    for net, r in (("MLP", mlp), ("CNN", cnn)):
+        for engine in ("tape", "fit"):
+            checks.append((f"{net}: our {engine} epoch / stock Keras fit <= 1.1", r["ratio_vs_stock"][engine], "{:.2f}",
+                           1.1, "<="))
+    checks.append(("MLP: peak resident memory < 1500 MB (largest engine)",
+                   max(e["peak_rss_mb"] for e in mlp["engines"].values()), "{:.0f} MB", 1500, "<"))
+    rows = []
+    for name, value, fmt, bar, op in checks:
+        met = {"<=": value <= bar, ">=": value >= bar, "<": value < bar}[op]
+        rows.append(f"| {name} | {fmt.format(value)} | {'yes' if met else 'no'} |")
+    return rows
 
 
 def versions() -> str:
@@ -190,15 +249,27 @@ def versions() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="mnist-5k only (smoke run)")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES),
+                        help="run only these; the other benchmarks keep their figures from the --out file")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
     args = parser.parse_args()
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "quick": args.quick}
+    if args.only and args.out.is_file():
+        # --only measures some benchmarks again: the others keep their earlier figures (each carries its date)
+        try:
+            earlier = json.loads(args.out.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"error: {args.out}: cannot read the earlier results ({exc})", file=sys.stderr)
+            return 2
+        results = {**{k: v for k, v in earlier.items() if k in BENCHES}, **results}
     try:
         for name in args.only or list(BENCHES):
             begin = time.perf_counter()
             results[name] = BENCHES[name](args.quick)
             results[name]["wall_s"] = time.perf_counter() - begin
+            results[name]["date"] = results["date"]
+            # the benchmarks that train in this process: its peak resident memory so far (KiB -> MiB on Linux)
+            results[name]["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except BplabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Speed benchmarks: every engine against stock Keras, measured side by side in one run.
 
 Each measurement runs in its own process (so one engine's imports, threads and memory do not
-colour another's) and reports: the first epoch (with tracing), the median steady epoch, the
+colour another's), every engine twice in the order A B C D D C B A (so a machine that drifts
+during the run favours none), and reports: the first epoch (with tracing), the median steady epoch, the
 test accuracy and the peak resident memory. Ratios are taken against stock Keras ``fit``: a
 Keras model built and trained with Keras's own code only, on the same data and batch size.
 The sgemm throughput is measured in the same run, and the scratch engine's achieved GFLOP/s
@@ -40,7 +41,7 @@ def worker(job: dict) -> dict:
     else:
         run = train_run(setup, job["engine"])
         times, acc = [e.time_s for e in run.history.epochs], run.metrics["test"]["accuracy"]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    rss = peak_rss_mb()
     flops = epoch_flops(setup.spec, len(setup.dataset.x_train))
     return {"epoch_s": times, "first_epoch_s": times[0], "steady_epoch_s": statistics.median(times[1:] or times),
             "test_acc": acc, "peak_rss_mb": rss, "flops_per_epoch": flops}
@@ -90,6 +91,18 @@ def stock_keras(setup, job) -> tuple[list[float], float]:
     return times, float(model.evaluate(ds.x_test, ds.y_test, verbose=0)[1])
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM, the high-water mark of its own address space
+    (getrusage's ru_maxrss survives exec and would report the parent's peak when that is larger)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux (bytes on macOS)
+
+
 def epoch_flops(spec, n: int) -> float:
     """Matrix-product FLOPs of one epoch: forward 2 n k m per dense layer (2 n OH OW k k C F per conv), and
     twice that backward (weight gradient and input gradient; the first layer needs no input gradient)."""
@@ -137,14 +150,17 @@ def speed(data: str, quick: bool) -> dict:
     print(f"sgemm (float32, 2048^2, NumPy's BLAS, this run): {sgemm:.0f} GFLOP/s", flush=True)
     setups = {"mlp": {"model": "mlp:256,128,64", "batch_size": 128, "epochs": 3 if quick else 5},
               "cnn": {"model": "cnn:32,64,64", "batch_size": 32, "epochs": 2, "init": "glorot_uniform"}}
-    out = {"data": data, "sgemm_gflops": sgemm}
+    out = {"data": data, "sgemm_gflops": sgemm, "order": "ABBA"}
     for name, setup in setups.items():
-        rows = {}
-        for engine in ENGINES:
-            rows[engine] = measure({"kind": "train", "engine": engine, "data": data, **setup})
-            r = rows[engine]
+        # Each engine runs twice, in the order stock, fit, tape, scratch, scratch, tape, fit, stock, so that a
+        # machine that speeds up or slows down during the run (a shared host does) favours no engine.
+        runs: dict[str, list[dict]] = {e: [] for e in ENGINES}
+        for engine in ENGINES + ENGINES[::-1]:
+            runs[engine].append(measure({"kind": "train", "engine": engine, "data": data, **setup}))
+            r = runs[engine][-1]
             print(f"{name} {engine:7s} first {r['first_epoch_s']:.2f}s steady {r['steady_epoch_s']:.3f}s "
                   f"acc {r['test_acc']:.4f} peak {r['peak_rss_mb']:.0f} MB", flush=True)
+        rows = {e: combine(rs) for e, rs in runs.items()}
         stock = rows["stock"]["steady_epoch_s"]
         scratch = rows["scratch"]
         achieved = scratch["flops_per_epoch"] / scratch["steady_epoch_s"] / 1e9
@@ -157,19 +173,28 @@ def speed(data: str, quick: bool) -> dict:
     return out
 
 
+def combine(runs: list[dict]) -> dict:
+    """One engine's repeated runs as one row: medians of the first and of all steady epochs, the largest
+    peak memory, the mean test accuracy."""
+    steady = [t for r in runs for t in (r["epoch_s"][1:] or r["epoch_s"])]
+    return {"epoch_s": [r["epoch_s"] for r in runs], "first_epoch_s": statistics.median(r["first_epoch_s"] for r in runs),
+            "steady_epoch_s": statistics.median(steady), "test_acc": statistics.fmean(r["test_acc"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "flops_per_epoch": runs[0]["flops_per_epoch"]}
+
+
 def scaling(data: str, quick: bool) -> dict:
     """Steady epoch time of each engine against batch size and hidden width (MLP)."""
     batches = [32, 128, 512] if quick else [32, 128, 512, 1024]
     widths = [128, 512] if quick else [128, 512, 2048]
-    out = {"data": data, "batch": {}, "width": {}}
-    for b in batches:
-        out["batch"][b] = {e: measure({"kind": "train", "engine": e, "data": data, "model": "mlp:256,128,64",
-                                       "batch_size": b, "epochs": 2})["steady_epoch_s"] for e in ENGINES}
-        print(f"batch {b}: " + ", ".join(f"{e} {t:.3f}s" for e, t in out["batch"][b].items()), flush=True)
-    for w in widths:
-        out["width"][w] = {e: measure({"kind": "train", "engine": e, "data": data, "model": f"mlp:{w}",
-                                       "batch_size": 128, "epochs": 2})["steady_epoch_s"] for e in ENGINES}
-        print(f"width {w}: " + ", ".join(f"{e} {t:.3f}s" for e, t in out["width"][w].items()), flush=True)
+    out = {"data": data, "batch": {}, "width": {}, "peak_rss_mb": {e: 0.0 for e in ENGINES}}
+    points = [("batch", b, "mlp:256,128,64", b) for b in batches] + [("width", w, f"mlp:{w}", 128) for w in widths]
+    for key, x, model, batch_size in points:
+        rows = {e: measure({"kind": "train", "engine": e, "data": data, "model": model, "batch_size": batch_size,
+                            "epochs": 2}) for e in ENGINES}
+        out[key][x] = {e: r["steady_epoch_s"] for e, r in rows.items()}
+        for e, r in rows.items():
+            out["peak_rss_mb"][e] = max(out["peak_rss_mb"][e], r["peak_rss_mb"])
+        print(f"{key} {x}: " + ", ".join(f"{e} {t:.3f}s" for e, t in out[key][x].items()), flush=True)
     return out
 
 

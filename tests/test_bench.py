@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import bench  # noqa: E402
 import speed  # noqa: E402
 
 from backprop_lab.spec import parse_model  # noqa: E402
@@ -35,3 +36,26 @@ def test_a_worker_reports_times_accuracy_and_memory(engine):
                             "batch_size": 64, "epochs": 2})
     assert len(result["epoch_s"]) == 2 and result["steady_epoch_s"] > 0 and result["first_epoch_s"] > 0
     assert 0.3 < result["test_acc"] <= 1.0 and result["peak_rss_mb"] > 10 and result["flops_per_epoch"] > 0
+
+
+def _speed_result(cnn_scratch: float, mlp_fraction: float) -> dict:
+    engines = {e: {"first_epoch_s": 1.0, "steady_epoch_s": 1.0, "test_acc": 0.9, "peak_rss_mb": 700.0}
+               for e in speed.ENGINES}
+    def net(model, scratch_ratio, fraction):
+        return {"setup": {"model": model}, "engines": engines, "scratch_gflops": 100 * fraction,
+                "scratch_fraction_of_sgemm": fraction,
+                "ratio_vs_stock": {"stock": 1.0, "fit": 0.6, "tape": 1.2, "scratch": scratch_ratio}}
+    return {"data": "d", "sgemm_gflops": 100.0, "mlp": net("mlp:8", 0.3, mlp_fraction), "cnn": net("cnn:8", cnn_scratch, 0.1)}
+
+
+def test_the_targets_table_says_met_or_not_from_the_figures():
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in bench.target_rows({"speed": _speed_result(0.93, 0.8)})}
+    assert rows["CNN: scratch epoch / stock Keras fit <= 1.0"].endswith("| 0.93 | yes |")
+    assert rows["MLP: scratch GFLOP/s >= 75% of sgemm"].endswith("| 80% | yes |")
+    assert rows["MLP: our tape epoch / stock Keras fit <= 1.1"].endswith("| 1.20 | no |")
+    assert rows["MLP: peak resident memory < 1500 MB (largest engine)"].endswith("| 700 MB | yes |")
+    slow = {r.split(" | ")[0].lstrip("| "): r for r in bench.target_rows({"speed": _speed_result(1.4, 0.3)})}
+    assert slow["CNN: scratch epoch / stock Keras fit <= 1.0"].endswith("| 1.40 | no |")
+    assert slow["MLP: scratch GFLOP/s >= 75% of sgemm"].endswith("| 30% | no |")
+    table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": _speed_result(0.93, 0.8)})
+    assert "Targets (ratios taken in this run)" in table and "| cnn:8 | scratch |" in table
