@@ -83,17 +83,23 @@ def test_learning_rate_schedules():
     assert learning_rate(step, 9, 10) == 0.1 and learning_rate(step, 10, 10) == 0.05  # one decay per epoch
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "numba"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_adam_in_buffers_is_keras_formula_bit_for_bit(dtype):
-    """The buffered update does Keras's operations in Keras's order: exactly equal, over several steps and
-    variables of the same shape (which share the scratch buffers)."""
+def test_adam_update_is_keras_formula_bit_for_bit(dtype, compiled):
+    """The buffered NumPy update and the fused compiled one do Keras's operations in Keras's order:
+    exactly equal, over several steps and variables of the same shape (which share the scratch buffers)."""
+    from backprop_lab.scratch import kernels
+
+    if compiled and kernels.adam_update is None:
+        pytest.skip("numba is not installed")
     rng = np.random.default_rng(3)
     shapes = {"a": (7, 5), "b": (7, 5), "c": (5,)}
     w = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
     ref = {k: v.copy() for k, v in w.items()}
     m = {k: np.zeros_like(v) for k, v in w.items()}
     v2 = {k: np.zeros_like(v) for k, v in w.items()}
-    opt = Adam()
+    opt = Adam(compiled=compiled)
+    assert opt.compiled == compiled
     state = opt.build(w)
     f = np.dtype(dtype).type
     for t in range(1, 6):

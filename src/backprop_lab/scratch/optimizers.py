@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import TrainConfig
+from . import kernels
 
 State = dict[str, dict[str, np.ndarray] | int]
 
@@ -94,8 +95,9 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     slots = ("m", "v")
 
-    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+    def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, compiled: bool = True):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.compiled = compiled and kernels.adam_update is not None  # one fused pass (kernels.py)
 
     def update_step(self, w, g, slots, lr, t):
         m, v = slots["m"], slots["v"]
@@ -103,6 +105,11 @@ class Adam(Optimizer):
         f = w.dtype.type
         b1, b2 = f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2))
         alpha = f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
+        if self.compiled and g.dtype == w.dtype and all(a.flags.c_contiguous for a in (w, g, m, v)):
+            # the Python scalars become the variable's dtype exactly as NumPy casts them below
+            kernels.adam_update(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), f(1 - self.beta_1),
+                                f(1 - self.beta_2), alpha, f(self.epsilon))
+            return
         # Keras's three lines, operation by operation in the same order (so bit for bit the same),
         # written into two reused buffers instead of seven fresh temporaries:
         #   m += (g - m) * (1 - b1);  v += (g * g - v) * (1 - b2);  w -= (m * alpha) / (sqrt(v) + eps)
