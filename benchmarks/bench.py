@@ -14,8 +14,10 @@
                 stock Keras; scratch's achieved GFLOP/s as a fraction of the sgemm throughput
                 measured in the same run; peak resident memory; test accuracy (speed.py).
 - scaling:      steady epoch time of every engine against batch size and hidden width, with a plot.
-``--quick`` uses mnist-5k everywhere (for a smoke run; the bars are for fashion-mnist).
-Writes benchmarks/results.json and benchmarks/results.md (also printed).
+``--quick`` uses mnist-5k everywhere (for a smoke run; the bars are for fashion-mnist), fewer
+epochs and scaling points, and writes results-quick.{json,md} and scaling-quick.png instead, so a
+smoke run never replaces the full figures. Writes benchmarks/results.json and
+benchmarks/results.md (also printed) and benchmarks/scaling.png.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def bench_scaling(quick: bool) -> dict:
     import speed
 
     result = speed.scaling(fashion_or(quick), quick)
-    result["plot"] = str(speed.plot_scaling(result, Path(__file__).parent / "scaling.png"))
+    result["plot"] = str(speed.plot_scaling(result, Path(__file__).parent / f"scaling{'-quick' if quick else ''}.png"))
     return result
 
 
@@ -255,8 +257,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="mnist-5k only (smoke run)")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES),
                         help="run only these; the other benchmarks keep their figures from the --out file")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default: benchmarks/results.json, or results-quick.json with --quick, "
+                             "so a smoke run never replaces the full figures)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(__file__).parent / ("results-quick.json" if args.quick else "results.json")
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "quick": args.quick}
     if args.only and args.out.is_file():
         # --only measures some benchmarks again: the others keep their earlier figures (each carries its date)
@@ -264,6 +270,11 @@ def main() -> int:
             earlier = json.loads(args.out.read_text())
         except (OSError, ValueError) as exc:
             print(f"error: {args.out}: cannot read the earlier results ({exc})", file=sys.stderr)
+            return 2
+        if bool(earlier.get("quick")) != args.quick:
+            kinds = ("full", "quick") if args.quick else ("quick", "full")
+            print(f"error: {args.out}: holds {kinds[0]} figures; --only would mix them with {kinds[1]} ones "
+                  f"(give another --out)", file=sys.stderr)
             return 2
         results = {**{k: v for k, v in earlier.items() if k in BENCHES}, **results}
     try:

@@ -224,4 +224,17 @@ def plot_scaling(result: dict, path: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(json.dumps(worker(json.loads(sys.argv[1]))))
+    # The worker entry point: bench.py runs this file with one JSON job.
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(f"usage: python {Path(__file__).name} JOB_JSON\n\n{__doc__.strip()}\n\nbench.py starts one such "
+              "worker per measurement: run `python benchmarks/bench.py --only speed scaling`.")
+        sys.exit(0)
+    try:
+        job = json.loads(sys.argv[1]) if len(sys.argv) == 2 else None
+    except ValueError:
+        job = None
+    if not isinstance(job, dict) or "kind" not in job:
+        print(f"error: {Path(__file__).name}: expected one JSON job such as '{{\"kind\": \"sgemm\"}}' "
+              "(see --help; bench.py starts these workers)", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(worker(job)))

@@ -59,3 +59,45 @@ def test_the_targets_table_says_met_or_not_from_the_figures():
     assert slow["MLP: scratch GFLOP/s >= 75% of sgemm"].endswith("| 30% | no |")
     table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": _speed_result(0.93, 0.8)})
     assert "Targets (ratios taken in this run)" in table and "| cnn:8 | scratch |" in table
+
+
+def test_a_quick_run_never_replaces_the_full_figures(tmp_path):
+    """--quick writes results-quick.*; --only refuses to merge quick figures into a file of full ones."""
+    import json
+    import shutil
+    import subprocess
+
+    here = Path(bench.__file__).parent
+    for name in ("bench.py", "speed.py"):
+        shutil.copy(here / name, tmp_path / name)
+    full = tmp_path / "results.json"
+    full.write_text(json.dumps({"date": "2026-01-01", "quick": False, "speed": {"date": "2026-01-01"}}) + "\n")
+    before = full.read_text()
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(tmp_path / "bench.py"), "--quick", "--only", "scratch_mlp", *args],
+                              capture_output=True, text=True, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    done = run()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert full.read_text() == before
+    quick = json.loads((tmp_path / "results-quick.json").read_text())
+    assert quick["quick"] is True and "scratch_mlp" in quick and "speed" not in quick
+    assert (tmp_path / "results-quick.md").is_file()
+
+    mixed = run("--out", str(full))
+    assert mixed.returncode == 2 and "Traceback" not in mixed.stderr
+    assert "results.json" in mixed.stderr and "mix" in mixed.stderr
+    assert full.read_text() == before
+
+
+@pytest.mark.parametrize("args,code", [(["--help"], 0), (["nonsense"], 2), ([], 2), (['{"no": "kind"}'], 2)])
+def test_the_speed_worker_explains_itself_and_refuses_bad_jobs_in_one_line(args, code):
+    import subprocess
+
+    done = subprocess.run([sys.executable, speed.__file__, *args], capture_output=True, text=True)
+    assert done.returncode == code and "Traceback" not in done.stderr
+    if code:
+        assert len(done.stderr.strip().splitlines()) == 1 and "expected one JSON job" in done.stderr
+    else:
+        assert "usage:" in done.stdout and "bench.py" in done.stdout

@@ -34,6 +34,9 @@ def test_summary_of_reference_cnn():
     result = bplab("summary", "cnn:32,64,64", "--data", "mnist-5k")
     assert result.returncode == 0
     assert "56,394" in result.stdout and "conv2d_0 (Conv2D)" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if "Layer (type)" in line)
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == ["Layer (type)", "Output Shape", "Param #",
+                                                               "Activation / rate"]  # every column named
     as_json = json.loads(bplab("summary", "mlp:16", "--data", "digits", "--json").stdout)
     assert as_json["total"] == 64 * 16 + 16 + 16 * 10 + 10
 

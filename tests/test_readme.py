@@ -85,3 +85,16 @@ def test_every_readme_example_runs(tmp_path):
         assert "Traceback" not in result.stderr
         if redirect:  # `bplab ... > FILE`, as the shell would
             (tmp_path / redirect).write_text(result.stdout)
+
+
+def test_the_readme_model_file_example_builds_on_every_bundled_data_set(tmp_path):
+    """The inline ``{"layers": ...}`` example, saved as a file, is a model every offline data set accepts."""
+    text = " ".join(README.read_text().split())
+    found = re.findall(r'`(\{"layers": .*?\]\})`', text)
+    assert found, "no model-file example in the README"
+    spec = tmp_path / "model.json"
+    spec.write_text(found[0])
+    for data in ("digits", "mnist-5k"):
+        result = bplab("summary", spec, "--data", data)
+        assert result.returncode == 0, f"{data}: {result.stderr[-500:]}"
+        assert "dense" in result.stdout.lower()

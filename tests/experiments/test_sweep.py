@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -157,3 +158,23 @@ def test_numpy_33_every_engine_gets_the_same_low_accuracy_from_the_same_set_up(t
     good = [acc[f"variant=he+adam+minibatch,engine={e}"] for e in ("scratch", "tape", "fit")]
     assert max(low) - min(low) <= 0.01, low  # the engines agree: the set-up is the cause
     assert min(good) - max(low) > 0.3, (low, good)
+
+
+def test_the_interval_of_an_accuracy_stays_within_0_and_1_in_every_output(tmp_path):
+    from backprop_lab.experiments.sweep import Cell, CellResult, RunSummary, SweepResult
+
+    def cell(name, accs):
+        runs = [RunSummary(name, i, f"{name}/seed{i}", a, 0.1, 0.1, 1, 1.0, [a], [0.1]) for i, a in enumerate(accs)]
+        return CellResult(Cell(name, {"lr": name}, {}), runs)
+
+    high, low = cell("high", [1.0, 0.9]), cell("low", [0.0, 0.1])
+    assert high.mean + high.ci95 > 1 and low.mean - low.ci95 < 0  # the t-interval itself leaves [0, 1] here
+    assert high.interval == (pytest.approx(high.mean - high.ci95), 1.0)
+    assert low.interval == (0.0, pytest.approx(low.mean + low.ci95))
+    result = SweepResult(SweepPlan(data="digits", seeds=2), [high, low], baseline="high")
+    rows = {r["cell"]: r for r in result.rows()}
+    assert rows["high"]["ci95_high"] == 1.0 and rows["low"]["ci95_low"] == 0.0
+    table = result.markdown()
+    bounds = [float(x) for pair in re.findall(r"\[(-?\d+\.\d+), (-?\d+\.\d+)\]", table) for x in pair]
+    assert len(bounds) == 4 and all(0.0 <= b <= 1.0 for b in bounds), table
+    assert bounds[1] == 1.0 and bounds[2] == 0.0

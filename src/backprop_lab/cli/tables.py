@@ -13,7 +13,8 @@ def _table(title: str, columns: list[str], left: tuple[str, ...] = ()) -> Table:
 
 
 def summary_table(title: str, rows) -> Table:
-    table = _table(title, ["Layer (type)", "Output Shape", "Param #", ""], left=("Layer (type)", "Output Shape", ""))
+    table = _table(title, ["Layer (type)", "Output Shape", "Param #", "Activation / rate"],
+                   left=("Layer (type)", "Output Shape", "Activation / rate"))
     for name, shape, params, detail in rows:
         table.add_row(name, shape, f"{params:,}", detail)
     return table

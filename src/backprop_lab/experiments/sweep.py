@@ -326,6 +326,11 @@ class CellResult:
         return float(stats.t.ppf(0.975, n - 1) * self.std / math.sqrt(n))
 
     @property
+    def interval(self) -> tuple[float, float]:
+        """The 95% interval of the mean accuracy, clipped to [0, 1] (an accuracy cannot leave it)."""
+        return max(0.0, self.mean - self.ci95), min(1.0, self.mean + self.ci95)
+
+    @property
     def beyond_spread(self) -> bool | None:
         return None if self.welch_p is None else self.welch_p < 0.05
 
@@ -342,7 +347,8 @@ class SweepResult:
 
     def rows(self) -> list[dict]:
         return [{"cell": c.cell.name, **{k: v for k, v in c.cell.values.items()}, "seeds": len(c.runs),
-                 "test_acc_mean": c.mean, "test_acc_std": c.std, "ci95": c.ci95, "welch_p_vs_baseline": c.welch_p,
+                 "test_acc_mean": c.mean, "test_acc_std": c.std, "ci95": c.ci95, "ci95_low": c.interval[0],
+                 "ci95_high": c.interval[1], "welch_p_vs_baseline": c.welch_p,
                  "beyond_seed_spread": c.beyond_spread, "train_s_mean": statistics.fmean(r.seconds for r in c.runs),
                  "baseline": c.cell.name == self.baseline} for c in self.cells]
 
@@ -352,7 +358,7 @@ class SweepResult:
                  "| cell | test accuracy (mean ± std) | 95% interval | vs baseline (Welch p) | beyond seed spread? | train s/run |",
                  "|---|---|---|---|---|---|"]
         for c in self.cells:
-            low, high = c.mean - c.ci95, c.mean + c.ci95
+            low, high = c.interval
             p = "baseline" if c.cell.name == self.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
             beyond = "" if c.cell.name == self.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
             lines.append(f"| {c.cell.name} | {c.mean:.4f} ± {c.std:.4f} | [{low:.4f}, {high:.4f}] | {p} | {beyond} | "
@@ -382,7 +388,7 @@ class SweepResult:
         title = f"sweep on {self.plan.data}"
         written = [folder / "results.csv", folder / "results.md", folder / "sweep.json"]
         written.append(save_sweep_curves(losses, curves, folder / "curves.png", title))
-        written.append(save_sweep_bars({c.cell.name: (c.mean, c.ci95) for c in self.cells}, folder / "accuracy.png",
+        written.append(save_sweep_bars({c.cell.name: (c.mean, *c.interval) for c in self.cells}, folder / "accuracy.png",
                                        f"{title}: final test accuracy, mean and 95% interval over seeds"))
         return written
 

@@ -114,7 +114,7 @@ def _sweep_table(caption: str, result) -> Table:
     rows = []
     for c in result.cells:
         base = c.cell.name == result.baseline
-        rows.append([c.cell.name, f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.mean - c.ci95:.4f}, {c.mean + c.ci95:.4f}]",
+        rows.append([c.cell.name, f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
                      "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
                      "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread]])
     return Table(caption, ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline",

@@ -89,17 +89,17 @@ def save_sweep_curves(train_loss: dict[str, list[list[float]]], test_acc: dict[s
     return path
 
 
-def save_sweep_bars(cells: dict[str, tuple[float, float]], path: Path, title: str) -> Path:
-    """Final test accuracy per cell: mean with the 95% interval as error bars."""
+def save_sweep_bars(cells: dict[str, tuple[float, float, float]], path: Path, title: str) -> Path:
+    """Final test accuracy per cell: the mean, with its 95% interval (low, high) as error bars."""
     names = list(cells)
     means = [cells[n][0] for n in names]
-    errors = [cells[n][1] for n in names]
+    lows, highs = [cells[n][1] for n in names], [cells[n][2] for n in names]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(names) + 2), 4.5))
+    errors = [[m - lo for m, lo in zip(means, lows)], [hi - m for m, hi in zip(means, highs)]]
     ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=[f"C{i % 10}" for i in range(len(names))])
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")
-    low = min(m - e for m, e in zip(means, errors)) if names else 0
-    ax.set_ylim(max(0.0, low - 0.05), min(1.0, max((m + e for m, e in zip(means, errors)), default=1) + 0.02))
+    ax.set_ylim(max(0.0, min(lows, default=0.0) - 0.05), min(1.0, max(highs, default=1.0) + 0.02))
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
