@@ -119,6 +119,8 @@ class Resumable:
 
 
 def inspect_run(folder: Path) -> Resumable:
+    """What a run folder holds: complete (saved in full) or resumable. Clears a checkpoint left beside a
+    complete run by a kill between saving it and removing the checkpoint."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BplabError(f"{folder}: run folder not found")
@@ -133,7 +135,11 @@ def inspect_run(folder: Path) -> Resumable:
         raise BplabError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != TRAIN_FORMAT:
         raise BplabError(f"{path}: not a backprop-lab training record")
-    complete = (folder / "model.json").is_file() and not (folder / CHECKPOINT).is_file()
+    # save_run writes model.json last and a new run deletes any stale one first, so its presence means the
+    # run was saved in full. A checkpoint beside it is one the run was killed before removing: a leftover.
+    complete = (folder / "model.json").is_file()
+    if complete:
+        (folder / CHECKPOINT).unlink(missing_ok=True)
     return Resumable(folder, complete, str(doc.get("engine", "?")), doc)
 
 

@@ -117,6 +117,18 @@ def test_resuming_a_complete_run_changes_nothing(tmp_path):
     assert snapshot(folder) == before
 
 
+def test_a_run_killed_between_saving_and_removing_its_checkpoint_is_complete(tmp_path):
+    """model.json is written last, so a checkpoint beside it is a leftover: nothing is trained or written again."""
+    folder = tmp_path / "run"
+    assert bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode == 0
+    (folder / "checkpoint.npz").write_bytes(b"left behind by a kill")  # never read: the run is complete
+    saved = {name: (folder / name).stat().st_mtime_ns for name in ("weights.npz", "model.json", "history.json")}
+    result = bplab("train", "--resume", folder)
+    assert result.returncode == 0 and "complete" in result.stdout, result.stderr
+    assert not (folder / "checkpoint.npz").exists()
+    assert {name: (folder / name).stat().st_mtime_ns for name in saved} == saved
+
+
 def test_resume_refuses_other_training_options(tmp_path):
     folder = tmp_path / "run"
     assert bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode == 0
