@@ -8,6 +8,11 @@ class BplabError(Exception):
     """
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to one line (at most 200 characters) for a one-line error; its type when empty."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
 class SpecError(BplabError):
     """An invalid model description; the message names the offending layer."""
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import BplabError, first_line
+
 
 def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     path = Path(path)
@@ -55,6 +57,18 @@ def jsonable(obj: Any) -> Any:
 
 def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, default=jsonable) + "\n").encode()
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's value; a file that cannot be read or is not JSON (bad UTF-8, nested too deep) is a
+    one-line error naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise BplabError(f"{path}: cannot read ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors; nesting too deep
+        raise BplabError(f"{path}: not valid JSON ({first_line(exc)})") from None
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -8,7 +8,6 @@ Loading validates every key, shape and dtype against the spec.
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import zipfile
@@ -20,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from .config import TrainConfig
-from .errors import BplabError
-from .fileio import atomic_write, json_bytes, jsonable  # noqa: F401  (re-exported)
+from .errors import BplabError, first_line
+from .fileio import atomic_write, json_bytes, jsonable, read_json  # noqa: F401  (re-exported)
 from .spec import ModelSpec
 from .training.history import History
 
@@ -133,12 +132,8 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
         raise BplabError(f"{path}: not a valid weights file ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, KeyError, RuntimeError,
             MemoryError, zlib.error) as exc:
-        raise BplabError(f"{path}: not a valid .npz weights file ({exc.__class__.__name__}: {_first_line(exc)})") from None
+        raise BplabError(f"{path}: not a valid .npz weights file ({exc.__class__.__name__}: {first_line(exc)})") from None
     return weights
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
 def _check_headers(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
@@ -171,12 +166,7 @@ def load_run(folder: Path | str) -> Run:
         raise BplabError(f"{folder}: run folder not found")
     if not doc_path.is_file():
         raise BplabError(f"{doc_path}: file not found (not a complete run folder)")
-    try:
-        doc = json.loads(doc_path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise BplabError(f"{doc_path}: cannot read ({exc.strerror})") from None
-    except (ValueError, RecursionError) as exc:  # JSON and UTF-8 errors; nesting too deep
-        raise BplabError(f"{doc_path}: not valid JSON ({_first_line(exc)})") from None
+    doc = read_json(doc_path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BplabError(f"{doc_path}: not a backprop-lab model file (format {doc.get('format') if isinstance(doc, dict) else None!r})")
     try:
@@ -192,24 +182,20 @@ def load_run(folder: Path | str) -> Run:
     except BplabError as exc:  # an invalid spec or training option: say in which file
         raise BplabError(f"{doc_path}: {exc}") from None
     except (TypeError, ValueError, AttributeError) as exc:
-        raise BplabError(f"{doc_path}: invalid field ({_first_line(exc)})") from None
+        raise BplabError(f"{doc_path}: invalid field ({first_line(exc)})") from None
     if not spec.param_shapes() or len(spec.output_shape) != 1:
         raise BplabError(f"{doc_path}: the model has no weights or does not end in a vector of class scores")
     weights = load_weights(folder / "weights.npz", spec)
     history = History()
     if (folder / "history.json").is_file():
+        recorded = read_json(folder / "history.json")
         try:
-            history = History.from_dict(json.loads((folder / "history.json").read_bytes().decode("utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-            raise BplabError(f"{folder / 'history.json'}: unreadable ({exc.__class__.__name__}: {_first_line(exc)})") from None
+            history = History.from_dict(recorded)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BplabError(f"{folder / 'history.json'}: unreadable ({exc.__class__.__name__}: {first_line(exc)})") from None
     metrics = {}
     if (folder / "metrics.json").is_file():
-        try:
-            metrics = json.loads((folder / "metrics.json").read_bytes().decode("utf-8"))
-        except OSError as exc:
-            raise BplabError(f"{folder / 'metrics.json'}: cannot read ({exc.strerror})") from None
-        except (ValueError, RecursionError) as exc:
-            raise BplabError(f"{folder / 'metrics.json'}: not valid JSON ({_first_line(exc)})") from None
+        metrics = read_json(folder / "metrics.json")
         if not isinstance(metrics, dict):
             raise BplabError(f"{folder / 'metrics.json'}: expected a table of metrics")
     known = {"format", "engine", "dataset", "class_names", "spec", "config", "versions"}

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union
 
-from .errors import SpecError
+from .errors import SpecError, first_line
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear")
 PADDINGS = ("valid", "same")
@@ -263,7 +263,7 @@ class ModelSpec:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise SpecError(f"model spec is not valid JSON: {_first_line(exc)}") from None
+            raise SpecError(f"model spec is not valid JSON: {first_line(exc)}") from None
         return cls.from_dict(data)
 
 
@@ -331,10 +331,6 @@ def _int_option(options: dict[str, str], key: str, default: int, text: str) -> i
         raise SpecError(f"model {text!r}: option {key} must be an integer, got {value!r}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def parse_model(text: str, input_shape: tuple[int, ...], num_classes: int) -> ModelSpec:
     """Resolve a model description against a data set's input shape and class count.
 
@@ -387,7 +383,7 @@ def load_spec_file(path: Path, input_shape: tuple[int, ...], num_classes: int) -
     except OSError as exc:
         raise SpecError(f"{path}: cannot read model spec ({exc.strerror})") from None
     except (ValueError, RecursionError) as exc:  # JSON, TOML and UTF-8 errors; nesting too deep
-        raise SpecError(f"{path}: cannot parse model spec: {_first_line(exc)}") from None
+        raise SpecError(f"{path}: cannot parse model spec: {first_line(exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a model spec must be a table with 'layers'")
     data = dict(data)

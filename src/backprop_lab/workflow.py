@@ -20,7 +20,7 @@ from .data import BatchPlan, Dataset, load_dataset
 from .engines import get_engine
 from .errors import BplabError
 from .evaluate import classification_report
-from .fileio import write_json
+from .fileio import read_json, write_json
 from .numerics.initializers import init_weights
 from .runs import Run, prepare_out_dir, save_run
 from .spec import ModelSpec, parse_model
@@ -129,10 +129,7 @@ def inspect_run(folder: Path) -> Resumable:
         if (folder / "model.json").is_file():
             return Resumable(folder, True, "?", {})
         raise BplabError(f"{path}: not found; {folder} is not a run folder written by 'bplab train --out'")
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BplabError(f"{path}: not valid JSON ({exc})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("format") != TRAIN_FORMAT:
         raise BplabError(f"{path}: not a backprop-lab training record")
     # save_run writes model.json last and a new run deletes any stale one first, so its presence means the
