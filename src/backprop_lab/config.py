@@ -9,7 +9,7 @@ from typing import Any
 from .errors import BplabError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
-LOSSES = ("categorical_crossentropy", "binary_crossentropy", "mse")
+LOSSES = ("categorical_crossentropy", "binary_crossentropy", "mse", "squared_error", "half_squared_error")
 INITIALIZERS = ("zeros", "small_normal", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
 DTYPES = ("float32", "float64")
 DECAYS = ("none", "exponential", "step")

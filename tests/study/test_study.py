@@ -5,7 +5,6 @@ and headless Chromium shows it with every image loaded and no console error."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -103,22 +102,10 @@ def test_running_the_same_command_again_skips_what_is_finished(quick_study):
 
 @pytest.mark.slow
 def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
+    from helpers.browser import MATH_SIZES, chromium
 
     out, _ = quick_study
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
+    with chromium() as browser:
         browser.get((out / "report.html").resolve().as_uri())
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
@@ -126,10 +113,10 @@ def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
         assert all(done and width > 0 for done, width, _ in images), [alt for done, width, alt in images if not width]
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
         assert not errors, errors
+        maths = browser.execute_script(MATH_SIZES)  # the derived equations, as MathML
+        assert len(maths) >= 10 and all(w > 0 and h > 0 for w, h, _ in maths), [t for w, h, t in maths if not w or not h]
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1280, min(int(height), 30000))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shot = ARTIFACTS / "report.png"
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    finally:
-        browser.quit()

@@ -212,21 +212,30 @@ def draw(
     renderer: Annotated[str, typer.Option(help="auto (Graphviz if installed), graphviz or matplotlib.")] = "auto",
     loss: LossOpt = "categorical_crossentropy", l2: L2Opt = 0.0, optimizer: OptimizerOpt = "adam", lr: LrOpt = None,
     alpha: AlphaOpt = 0.0, force: ForceOpt = False,
+    values: Annotated[bool, typer.Option("--values", help="Label every node of the graphs with its value statistics "
+                                         "(forward) or gradient norm (backward) on a batch of the training set.")] = False,
+    run_path: Annotated[Optional[Path], typer.Option("--run", help="With --values: take the weights of this run folder "
+                                                     "(default: the initial weights for --seed).")] = None,
+    rows: Annotated[int, typer.Option(help="With --values: training rows in the batch.")] = 8,
+    seed: SeedOpt = 0,
 ):
     """Draw the network, its forward and backward computation graphs, and derive its update equations.
 
-    Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png
+    Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png --values
     """
-    from ..viz.drawings import write_drawings
+    from ..viz.drawings import graph_values, write_drawings
     from ..viz.render import check_format
     from ..workflow import new_run_folder, prepare
 
     check_format(fmt, renderer)
-    config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha)
+    if rows < 1:
+        raise BplabError(f"--rows: must be at least 1, got {rows}")
+    config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha, seed=seed)
     setup = prepare(data, model, config, data_dir)
+    labels = graph_values(setup, run_path, rows) if values or run_path is not None else None
     new_run_folder(out_dir, force)
     written, used = write_drawings(setup.spec, setup.dataset.class_names, config, out_dir, fmt, renderer,
-                                   f"{model} on {data} ({loss}, {optimizer})")
+                                   f"{model} on {data} ({loss}, {optimizer})", labels)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"pictures rendered by {used}")

@@ -26,7 +26,8 @@ LrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (def
 EpochsOpt = Annotated[int, typer.Option(help="Passes over the training set.")]
 BatchOpt = Annotated[str, typer.Option("--batch-size", help="Rows per batch, or 'full' for full-batch training.")]
 InitOpt = Annotated[str, typer.Option(help="zeros, small_normal, glorot_uniform, glorot_normal, he_normal, he_uniform.")]
-LossOpt = Annotated[str, typer.Option(help="categorical_crossentropy, binary_crossentropy or mse.")]
+LossOpt = Annotated[str, typer.Option(help="categorical_crossentropy, binary_crossentropy, mse (Keras's), squared_error "
+                                          "(summed over outputs) or half_squared_error.")]
 L2Opt = Annotated[float, typer.Option(help="L2 penalty on kernels: l2 * sum(W^2), as Keras's L2 regulariser.")]
 AlphaOpt = Annotated[float, typer.Option(help="Blended update: W <- (1-alpha) W_new + alpha W_old (0: plain).")]
 

@@ -72,8 +72,22 @@ def get_weights(model: keras.Model, spec: ModelSpec) -> dict[str, np.ndarray]:
     return {key: np.array(var.numpy()) for key, var in weight_variables(model, spec)}
 
 
+class SummedSquaredError(keras.losses.Loss):
+    """Not a Keras loss: the squared error summed over the outputs (times ``factor``), averaged over the batch
+    (public ``keras.losses.Loss``: ``call`` gives one value per row, the default reduction averages them)."""
+
+    def __init__(self, factor: float = 1.0, name: str = "squared_error", dtype: str | None = None):
+        super().__init__(name=name, dtype=dtype)
+        self.factor = factor
+
+    def call(self, y_true, y_pred):
+        return self.factor * keras.ops.sum(keras.ops.square(y_pred - keras.ops.cast(y_true, y_pred.dtype)), axis=-1)
+
+
 def keras_loss(name: str, dtype: str):
     """Keras's loss, computed in the model's dtype (Keras 3 losses default to float32 otherwise)."""
+    if name in ("squared_error", "half_squared_error"):
+        return SummedSquaredError(0.5 if name.startswith("half") else 1.0, name, dtype=dtype)
     cls = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
            "binary_crossentropy": keras.losses.BinaryCrossentropy,
            "mse": keras.losses.MeanSquaredError}[name]

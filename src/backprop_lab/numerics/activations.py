@@ -1,4 +1,5 @@
-"""Activations: forward and derivative side by side.
+"""Activations, the scratch engine's fast implementation: forward and derivative side by side.
+The rules as maths (printed and checked) are ``derive/rules.py``; tests check these against them.
 
 ``backward(z, a, da)`` returns dL/dz given dL/da. Elementwise activations
 multiply by g'(z); softmax applies its Jacobian (only needed when it is not
@@ -14,7 +15,6 @@ from ..errors import BplabError
 
 class Activation:
     name = ""
-    derivative_tex = ""  # g'(Z) in LaTeX, for the equations
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -25,7 +25,6 @@ class Activation:
 
 class Linear(Activation):
     name = "linear"
-    derivative_tex = "1"
 
     def forward(self, z):
         return z
@@ -36,7 +35,6 @@ class Linear(Activation):
 
 class ReLU(Activation):
     name = "relu"
-    derivative_tex = r"\mathbb{1}[Z > 0]"
 
     def forward(self, z):
         return np.maximum(z, 0)
@@ -47,7 +45,6 @@ class ReLU(Activation):
 
 class Sigmoid(Activation):
     name = "sigmoid"
-    derivative_tex = r"A \odot (1 - A)"
 
     def forward(self, z):
         # exp of a non-positive number only: no overflow for large |z|
@@ -60,7 +57,6 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     name = "tanh"
-    derivative_tex = r"1 - A^{\odot 2}"
 
     def forward(self, z):
         return np.tanh(z)
@@ -71,7 +67,6 @@ class Tanh(Activation):
 
 class Softmax(Activation):
     name = "softmax"
-    derivative_tex = r"\operatorname{diag}(a) - a a^T"
 
     def forward(self, z):
         e = np.exp(z - z.max(axis=-1, keepdims=True))

@@ -4,6 +4,7 @@
   clipped to [1e-7, 1 - 1e-7] as Keras does for probabilities.
 - ``binary_crossentropy``: -mean_i mean_k [Y log P + (1 - Y) log(1 - P)], P clipped the same way.
 - ``mse``: mean_i mean_k (P - Y)^2.
+- ``squared_error`` / ``half_squared_error`` (not Keras's): mean_i sum_k (P - Y)^2, and half of it.
 
 When the output layer is the loss's own activation (softmax before categorical
 cross-entropy, sigmoid before binary cross-entropy), Keras 3 does not use the
@@ -97,7 +98,27 @@ class MeanSquaredError(Loss):
         return 2 * (p - y) / p.size
 
 
-LOSSES: dict[str, Loss] = {cls.name: cls() for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError)}
+class SquaredError(Loss):
+    """Not Keras's: sum_k (P - Y)^2 per row, times ``factor``, averaged over the batch (hand-written NumPy
+    networks' loss; half of it is the textbook examples' E = sum 1/2 (t - o)^2)."""
+
+    name = "squared_error"
+    factor = 1.0
+
+    def value(self, p, y):
+        return float(self.factor * ((p - y) ** 2).sum(axis=-1).mean())
+
+    def grad(self, p, y):
+        return (2 * self.factor) * (p - y) / len(p)
+
+
+class HalfSquaredError(SquaredError):
+    name = "half_squared_error"
+    factor = 0.5
+
+
+LOSSES: dict[str, Loss] = {cls.name: cls() for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError,
+                                                       SquaredError, HalfSquaredError)}
 
 
 def get_loss(name: str) -> Loss:

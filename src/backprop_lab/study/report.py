@@ -40,6 +40,9 @@ caption { text-align: left; font-weight: 600; padding: .3em 0; }
 th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: right; }
 th { background: #eef1f4; }
 td:first-child, th:first-child { text-align: left; }
+.math { overflow-x: auto; }
+math[display=block] { font-size: 1.15em; margin: .4em 0; }
+.math h4 { margin: 1em 0 .3em; color: #3d444d; }
 pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 .meta { font-size: .8em; color: #57606a; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }
@@ -53,6 +56,7 @@ footer table { font-size: .95em; }
 <section id="{{ s.key }}"><h2>{{ loop.index }}. {{ s.title }}</h2>
 {% for line in s.reading.split("\\n") %}<div class="reading">{{ line }}</div>{% endfor %}
 {% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
+{% if s.math %}<div class="math">{{ s.math|safe }}</div>{% endif %}
 {% for src, caption, width in s.images %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>{% endfor %}
 {% for t in s.tables %}<table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endfor %}
@@ -88,7 +92,7 @@ def write_html(path: Path, root: Path, title: str, subtitle: str, sections: list
                footer: list[tuple[str, str]]) -> Path:
     env = Environment(autoescape=True)
     view = [{"key": s.key, "title": s.title, "reading": s.reading, "note": s.note, "command": s.command,
-             "seconds": s.seconds, "cached": s.key in cached, "tables": s.tables,
+             "seconds": s.seconds, "cached": s.key in cached, "tables": s.tables, "math": s.math,
              "images": [(data_uri(root / rel), caption, wide_width(root / rel)) for rel, caption in s.figures]}
             for s in sections]
     text = env.from_string(TEMPLATE).render(title=title, subtitle=subtitle, sections=view, footer=footer)
@@ -107,6 +111,9 @@ def write_markdown(path: Path, title: str, subtitle: str, sections: list[Section
         lines += [f"> {line}" for line in s.reading.split("\n")] + [""]
         if s.note:
             lines += [f"**Note:** {s.note}", ""]
+        if s.math:
+            lines += [f"The equations: [sections/{s.key}/equations.md](sections/{s.key}/equations.md) "
+                      f"(also equations.html with MathML, equations.tex and equations.svg).", ""]
         for rel, caption in s.figures:
             lines += [f"![{caption}]({rel})", f"*{caption}*", ""]
         for t in s.tables:

@@ -8,7 +8,7 @@ labelled as pixels, outputs as the class names.
 from __future__ import annotations
 
 from ..spec import Conv2D, Dense, ModelSpec
-from .graph import Graph, Node, shape_text
+from ..derive.graphs import Graph, Node, shape_text
 
 MAX_SHOWN = 8  # neurons drawn per column before truncating
 

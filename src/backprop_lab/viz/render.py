@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from ..errors import BplabError  # noqa: E402
-from .graph import Graph, Node  # noqa: E402
+from ..derive.graphs import Graph, Node  # noqa: E402
 
 FORMATS = ("svg", "png", "pdf")
 RENDERERS = ("auto", "graphviz", "matplotlib")
