@@ -109,23 +109,7 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
     try:
         _check_headers(path, expected)
         with np.load(path, allow_pickle=False) as archive:
-            keys = set(archive.files)
-            missing = sorted(set(expected) - keys)
-            extra = sorted(keys - set(expected))
-            if missing:
-                raise BplabError(f"{path}: missing weight {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-            if extra:
-                raise BplabError(f"{path}: unexpected weight {extra[0]} not in the model spec")
-            weights = {}
-            for key, shape in expected.items():
-                arr = archive[key]
-                if arr.dtype not in (np.float32, np.float64):
-                    raise BplabError(f"{path}: weight {key} has dtype {arr.dtype}, expected float32 or float64")
-                if tuple(arr.shape) != tuple(shape):
-                    raise BplabError(f"{path}: weight {key} has shape {tuple(arr.shape)}, the spec needs {tuple(shape)}")
-                if not np.isfinite(arr).all():
-                    raise BplabError(f"{path}: weight {key} holds NaN or infinite values")
-                weights[key] = arr
+            weights = checked_weights(path, expected, {key: archive[key] for key in archive.files})
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise BplabError(f"{path}: holds pickled objects; refusing to load it") from None
@@ -134,6 +118,67 @@ def load_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
             MemoryError, zlib.error) as exc:
         raise BplabError(f"{path}: not a valid .npz weights file ({exc.__class__.__name__}: {first_line(exc)})") from None
     return weights
+
+
+def checked_weights(path: Path, expected: dict[str, tuple[int, ...]], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` checked against the spec's keys and shapes: none missing, none extra, float, finite."""
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing:
+        raise BplabError(f"{path}: missing weight {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    if extra:
+        raise BplabError(f"{path}: unexpected weight {extra[0]} not in the model spec")
+    weights = {}
+    for key, shape in expected.items():
+        arr = arrays[key]
+        if arr.dtype not in (np.float32, np.float64):
+            raise BplabError(f"{path}: weight {key} has dtype {arr.dtype}, expected float32 or float64")
+        if tuple(arr.shape) != tuple(shape):
+            raise BplabError(f"{path}: weight {key} has shape {tuple(arr.shape)}, the spec needs {tuple(shape)}")
+        if not np.isfinite(arr).all():
+            raise BplabError(f"{path}: weight {key} holds NaN or infinite values")
+        weights[key] = arr
+    return weights
+
+
+def read_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """A weights file by its suffix: ``.npz`` (as a run saves it), or a hand-written ``.json`` / ``.toml`` table
+    of nested lists by flat key, ``dense_0/kernel`` in the (in, out) layout and ``dense_0/bias``."""
+    path = Path(path)
+    if path.suffix.lower() not in (".json", ".toml"):
+        return load_weights(path, spec)
+    if not path.is_file():
+        raise BplabError(f"{path}: file not found")
+    if path.suffix.lower() == ".json":
+        doc = read_json(path)
+    else:
+        import tomllib
+
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BplabError(f"{path}: not valid TOML ({first_line(exc)})") from None
+    if not isinstance(doc, dict):
+        raise BplabError(f"{path}: expected a table of weights by key (dense_0/kernel = [[...]]), got {type(doc).__name__}")
+    doc = _flatten_tables(doc)
+    arrays = {}
+    for key, value in doc.items():
+        try:
+            arrays[key] = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise BplabError(f"{path}: weight {key} is not a rectangular array of numbers") from None
+    return checked_weights(path, spec.param_shapes(), arrays)
+
+
+def _flatten_tables(doc: dict, prefix: str = "") -> dict:
+    """TOML writes ``[dense_0] kernel = ...`` as nested tables: back to flat ``dense_0/kernel`` keys."""
+    flat = {}
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            flat.update(_flatten_tables(v, f"{prefix}{k}/"))
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
 
 
 def _check_headers(path: Path, expected: dict[str, tuple[int, ...]]) -> None:

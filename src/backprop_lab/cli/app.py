@@ -464,6 +464,9 @@ def study(
               f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}")
 
 
+from . import check_cmd, derive_cmd  # noqa: E402,F401 - they add their commands to ``app``
+
+
 def main() -> None:
     """Entry point: every user error becomes one line on stderr and exit code 2."""
     try:

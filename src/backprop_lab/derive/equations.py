@@ -235,9 +235,12 @@ def derive(spec: ModelSpec, config: TrainConfig) -> Derivation:
     return Derivation(spec, config, eqs, layers, masks, fused)
 
 
-def update_equations(config: TrainConfig) -> list[Equation]:
-    """The optimizer's update for any variable W with gradient dW, its hyper-parameters' values, the
-    learning-rate schedule and the blended update: the same for every W[l] and b[l]."""
+def rule_updates(config: TrainConfig) -> list[Equation]:
+    """The optimizer's declared rule for any variable W with gradient dW: its assignments, in order."""
+    return [Equation("update", target, e, op="←") for target, e in optimizer_rule(config.optimizer).update(*_generic(config))]
+
+
+def _generic(config: TrainConfig):
     rule = optimizer_rule(config.optimizer)
     any_shape = ("d",)  # any variable: a tensor, so products in the rule are element-wise
     w = Sym("W", "W", any_shape, kind="param")
@@ -246,7 +249,15 @@ def update_equations(config: TrainConfig) -> list[Equation]:
                     sub="W" if s in ("m", "v") else None)
              for s in rule.slots}
     hypers = {h: HYPER_SYMBOLS[h] for h in rule.hypers}
-    eqs = [Equation("update", target, e, op="←") for target, e in rule.update(w, g, slots, hypers, T_STEP)]
+    return w, g, slots, hypers, T_STEP
+
+
+def update_equations(config: TrainConfig) -> list[Equation]:
+    """The optimizer's update for any variable W with gradient dW, its hyper-parameters' values, the
+    learning-rate schedule and the blended update: the same for every W[l] and b[l]."""
+    w, _, _, hypers, _ = _generic(config)
+    any_shape = w.shape
+    eqs = rule_updates(config)
     for h, sym in hypers.items():
         eqs.append(Equation("update", sym, Const(float(getattr(config, HYPER_CONFIG[h])))))
     if config.decay != "none":

@@ -365,7 +365,12 @@ class Printer:
             return self.number(float(v))
         if v.size > self.max_entries:
             return None  # too large to write out: keep the symbol
-        return self.matrix(v if v.ndim == 2 else v.reshape(1, -1) if v.ndim == 1 else v.reshape(len(v), -1))
+        if v.ndim == 1:
+            return self.vector(v)
+        return self.matrix(v if v.ndim == 2 else v.reshape(len(v), -1))
+
+    def vector(self, v: np.ndarray) -> str:
+        return self.matrix(v.reshape(1, -1))
 
     def __call__(self, e: Expr) -> str:
         if isinstance(e, Sym):
@@ -482,6 +487,9 @@ class TextPrinter(Printer):
 
     def matrix(self, a):
         return "[" + ", ".join("[" + ", ".join(self.number(float(x)) for x in row) + "]" for row in a) + "]"
+
+    def vector(self, v):
+        return "[" + ", ".join(self.number(float(x)) for x in v) + "]"
 
     def paren(self, x):
         return f"({x})"

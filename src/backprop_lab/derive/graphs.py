@@ -188,8 +188,13 @@ def backward_graph(d: Derivation, values: Mapping[str, Any] | None = None) -> Gr
 
 def dependencies(d: Derivation) -> dict[str, list[str]]:
     """For each forward symbol and the loss, the symbols its equation reads (scalars left out):
-    the edges of the computation graph in the notation of the equations."""
+    the edges of the computation graph in the notation of the equations. The loss is read as the
+    mathematics writes it, a function of the network's output A[L] (and of every kernel, with L2),
+    also where Keras computes it from the logits Z[L] for numerical safety."""
     deps: dict[str, list[str]] = {}
     for eq in d.section("forward") + d.section("loss"):
         deps[eq.name] = [s.name for s in symbols(eq.rhs) if s.kind not in _SCALAR_KINDS]
+    if d.fused:
+        last = d.layers[-1]
+        deps["loss"] = [last.a.name if name == last.z.name else name for name in deps["loss"]]
     return deps
