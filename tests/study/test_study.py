@@ -67,7 +67,9 @@ def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
     for key in SECTIONS:
         block = html.split(f'<section id="{key}">')[1].split("</section>")[0]
         assert 'class="reading"' in block and "<pre><code>bplab " in block, key
-        if key != "saveload":
+        if key == "equations":  # the derived equations and a worked example, as MathML
+            assert block.count('<math display="block">') >= 20 and "A worked example" in block, key
+        elif key != "saveload":
             assert "<img src=\"data:image/" in block, f"{key} has no figure"
         if key not in ("network", "forward", "backward"):
             assert "<table>" in block, f"{key} has no table"

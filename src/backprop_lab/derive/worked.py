@@ -82,22 +82,27 @@ class WorkedExample:
                           r"\usepackage[margin=1.5cm,landscape]{geometry}", r"\begin{document}",
                           f"\\section*{{{self.title}}}", *notes, *body, r"\end{document}", ""])
 
-    def to_html(self) -> str:
-        parts = [f"<h1>{html.escape(self.title)}</h1>"] + [f"<p><em>{html.escape(n)}</em></p>" for n in self.notes]
+    def mathml_body(self, heading: str = "h2") -> str:
+        """The example as HTML with MathML blocks (no page around it), for a report."""
+        parts = [f"<p><em>{html.escape(n)}</em></p>" for n in self.notes]
         for section, lines in self.by_section().items():
-            parts.append(f"<h2>{html.escape(SECTION_TITLES[section])}</h2>")
+            parts.append(f"<{heading}>{html.escape(SECTION_TITLES[section])}</{heading}>")
             for line in lines:
                 sym, num, res = line.mathml
                 parts.append(f'<math display="block"><mtable columnalign="right left">'
                              f"<mtr><mtd>{sym}</mtd></mtr><mtr><mtd><mo>=</mo>{num}</mtd></mtr>"
                              f"<mtr><mtd><mo>=</mo>{res}</mtd></mtr></mtable></math>")
-        parts.append("<h2>Loss after each step</h2><table><tr><th>step</th><th>loss</th></tr>"
+        parts.append(f"<{heading}>Loss after each step</{heading}><table><tr><th>step</th><th>loss</th></tr>"
                      + "".join(f"<tr><td>{i}</td><td>{v:.9g}</td></tr>" for i, v in enumerate(self.losses)) + "</table>")
+        return "".join(parts)
+
+    def to_html(self) -> str:
         return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>' + html.escape(self.title)
                 + "</title><style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
                   "math[display=block]{margin:.6em 0;font-size:1.1em;overflow-x:auto;max-width:100%}"
                   "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}table{border-collapse:collapse}"
-                  "</style></head><body>" + "".join(parts) + "</body></html>\n")
+                  "</style></head><body>" + f"<h1>{html.escape(self.title)}</h1>" + self.mathml_body()
+                + "</body></html>\n")
 
 
 def _three(printer_cls, eq: Equation, env: dict, value: Any, digits: int, max_entries: int) -> tuple[str, str, str]:

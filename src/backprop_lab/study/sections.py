@@ -172,7 +172,7 @@ def backward(ctx):
 
 
 def equations(ctx: Context) -> Section:
-    from ..derive.check import TOLERANCE, check
+    from ..derive.check import TOLERANCE, check, dropout_masks
     from ..derive.equations import derive
     from ..training import targets
     from ..viz.equations import mathml_blocks, write_equations
@@ -185,6 +185,12 @@ def equations(ctx: Context) -> Section:
     derivation = derive(setup.spec, replace(config, dtype="float64"))
     checks = check(derivation, x, targets(setup.spec, y, "float64"), config.seed)
     worst = max(c.worst for c in checks)
+    from ..derive.worked import worked_example
+    from ..workflow import initial_weights
+
+    example = worked_example(setup.spec, replace(config, dtype="float64"), initial_weights(setup.spec, config), x[:1],
+                             targets(setup.spec, y[:1], "float64"), max_entries=12, digits=4,
+                             masks=dropout_masks(derivation, 1, config.seed) if derivation.masks else None)
     rows = [[c.symbol, f"{c.fd_rel:.1e}", f"{c.engine_rel:.1e}", "-" if c.chain_rel is None else f"{c.chain_rel:.1e}",
              "pass" if c.worst < TOLERANCE else "FAIL"] for c in checks]
     return Section("equations", "Weight-update equations, derived and checked",
@@ -199,7 +205,9 @@ def equations(ctx: Context) -> Section:
                           ["gradient", "vs finite differences", "scratch engine vs derived", "chain-rule form vs recursion",
                            "result"], rows)],
                    {"worst_rel": worst, "all_passed": all(c.worst < TOLERANCE for c in checks)},
-                   math=mathml_blocks(derivation))
+                   math=mathml_blocks(derivation) + "<h3>A worked example: the first training row, at the initial weights"
+                        f"</h3><p>Loss {example.loss_before:.6g} before the step, {example.losses[-1]:.6g} after it.</p>"
+                        + example.mathml_body("h4"))
 
 
 # --- 5-6: GradientTape, and the three engines ----------------------------------
