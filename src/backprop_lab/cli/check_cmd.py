@@ -2,4 +2,69 @@
 
 from __future__ import annotations
 
-from .app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import BplabError
+from .app import app, emit_json
+from .options import DataDirOpt, DataOpt, JsonOpt, L2Opt
+
+CheckModelOpt = Annotated[str, typer.Option("--model", "-m", help="The network the derivation is about: mlp:16,8,4, "
+                                            "cnn:32,64 or a .json/.toml spec (mlp:16,8,4 has 4 layers with weights).")]
+
+
+@app.command("check-derivation")
+def check_derivation(
+    file: Annotated[Optional[Path], typer.Argument(
+        metavar="FILE", help="Text file: one equation per line, plain (dC/dW[2] = dC/da[3] * ...) or LaTeX "
+        "(\\frac{\\partial C}{\\partial W^{[2]}} = ...); lines starting with # or % are comments.")] = None,
+    model: CheckModelOpt = ..., data: DataOpt = "digits", data_dir: DataDirOpt = None,
+    l2: Annotated[float, typer.Option(help="L2 penalty: the cost then also depends on every W[l] directly, so "
+                                      "dC/dW[l] is a sum over two paths.")] = 0.0,
+    as_json: JsonOpt = False,
+    show: Annotated[bool, typer.Option("--show-chains", help="Print the correct chain of every weight and bias "
+                                       "instead of checking a FILE.")] = False,
+    latex: Annotated[bool, typer.Option("--latex", help="With --show-chains: in LaTeX.")] = False,
+):
+    """Check a hand-written chain-rule derivation (dC/dW[l] as a product of factors) against the
+    computation graph of MODEL: every factor must be an edge of the graph, every product an unbroken
+    chain from the cost to the parameter, and the sum must cover every path. Each wrong equation gets
+    what is wrong (not-an-edge, chain-broken, lhs-mismatch, missing-path, nonexistent-path,
+    off-by-one, unknown-layer, ...) and its correct chain in the same notation.
+    Exit code 0: all correct; 1: some equation is wrong; 2: unreadable file, unparsable line or bad model.
+
+    Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
+    """
+    from ..config import TrainConfig
+    from ..data import load_dataset
+    from ..derive.chain import check_derivation as check, correct_chains
+    from ..derive.equations import derive
+    from ..spec import parse_model
+
+    if (file is None) == (not show):
+        raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
+    text = None
+    if file is not None:
+        if not file.is_file():
+            raise BplabError(f"{file}: {'is a folder' if file.is_dir() else 'no such file'}")
+        try:
+            text = file.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BplabError(f"{file}: cannot read it as UTF-8 text ({exc.__class__.__name__})") from None
+    ds = load_dataset(data, data_dir)
+    spec = parse_model(model, ds.input_shape, ds.num_classes)
+    try:
+        derivation = derive(spec, TrainConfig(l2=l2))
+    except ValueError as exc:
+        raise BplabError(f"model {model!r}: {exc}") from None
+    if text is None:
+        chains = correct_chains(derivation, latex)
+        return emit_json({"model": model, "chains": chains}) if as_json else print("\n".join(chains))
+    report = check(text, derivation, model, str(file))
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        print(report.text())
+    return 0 if report.correct else 1
