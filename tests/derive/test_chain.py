@@ -305,3 +305,19 @@ def test_the_readme_example_prints_what_the_readme_shows(tmp_path):
     result = bplab(*command.split()[2:], cwd=tmp_path, timeout=120)
     assert result.returncode == 1, result.stderr
     assert result.stdout == expected
+
+
+@pytest.mark.parametrize("hidden", ["16", "16,8", "16,8,4", "16,8,4,4"])
+def test_the_reports_typical_mistakes_are_all_caught(hidden):
+    from backprop_lab.config import TrainConfig
+    from backprop_lab.derive.chain import check_derivation, typical_mistakes
+    from backprop_lab.derive.equations import derive
+    from backprop_lab.spec import parse_model
+
+    d = derive(parse_model(f"mlp:{hidden}", (6,), 3), TrainConfig())
+    mistakes = typical_mistakes(d)
+    assert len(mistakes) == 3
+    report = check_derivation("\n".join(mistakes), d)
+    assert not any(v.correct for v in report.verdicts)
+    assert "off-by-one" in report.verdicts[0].codes and "chain-broken" in report.verdicts[1].codes
+    assert "not-an-edge" in report.verdicts[2].codes

@@ -761,3 +761,22 @@ def correct_chains(derivation: Derivation, latex: bool = False) -> list[str]:
             lhs = (COST, Node(kind, l))
             out.append(notation.equation(lhs, graph.paths(*lhs)))
     return out
+
+
+def typical_mistakes(derivation: Derivation) -> list[str]:
+    """Wrong chains of the kinds learners write, made from this model's correct ones (plain notation): the
+    output layer's chain with every index but the parameter's one too low, a factor that skips a layer, and a
+    factor left out. For a report's "common mistakes" box; the checker then says what is wrong with each."""
+    chains = correct_chains(derivation)
+    L = chain_graph(derivation).layers
+    out_w = chains[0]  # dC/dW[L] = dC/da[L] * da[L]/dz[L] * dz[L]/dW[L]
+    lhs, rhs = out_w.split(" = ")
+    factors = rhs.split(" * ")
+    lowered = " * ".join(re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) - 1}]", f) for f in factors[:-1])
+    last = re.sub(r"dz\[(\d+)\]", lambda m: f"dz[{int(m.group(1)) - 1}]", factors[-1])
+    mistakes = [f"{lhs} = {lowered} * {last}" if L > 1 else None,
+                f"{lhs} = {' * '.join(factors[:1] + factors[2:])}"]
+    if L > 1:
+        w_below = next(c for c in chains if c.startswith(f"dC/dW[{L - 1}]"))
+        mistakes.append(w_below.replace(f"dz[{L}]/da[{L - 1}] * da[{L - 1}]/dz[{L - 1}]", f"dz[{L}]/dz[{L - 1}]"))
+    return [m for m in mistakes if m]

@@ -191,6 +191,10 @@ def equations(ctx: Context) -> Section:
     example = worked_example(setup.spec, replace(config, dtype="float64"), initial_weights(setup.spec, config), x[:1],
                              targets(setup.spec, y[:1], "float64"), max_entries=12, digits=4,
                              masks=dropout_masks(derivation, 1, config.seed) if derivation.masks else None)
+    from ..derive.chain import check_derivation, typical_mistakes
+
+    report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
+    mistakes = [[v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues), v.expected or "-"] for v in report.verdicts]
     rows = [[c.symbol, f"{c.fd_rel:.1e}", f"{c.engine_rel:.1e}", "-" if c.chain_rel is None else f"{c.chain_rel:.1e}",
              "pass" if c.worst < TOLERANCE else "FAIL"] for c in checks]
     return Section("equations", "Weight-update equations, derived and checked",
@@ -203,7 +207,9 @@ def equations(ctx: Context) -> Section:
                    [],
                    [Table("Derived gradients checked (norm-wise relative difference)",
                           ["gradient", "vs finite differences", "scratch engine vs derived", "chain-rule form vs recursion",
-                           "result"], rows)],
+                           "result"], rows),
+                    Table("Common mistakes in hand derivations of this network, and what bplab check-derivation says",
+                          ["hand-written chain", "what is wrong", "the correct chain"], mistakes)],
                    {"worst_rel": worst, "all_passed": all(c.worst < TOLERANCE for c in checks)},
                    math=mathml_blocks(derivation) + "<h3>A worked example: the first training row, at the initial weights"
                         f"</h3><p>Loss {example.loss_before:.6g} before the step, {example.losses[-1]:.6g} after it.</p>"
