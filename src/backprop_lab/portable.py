@@ -47,6 +47,7 @@ def export_keras(run: Run, path: Path) -> Path:
 
 
 def _spec_layer(layer, where: str):
+    from . import keras_engines  # noqa: F401 - loads TensorFlow without its start-up lines
     import keras
 
     name = f"{where}: layer {layer.name!r} ({type(layer).__name__})"
@@ -78,7 +79,7 @@ def import_keras(path: Path) -> Run:
         raise BplabError(f"{path}: file not found")
     if not zipfile.is_zipfile(path):
         raise BplabError(f"{path}: not a .keras file (a .keras file is a zip archive)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from . import keras_engines  # noqa: F401 - loads TensorFlow without its start-up lines
     import keras
     import numpy as np
 
