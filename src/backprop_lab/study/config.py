@@ -20,7 +20,7 @@ SECTIONS = ("network", "forward", "backward", "equations", "tape", "engines", "n
             "blend", "cnn", "saveload", "transfer")
 COMMON = {"data": str, "model": str, "optimizer": str, "lr": float, "init": str, "batch_size": (int, str),
           "epochs": int, "seeds": int, "seed": int, "loss": str, "l2": float, "decay": str, "decay_rate": float,
-          "engine": str}
+          "engine": str, "data_dir": str}
 EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool}}
 TOP = {**COMMON, "sections": list}
 
@@ -54,7 +54,8 @@ class Study:
         return {**self.common, **self.overrides.get(section, {})}
 
 
-def load_study(path: Path | None = None, preset: str = "quick", data: str | None = None) -> Study:
+def load_study(path: Path | None = None, preset: str = "quick", data: str | None = None,
+               data_dir: str | Path | None = None) -> Study:
     where = str(path) if path else "reference study"
     if path is None:
         text = reference_text()
@@ -95,6 +96,8 @@ def load_study(path: Path | None = None, preset: str = "quick", data: str | None
     for name in sections:
         if name not in SECTIONS:
             raise BplabError(f"{where}: unknown section {name!r} (choose from {', '.join(SECTIONS)})")
+    if data_dir is not None:
+        common["data_dir"] = str(data_dir)
     if data is not None:
         common["data"] = data
         for table in overrides.values():  # --data applies everywhere, except the CIFAR section's own choice

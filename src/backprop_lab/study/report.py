@@ -43,6 +43,12 @@ td:first-child, th:first-child { text-align: left; }
 .math { overflow-x: auto; }
 math[display=block] { font-size: 1.15em; margin: .4em 0; }
 .math h4 { margin: 1em 0 .3em; color: #3d444d; }
+.claim { border-left: 4px solid #6b4fa3; padding: .2em .9em; background: #f4f0fa; margin: .6em 0; font-style: italic; }
+.verdict-box { border-left: 4px solid #57606a; padding: .4em .9em; background: #f3f4f6; margin: .8em 0; }
+.holds { border-color: #1a7f37; } .fails { border-color: #cf222e; } .unsure { border-color: #9a6700; }
+td.verdict { font-weight: 600; white-space: nowrap; } td.holds { color: #1a7f37; } td.fails { color: #cf222e; }
+td.unsure { color: #9a6700; }
+table.claims td { text-align: left; vertical-align: top; }
 pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 .meta { font-size: .8em; color: #57606a; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }
@@ -50,16 +56,24 @@ footer table { font-size: .95em; }
 </style></head>
 <body>
 <header><h1>{{ title }}</h1><p>{{ subtitle }}</p></header>
+{% if claims %}<section id="claims"><h2>The claims this study tests</h2>
+<p>Each claim was made in a course report this study reproduces. Its section runs the set-up the claim was made with;
+the verdict is computed from the measurements.</p>
+<table class="claims"><thead><tr><th>claim</th><th>section</th><th>measured</th><th>verdict</th></tr></thead><tbody>
+{% for c in claims %}<tr><td>{{ c.text }}</td><td><a href="#{{ c.section }}">{{ c.section_title }}</a></td><td>{{ c.measured }}</td>
+<td class="verdict {{ c.css }}">{{ c.verdict }}</td></tr>{% endfor %}</tbody></table></section>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.key }}">{{ loop.index }}. {{ s.title }}</a>{% endfor %}</nav>
 <main>
 {% for s in sections %}
 <section id="{{ s.key }}"><h2>{{ loop.index }}. {{ s.title }}</h2>
+{% for v in s.verdicts %}<div class="claim">Claim tested: “{{ v.text }}”</div>{% endfor %}
 {% for line in s.reading.split("\\n") %}<div class="reading">{{ line }}</div>{% endfor %}
 {% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
 {% if s.math %}<div class="math">{{ s.math|safe }}</div>{% endif %}
-{% for src, caption, width in s.images %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>{% endfor %}
-{% for t in s.tables %}<table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endfor %}
+{% for block in s.blocks %}{% if block.kind == "figure" %}{% set src, caption, width = block.item %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>
+{% else %}{% set t = block.item %}<div class="scroll"><table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>{% endif %}{% endfor %}
+{% for v in s.verdicts %}<div class="verdict-box {{ v.css }}"><b>Verdict: {{ v.verdict }}.</b> {{ v.measured }}. {{ v.reason }}.</div>{% endfor %}
 <p class="meta">Reproduce:</p><pre><code>{{ s.command }}</code></pre>
 <p class="meta">{{ "%.1f"|format(s.seconds) }} s{% if s.cached %} (from an earlier run of this study){% endif %}</p>
 </section>
@@ -88,14 +102,44 @@ def wide_width(path: Path, page: int = 1000, most: int = 2200) -> int | None:
     return min(width, most)
 
 
+def verdict_css(verdict: str) -> str:
+    return {"holds": "holds", "does not hold": "fails"}.get(verdict, "unsure")
+
+
+def claims_rows(sections: list[Section]) -> list[dict]:
+    """One row per claim tested, in the order of the sections: the claim, its section, the figure, the verdict."""
+    from .claims import CLAIMS
+
+    return [{**v, "text": CLAIMS[v["claim"]].text, "section": s.key, "section_title": s.title, "css": verdict_css(v["verdict"])}
+            for s in sections for v in s.verdicts]
+
+
+def _blocks(s: Section, images: list) -> list[dict]:
+    """Figures and tables in reading order: each figure with its table when the section pairs them."""
+    figures = [{"kind": "figure", "item": i} for i in images]
+    tables = [{"kind": "table", "item": t} for t in s.tables]
+    if not s.paired:
+        return figures + tables
+    out = []
+    for i in range(max(len(figures), len(tables))):
+        out += figures[i: i + 1] + tables[i: i + 1]
+    return out
+
+
 def write_html(path: Path, root: Path, title: str, subtitle: str, sections: list[Section], cached: set[str],
                footer: list[tuple[str, str]]) -> Path:
+    from .claims import CLAIMS
+
     env = Environment(autoescape=True)
-    view = [{"key": s.key, "title": s.title, "reading": s.reading, "note": s.note, "command": s.command,
-             "seconds": s.seconds, "cached": s.key in cached, "tables": s.tables, "math": s.math,
-             "images": [(data_uri(root / rel), caption, wide_width(root / rel)) for rel, caption in s.figures]}
-            for s in sections]
-    text = env.from_string(TEMPLATE).render(title=title, subtitle=subtitle, sections=view, footer=footer)
+    view = []
+    for s in sections:
+        images = [(data_uri(root / rel), caption, wide_width(root / rel)) for rel, caption in s.figures]
+        view.append({"key": s.key, "title": s.title, "reading": s.reading, "note": s.note, "command": s.command,
+                     "seconds": s.seconds, "cached": s.key in cached, "math": s.math, "blocks": _blocks(s, images),
+                     "verdicts": [{**v, "text": CLAIMS[v["claim"]].text, "css": verdict_css(v["verdict"])}
+                                  for v in s.verdicts]})
+    text = env.from_string(TEMPLATE).render(title=title, subtitle=subtitle, sections=view, footer=footer,
+                                            claims=claims_rows(sections))
     path.write_text(text)
     return path
 
@@ -106,8 +150,16 @@ def _md_cell(value: str) -> str:
 
 def write_markdown(path: Path, title: str, subtitle: str, sections: list[Section], footer: list[tuple[str, str]]) -> Path:
     lines = [f"# {title}", "", subtitle, ""]
+    rows = claims_rows(sections)
+    if rows:
+        lines += ["## The claims this study tests", "", "| claim | section | measured | verdict |", "|---|---|---|---|"]
+        lines += [f"| {_md_cell(r['text'])} | {_md_cell(r['section_title'])} | {_md_cell(r['measured'])} | "
+                  f"**{_md_cell(r['verdict'])}** |" for r in rows] + [""]
     for i, s in enumerate(sections, start=1):
         lines += [f"## {i}. {s.title}", ""]
+        from .claims import CLAIMS
+
+        lines += [f"*Claim tested: “{CLAIMS[v['claim']].text}”*" for v in s.verdicts] + ([""] if s.verdicts else [])
         lines += [f"> {line}" for line in s.reading.split("\n")] + [""]
         if s.note:
             lines += [f"**Note:** {s.note}", ""]
@@ -121,7 +173,8 @@ def write_markdown(path: Path, title: str, subtitle: str, sections: list[Section
                       "|" + "---|" * len(t.header)]
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
             lines.append("")
-        lines += ["Reproduce:", "", "```sh", s.command, "```", "", f"*{s.seconds:.1f} s*", ""]
+        lines += [f"**Verdict: {v['verdict']}.** {v['measured']}. {v['reason']}." for v in s.verdicts]
+        lines += ([""] if s.verdicts else []) + ["Reproduce:", "", "```sh", s.command, "```", "", f"*{s.seconds:.1f} s*", ""]
     lines += ["## How this report was made", "", "| | |", "|---|---|"]
     lines += [f"| {_md_cell(k)} | {_md_cell(v)} |" for k, v in footer]
     path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,41 @@
+"""How far two training runs drift apart, step by step, set against what explains it: float32
+round-off (the same pair in float64) and the spread between seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+FLOOR = 1e-16  # exact zeros are drawn here (log scale)
+
+
+def abs_diff(a, b) -> np.ndarray:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = min(len(a), len(b))
+    return np.abs(a[:n] - b[:n])
+
+
+def save_drift_explained(series: list[tuple[str, np.ndarray]], path: Path, title: str) -> Path:
+    """One line per (label, |per-step loss difference|), log scale, exact zeros at the floor and said so."""
+    fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
+    styles = ["-", "--", ":", "-."]
+    for i, (label, diff) in enumerate(series):
+        diff = np.asarray(diff, dtype=np.float64)
+        shown = np.maximum(diff, FLOOR)
+        if not np.any(diff):
+            label += f" (identical: drawn at {FLOOR:g})"
+        ax.plot(np.arange(1, len(diff) + 1), shown, color=f"C{i}", ls=styles[i % len(styles)], lw=1.8, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("|loss difference| at that step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10, wrap=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,84 @@
+"""Each verdict is computed from measurements: every claim gets a case where it holds and one where it does not."""
+
+import pytest
+
+from backprop_lab.study import claims
+from backprop_lab.study.claims import FAILS, HOLDS
+
+
+def test_every_claim_is_tested_by_a_study_section():
+    from backprop_lab.study.config import SECTIONS
+
+    assert all(c.section in SECTIONS for c in claims.CLAIMS.values())
+    assert len(claims.CLAIMS) == 9
+
+
+def test_tape_fit():
+    holds = claims.tape_fit([0.0, 0.0, 0.0], 0.0, [0.95, 0.953, 0.948])
+    assert holds.verdict == HOLDS and "bit for bit" in holds.reason
+    fails = claims.tape_fit([0.02, -0.03, 0.025], 0.1, [0.95, 0.951, 0.9505])
+    assert fails.verdict == FAILS
+    assert claims.tape_fit([0.0], 0.0, [0.95]).verdict == "cannot tell with 1 seed"
+
+
+def test_same_curves():
+    assert claims.same_curves(1e-5, 0.0005, 0.02, 0.01, 3).verdict == HOLDS
+    assert claims.same_curves(0.1, 0.05, 0.02, 0.01, 3).verdict == FAILS
+
+
+def test_faster():
+    assert claims.faster([1.0, 1.02, 0.98, 1.01], [1.5, 1.52, 1.49, 1.51]).verdict == HOLDS
+    assert claims.faster([2.0, 2.02, 1.98, 2.01], [1.5, 1.52, 1.49, 1.51]).verdict == FAILS
+    assert claims.faster([1.0, 1.5, 0.7], [1.1, 0.8, 1.4]).verdict.startswith("cannot tell")
+    assert "times as fast" in claims.faster([0.2, 0.21, 0.19], [1.5, 1.52, 1.49]).reason
+
+
+def test_numpy33():
+    fails = claims.numpy33({"scratch": [0.11, 0.12], "tape": [0.115, 0.12], "fit": [0.11, 0.121]},
+                           {"scratch": [0.95, 0.94], "tape": [0.95, 0.95], "fit": [0.94, 0.95]})
+    assert fails.verdict == FAILS and "set-up, not the framework" in fails.reason
+    holds = claims.numpy33({"scratch": [0.33, 0.331], "tape": [0.98, 0.979], "fit": [0.98, 0.981]},
+                           {"scratch": [0.95, 0.94], "tape": [0.95, 0.95], "fit": [0.94, 0.95]})
+    assert holds.verdict == HOLDS
+
+
+def test_best_config():
+    exp = {"width": {"128": [0.90, 0.91, 0.905], "256": [0.95, 0.951, 0.949]},
+           "init": {"small": [0.5, 0.52, 0.51], "he": [0.95, 0.951, 0.949]},
+           "optimizer": {"sgd": [0.8, 0.81, 0.8], "adam": [0.90, 0.9, 0.91], "rmsprop": [0.95, 0.951, 0.949]}}
+    claimed = {"width": "256", "init": "he", "optimizer": "rmsprop"}
+    assert claims.best_config(exp, claimed, 3).verdict == HOLDS
+    exp["optimizer"]["adam"] = [0.97, 0.971, 0.969]
+    assert claims.best_config(exp, claimed, 3).verdict == FAILS
+    exp["optimizer"]["adam"] = [0.95, 0.94, 0.96]
+    assert claims.best_config(exp, claimed, 3).verdict == "cannot tell with 3 seeds"
+
+
+def test_minibatch():
+    holds = claims.minibatch([1.0, 1.0], [0.90, 0.91], [0.97, 0.975], [0.95, 0.951], 10, 400)
+    assert holds.verdict == HOLDS
+    fails = claims.minibatch([0.70, 0.71], [0.70, 0.705], [0.99, 0.99], [0.95, 0.951], 10, 400)
+    assert fails.verdict == FAILS and "underfits" in fails.reason
+
+
+def test_alpha():
+    assert claims.alpha({0.0: 0.1, 0.5: 0.3, 1.0: 2.3}, [2.3, 2.3, 2.3]).verdict == HOLDS
+    assert claims.alpha({0.0: 0.1, 0.5: 0.05, 1.0: 2.3}, [2.3, 2.3, 2.3]).verdict == FAILS
+    assert claims.alpha({0.0: 0.1, 0.5: 0.3, 1.0: 2.3}, [2.3, 2.2, 2.1]).verdict == FAILS
+
+
+def test_cnn97():
+    assert claims.cnn97(0.975, 2, "mnist", 60_000).verdict == HOLDS
+    assert claims.cnn97(0.93, 2, "mnist", 60_000).verdict == FAILS
+    unsure = claims.cnn97(0.93, 2, "mnist-5k", 4_000)
+    assert unsure.verdict == "cannot tell" and "smaller" in unsure.reason
+
+
+@pytest.mark.parametrize("head, ft, head_s, ft_s, verdict", [
+    (0.95, 0.975, 10.0, 21.0, HOLDS),
+    (0.95, 0.93, 10.0, 21.0, FAILS),
+    (0.95, 0.975, 10.0, 80.0, FAILS),
+    (0.95, 0.952, 10.0, 21.0, "cannot tell with 1 seed"),
+])
+def test_finetune(head, ft, head_s, ft_s, verdict):
+    assert claims.finetune(head, ft, head_s, ft_s).verdict == verdict
