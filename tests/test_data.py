@@ -220,7 +220,9 @@ def test_dataset_download_end_to_end_refuses_wrong_files(tmp_path, monkeypatch):
 
 
 def test_dataset_download_end_to_end_with_matching_checksums(tmp_path, monkeypatch):
-    from backprop_lab import data as data_mod
+    import importlib
+
+    data_mod = importlib.import_module("backprop_lab.data")  # bl.data is the API function
 
     files = write_idx_set(tmp_path / "mirror")
     hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files.values()}

@@ -92,15 +92,38 @@ def test_full_batch_mse_l2_decay_scratch_vs_tape():
     assert pair.grad_rel < 1e-5 and pair.final_weight_rel < 1e-4 and pair.max_step_loss_diff < 1e-5
 
 
-def test_compare_with_seeds_reports_statistics():
+def test_compare_with_seeds_reports_statistics_that_scipy_agrees_with():
+    """Mean, sample std and Welch's test of the final test accuracies, each read back from the runs themselves,
+    against numpy and scipy.stats.ttest_ind(equal_var=False)."""
+    import numpy as np
+    from scipy import stats
+
     setup = prepare("digits", "mlp:16", TrainConfig(epochs=1))
-    result = compare(setup, ["scratch", "tape", "fit"], seeds=2)
+    result = compare(setup, ["scratch", "tape", "fit"], seeds=3)
     doc = result.to_dict()
-    assert doc["seeds"] == [0, 1]
-    row = doc["summary"][0]
-    assert row["seeds"] == 2 and row["test_acc_std"] >= 0
-    pair = doc["parity"][0]
-    assert pair["welch_p"] is not None and pair["significant"] in (True, False)
+    assert doc["seeds"] == [0, 1, 2]
+    accs = {e: [result.runs[s][e].history.epochs[-1].test_acc for s in result.seeds] for e in result.engines}
+    for row in doc["summary"]:
+        assert row["seeds"] == 3
+        assert row["test_acc"] == pytest.approx(np.mean(accs[row["engine"]]), rel=1e-12)
+        assert row["test_acc_std"] == pytest.approx(np.std(accs[row["engine"]], ddof=1), rel=1e-9, abs=1e-15)
+    checked = 0
+    for pair in doc["parity"]:
+        a, b = accs[pair["a"]], accs[pair["b"]]
+        assert pair["acc_diff"] == pytest.approx(np.mean(a) - np.mean(b), abs=1e-12)
+        if np.std(a) == 0 and np.std(b) == 0:  # no spread: the stated behaviour (stats.welch), not scipy's round-off
+            diff = np.mean(a) - np.mean(b)
+            assert (pair["welch_t"], pair["welch_p"]) == ((0.0, 1.0) if diff == 0 else (np.sign(diff) * np.inf, 0.0))
+        else:
+            theirs = stats.ttest_ind(a, b, equal_var=False)
+            assert pair["welch_t"] == pytest.approx(theirs.statistic, rel=1e-9, abs=1e-12)
+            assert pair["welch_p"] == pytest.approx(theirs.pvalue, rel=1e-9)
+            checked += 1
+        assert pair["significant"] is (pair["welch_p"] < 0.05)
+    assert checked  # at least one pair went through scipy (seeds give different accuracies)
+    single = compare(setup, ["scratch", "tape"], seeds=1).to_dict()  # one seed: no test, no verdict
+    assert single["parity"][0]["welch_p"] is None and single["parity"][0]["significant"] is None
+    assert single["summary"][0]["test_acc_std"] == 0.0
 
 
 @pytest.mark.parametrize("text, eager, fragment", [

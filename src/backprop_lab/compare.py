@@ -18,13 +18,14 @@ difference between engines larger than the seed-to-seed spread?
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from . import stats
 from .engines import check_engine, get_engine
 from .errors import BplabError
 from .fileio import write_json
@@ -70,7 +71,8 @@ class PairParity:
 
     @property
     def significant(self) -> bool | None:
-        return None if self.welch_p is None else self.welch_p < 0.05
+        """Is the accuracy difference beyond the seed spread (Welch p < 0.05)? None with one seed."""
+        return None if self.welch_p is None or math.isnan(self.welch_p) else self.welch_p < stats.LEVEL
 
 
 @dataclass
@@ -82,15 +84,14 @@ class EngineSummary:
     train_loss: list[float] = field(default_factory=list)
     epoch_times: list[float] = field(default_factory=list)
 
-    @staticmethod
-    def _mean_std(xs):
-        return (statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
     def row(self) -> dict:
+        """Mean and sample standard deviation over seeds of each figure (the std is 0.0 with one seed)."""
         out = {"engine": self.engine, "seeds": len(self.test_acc),
                "median_epoch_s": statistics.median(self.epoch_times) if self.epoch_times else None}
         for name in ("train_loss", "train_acc", "test_loss", "test_acc"):
-            out[name], out[name + "_std"] = self._mean_std(getattr(self, name))
+            values = getattr(self, name)
+            out[name] = stats.mean(values)
+            out[name + "_std"] = stats.std(values) if len(values) > 1 else 0.0
         return out
 
 
@@ -102,6 +103,24 @@ class Comparison:
     pairs: list[PairParity]
     runs: dict[int, dict[str, Run]]
     notes: list[str]
+    title: str = ""  # what was compared, for tables and plots
+    folder: Path | None = None  # where it was saved, if it was
+
+    def pair(self, a: str, b: str) -> PairParity:
+        """The parity of two engines, in either order: ``comparison.pair("scratch", "tape").grad_rel``."""
+        for p in self.pairs:
+            if {p.a, p.b} == {a, b}:
+                return p
+        raise BplabError(f"no pair {a} vs {b} in this comparison of {', '.join(self.engines)}")
+
+    def __repr__(self) -> str:
+        accs = ", ".join(f"{e} {statistics.fmean(self.summaries[e].test_acc):.4f}" for e in self.engines)
+        return f"Comparison({', '.join(self.engines)}; {len(self.seeds)} seed(s); test accuracy {accs})"
+
+    def _repr_html_(self) -> str:
+        from .viz.display import comparison_html
+
+        return comparison_html(self)
 
     def save(self, folder: Path, title: str = "") -> Path:
         """compare.json, the curves of the first seed (PNG and SVG), and one run folder per seed and engine."""
@@ -190,7 +209,7 @@ def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: di
         worst = [max(v[i] for v in values) for i in range(4)]
         pair = PairParity(a, b, *worst)
         acc_a, acc_b = summaries[a].test_acc, summaries[b].test_acc
-        pair.acc_diff = statistics.fmean(acc_a) - statistics.fmean(acc_b)
+        pair.acc_diff = stats.mean(acc_a) - stats.mean(acc_b)
         if len(seed_list) > 1:
             pair.welch_t, pair.welch_p = welch(acc_a, acc_b)
         pairs.append(pair)
@@ -198,13 +217,7 @@ def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: di
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float]:
-    """Welch's t-test (unequal variances). Identical samples give t = 0, p = 1."""
-    from scipy import stats
-
-    if np.allclose(a, b, rtol=0, atol=0) or (np.std(a) == 0 and np.std(b) == 0):
-        same = statistics.fmean(a) == statistics.fmean(b)
-        return (0.0, 1.0) if same else (float("inf"), 0.0)
-    with warnings.catch_warnings():  # nearly identical samples: scipy warns, the p-value is still the answer
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = stats.ttest_ind(a, b, equal_var=False)
-    return float(result.statistic), float(result.pvalue)
+    """Welch's t-test (unequal variances): (t, two-sided p), from :func:`backprop_lab.stats.welch`, which
+    states the degenerate cases (identical samples: t = 0, p = 1; one value: nan)."""
+    test = stats.welch(a, b)
+    return test.t, test.p

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,13 +41,82 @@ def classification_report(probs: np.ndarray, y: np.ndarray, class_names: list[st
     }
 
 
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall and F1 of one class, and how many test examples it has."""
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Averages:
+    """Macro averages: the mean over classes, each class counted once."""
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """``classification_report`` with names: ``report.accuracy``, ``report.per_class[3].f1``,
+    ``report.macro.recall``, ``report.confusion_matrix[true][predicted]``."""
+    accuracy: float
+    n: int
+    class_names: list[str]
+    per_class: list[ClassScores]
+    macro: Averages
+    confusion_matrix: list[list[int]]
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "ClassificationReport":
+        return cls(float(doc["accuracy"]), int(doc["n"]), list(doc["class_names"]),
+                   [ClassScores(r["class"], r["precision"], r["recall"], r["f1"], r["support"]) for r in doc["per_class"]],
+                   Averages(**doc["macro"]), [list(row) for row in doc["confusion_matrix"]])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dictionary ``classification_report`` returns (and ``--json`` prints)."""
+        return {"accuracy": self.accuracy, "n": self.n, "class_names": self.class_names,
+                "per_class": [{"class": c.name, "precision": c.precision, "recall": c.recall, "f1": c.f1,
+                               "support": c.support} for c in self.per_class],
+                "macro": asdict(self.macro), "confusion_matrix": self.confusion_matrix}
+
+    def __repr__(self) -> str:
+        return f"ClassificationReport(accuracy={self.accuracy:.4f}, n={self.n}, macro_f1={self.macro.f1:.4f})"
+
+    def _repr_html_(self) -> str:
+        from .viz.display import report_html
+
+        return report_html(self, f"accuracy {self.accuracy:.4f} on {self.n} examples")
+
+
 @dataclass
 class Evaluation:
-    """A saved model evaluated on a data set's test split by one engine."""
+    """A saved model evaluated on a data set's test split by one engine: ``evaluation.test.accuracy``."""
     source: Path
     data: str
     engine: str
     report: dict
+    files: list[Path] = field(default_factory=list)  # evaluation_DATA.json and confusion_DATA.png, once saved
+
+    @property
+    def test(self) -> ClassificationReport:
+        return ClassificationReport.from_dict(self.report)
+
+    @property
+    def accuracy(self) -> float:
+        return self.test.accuracy
+
+    def __repr__(self) -> str:
+        return f"Evaluation({self.source} on {self.data}, {self.engine}: accuracy {self.accuracy:.4f})"
+
+    def _repr_html_(self) -> str:
+        from .viz.display import report_html
+
+        return report_html(self.test, f"{self.source} on {self.data} ({self.engine}): accuracy {self.accuracy:.4f}",
+                           self.files[1] if len(self.files) > 1 else None)
 
     @property
     def slug(self) -> str:

@@ -38,6 +38,27 @@ class Run:
     history: History = field(default_factory=History)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None  # the run folder it was trained into or loaded from, if any
+
+    @property
+    def test(self):
+        """The test-set metrics with names: ``run.test.accuracy``, ``run.test.per_class[3].f1``."""
+        from .evaluate import ClassificationReport
+
+        if "test" not in self.metrics:
+            raise BplabError(f"{self.folder or 'this run'}: no test metrics recorded")
+        return ClassificationReport.from_dict(self.metrics["test"])
+
+    def __repr__(self) -> str:
+        acc = f", test accuracy {self.metrics['test']['accuracy']:.4f}" if "test" in self.metrics else ""
+        where = f", {self.folder}" if self.folder else ""
+        return (f"Run({self.engine} on {self.dataset}, {sum(self.spec.count_params()):,} parameters, "
+                f"{len(self.history.epochs)} epochs{acc}{where})")
+
+    def _repr_html_(self) -> str:
+        from .viz.display import run_html
+
+        return run_html(self)
 
     def save_heatmap(self, folder: Path) -> Path:
         """confusion.png of the test-set confusion matrix in ``folder``."""
@@ -245,4 +266,4 @@ def load_run(folder: Path | str) -> Run:
             raise BplabError(f"{folder / 'metrics.json'}: expected a table of metrics")
     known = {"format", "engine", "dataset", "class_names", "spec", "config", "versions"}
     return Run(doc.get("engine", "?"), doc.get("dataset", "?"), spec, config, class_names, weights, history, metrics,
-               {k: v for k, v in doc.items() if k not in known})
+               {k: v for k, v in doc.items() if k not in known}, folder)

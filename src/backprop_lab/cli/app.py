@@ -17,8 +17,10 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from typer.exceptions import Abort, TyperException  # noqa: E402
 
+from .. import api  # noqa: E402
 from ..config import TrainConfig  # noqa: E402
 from ..errors import BplabError  # noqa: E402
+from ..options import options_of  # noqa: E402
 from . import tables  # noqa: E402
 from .options import (AlphaOpt, DataDirOpt, DataOpt, EngineOpt, ForceOpt, InitOpt, JsonOpt, L2Opt, LossOpt,  # noqa: E402
                       LrOpt, ModelOpt, OptimizerOpt, QuietOpt, SeedOpt, TRAINING_OPTIONS, explicit_names,
@@ -39,12 +41,6 @@ def emit_json(obj) -> None:
     print(json.dumps(obj, indent=2, default=jsonable))
 
 
-def progress(label: str, show: bool) -> list:
-    from ..progress import ProgressBar
-
-    return [ProgressBar(label)] if show else []
-
-
 @app.command()
 def summary(model: Annotated[str, typer.Argument(help="Model shorthand or spec file.")], data: DataOpt = "mnist-5k",
             data_dir: DataDirOpt = None, as_json: JsonOpt = False):
@@ -52,17 +48,12 @@ def summary(model: Annotated[str, typer.Argument(help="Model shorthand or spec f
 
     Example: bplab summary cnn:32,64,64 --data mnist-5k
     """
-    from ..data import load_dataset
-    from ..spec import parse_model, summary_document
-
-    ds = load_dataset(data, data_dir)
-    doc = summary_document(parse_model(model, ds.input_shape, ds.num_classes))
+    result = api.model(model, data, data_dir).summary()
     if as_json:
-        return emit_json(doc)
-    out.print(tables.summary_table(f"{model} on {data} (input {tuple(doc['input_shape'])})",
-                                   [tuple(r.values()) for r in doc["layers"]]))
-    out.print(f"Total params: {doc['total']:,}\nTrainable params: {doc['trainable']:,}\n"
-              f"Non-trainable params: {doc['non_trainable']:,}")
+        return emit_json(result.to_dict())
+    out.print(tables.summary_table(result.title, [(r.layer, r.output_shape, r.params, r.detail) for r in result.layers]))
+    out.print(f"Total params: {result.total:,}\nTrainable params: {result.trainable:,}\n"
+              f"Non-trainable params: {result.non_trainable:,}")
 
 
 @data_app.command("info")
@@ -72,9 +63,7 @@ def data_info(name: Annotated[str, typer.Argument(help="Data set name.")], data_
 
     Example: bplab data info fashion-mnist
     """
-    from ..data import load_dataset
-
-    info = load_dataset(name, data_dir).info()
+    info = api.data(name, data_dir).to_dict()
     if as_json:
         return emit_json(info)
     out.print(tables.data_info_table(name, info))
@@ -105,34 +94,30 @@ def train(
     Example: bplab train --resume runs/mnist
     """
     from ..training import Interrupted
-    from ..workflow import default_run_folder, inspect_run, new_run_folder, prepare, resume_run, start_run
+    from ..workflow import inspect_run
 
-    show = not (quiet or as_json)
+    quiet = quiet or as_json
     try:
         if resume is not None:
             given = explicit_options(ctx, allowed=("resume", "quiet", "as_json"))
             if given:
                 raise BplabError(f"--resume continues with the run's own settings; drop {', '.join(given)}")
-            info = inspect_run(resume)
-            if info.complete:
+            if inspect_run(resume).complete:
                 return out.print(f"{resume}: the run is complete; nothing to do")
-            run, folder = resume_run(resume, progress(f"{info.engine} (resumed)", show)), resume
+            run = api.resume(resume, quiet)
         else:
-            setup = prepare(data, model, config, data_dir, val_split)
-            folder = new_run_folder(out_dir or default_run_folder(engine, data), force)
-            run = start_run(setup, engine, folder, progress(engine, show), {"eager": eager} if engine == "tape" else None,
-                            checkpoint_every)
+            run = api.train(data, model, engine, val_split, data_dir, eager, out_dir, force, checkpoint_every, quiet,
+                            **options_of(config))
     except Interrupted as exc:
         print(f"interrupted at step {exc.step}; checkpoint written. Continue with: bplab train --resume {exc.folder}",
               file=sys.stderr)
         raise typer.Exit(130)
-    run.save_heatmap(folder)
     if as_json:
-        return emit_json({"out": str(folder), "history": run.history.to_dict(), "test": run.metrics["test"]})
+        return emit_json({"out": str(run.folder), "history": run.history.to_dict(), "test": run.metrics["test"]})
     out.print(tables.history_table(f"{run.engine} · {run.dataset}", run.history))
     if run.history.stopped:
         out.print(f"[yellow]{run.history.stopped}[/yellow]")
-    out.print(f"test accuracy {run.metrics['test']['accuracy']:.4f}; run written to {folder}")
+    out.print(f"test accuracy {run.metrics['test']['accuracy']:.4f}; run written to {run.folder}")
 
 
 @app.command()
@@ -148,16 +133,12 @@ def gradcheck(
 
     Example: bplab gradcheck --model mlp:32,16/act=tanh --data digits --loss mse
     """
-    from ..gradcheck import TOLERANCE, gradcheck_data
-
-    config = TrainConfig(loss=loss, l2=l2, init=init, seed=seed, dtype="float64")
-    rows = gradcheck_data(data, model, config, data_dir, batch, entries, autograd)
+    result = api.gradcheck(data, model, loss, l2, init, seed, data_dir, batch, entries, autograd)
     if as_json:
-        emit_json({"tolerance": TOLERANCE, "rows": [r.to_dict() for r in rows]})
+        emit_json(result.to_dict())
     else:
-        out.print(tables.gradcheck_table(f"gradient check · {model} · {loss} (float64, tolerance {TOLERANCE:g})",
-                                         rows, autograd))
-    if not all(r.passed for r in rows):
+        out.print(tables.gradcheck_table(result.title, result.rows, autograd))
+    if not result.passed:
         raise typer.Exit(1)
 
 
@@ -177,28 +158,16 @@ def compare(
     Example: bplab compare --engines scratch,tape,fit --data mnist-5k --model mlp:256,128,64 --epochs 3 --seeds 3
     --out runs/compare
     """
-    from ..compare import compare as run_compare, parse_engines
-    from ..workflow import new_run_folder, prepare
-
-    names = parse_engines(engines, eager)
-    setup = prepare(data, model, config, data_dir)
-    if out_dir is not None:
-        new_run_folder(out_dir, force)
-    show = not (quiet or as_json)
-    result = run_compare(setup, names, seeds, {"tape": {"eager": eager}},
-                         callbacks_for=lambda e, s: progress(f"{e} seed {s}", show))
-    if out_dir is not None:
-        result.save(out_dir, f"{model} on {data}")
+    result = api.compare(engines, data, model, data_dir, seeds, eager, out_dir, force, quiet or as_json,
+                         **options_of(config))
     doc = result.to_dict()
     if as_json:
         return emit_json(doc)
-    k = len(result.seeds)
-    title = f"{model} on {data} · {config.optimizer} · {config.epochs} epochs · {k} seed{'s' if k > 1 else ''}"
-    for table in tables.comparison_tables(title, doc, result.pairs):
+    for table in tables.comparison_tables(result.title, doc, result.pairs):
         out.print(table)
     for note in result.notes:
         out.print(f"[yellow]note:[/yellow] {note}")
-    if k == 1:
+    if len(result.seeds) == 1:
         out.print("With --seeds 2 or more, each pair is tested against the seed-to-seed spread (Welch's t-test).")
     if out_dir is not None:
         out.print(f"written to {out_dir}: compare.json, curves.png, curves.svg and one run folder per seed and engine")
@@ -223,22 +192,11 @@ def draw(
 
     Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png --values
     """
-    from ..viz.drawings import graph_values, write_drawings
-    from ..viz.render import check_format
-    from ..workflow import new_run_folder, prepare
-
-    check_format(fmt, renderer)
-    if rows < 1:
-        raise BplabError(f"--rows: must be at least 1, got {rows}")
-    config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha, seed=seed)
-    setup = prepare(data, model, config, data_dir)
-    labels = graph_values(setup, run_path, rows) if values or run_path is not None else None
-    new_run_folder(out_dir, force)
-    written, used = write_drawings(setup.spec, setup.dataset.class_names, config, out_dir, fmt, renderer,
-                                   f"{model} on {data} ({loss}, {optimizer})", labels)
-    for path in written:
+    result = api.draw(model, data, data_dir, out_dir, fmt, renderer, loss, l2, optimizer, lr, alpha, force, values,
+                      run_path, rows, seed)
+    for path in result.files:
         out.print(f"wrote {path}")
-    out.print(f"pictures rendered by {used}")
+    out.print(f"pictures rendered by {result.renderer}")
 
 
 @app.command()
@@ -252,16 +210,13 @@ def evaluate(
 
     Example: bplab evaluate runs/mnist --data mnist-5k
     """
-    from ..evaluate import evaluate_model
-
-    result = evaluate_model(run_path, data, data_dir, engine)
-    _, heatmap = result.save(out_dir or (run_path if run_path.is_dir() else run_path.parent))
+    result = api.evaluate(run_path, data, data_dir, engine, out_dir)
     if as_json:
         return emit_json(result.report)
     report = result.report
     out.print(tables.report_table(f"{run_path} on {result.data} ({engine}): accuracy {report['accuracy']:.4f}", report))
     out.print(tables.confusion_table(report))
-    out.print(f"heatmap: {heatmap}")
+    out.print(f"heatmap: {result.files[1]}")
 
 
 @app.command()
@@ -271,13 +226,8 @@ def export(run_path: RunArg, keras_file: Annotated[Path, typer.Option("--keras",
 
     Example: bplab export runs/mnist --keras mnist.keras
     """
-    from ..portable import export_keras, load_model
-
-    if keras_file.exists() and not force:
-        raise BplabError(f"{keras_file}: exists; pass --force to overwrite")
-    run = load_model(run_path)
-    export_keras(run, keras_file)
-    out.print(f"wrote {keras_file} ({sum(run.spec.count_params()):,} parameters)")
+    result = api.export(run_path, keras_file, force)
+    out.print(f"wrote {result.path} ({result.parameters:,} parameters)")
 
 
 @app.command()
@@ -300,16 +250,8 @@ def transfer(
 
     Example: bplab transfer --from runs/cnn --classes 3,8 --finetune --out runs/transfer
     """
-    from ..experiments.transfer import transfer_from
-    from ..workflow import new_run_folder
-
-    if out_dir is not None:
-        new_run_folder(out_dir, force)
-    show = not (quiet or as_json)
-    result = transfer_from(from_path, classes, engine, config, data, data_dir, finetune, finetune_lr, finetune_epochs,
-                           callbacks_for=lambda label: progress(label, show))
-    if out_dir is not None:
-        result.save(out_dir)
+    result = api.transfer(from_path, classes, engine, data, data_dir, finetune, finetune_lr, finetune_epochs, out_dir,
+                          force, quiet or as_json, **options_of(config))
     if as_json:
         return emit_json(result.to_dict())
     out.print(tables.transfer_table(f"transfer to {' vs '.join(result.classes)} ({engine})", result))
@@ -328,29 +270,18 @@ BackendOpt = Annotated[str, typer.Option(help="local (this machine) or ray (an e
 AddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start or join a local one).")]
 
 
-def _base_from_cli(ctx: typer.Context, config: TrainConfig, model: str, engine: str) -> dict:
-    base = {name: getattr(config, name) for name in explicit_names(ctx, TRAINING_OPTIONS) if name != "seed"}
-    base.update({name: value for name, value in (("model", model), ("engine", engine))
-                 if name in explicit_names(ctx, ("model", "engine"))})
-    return base
+def given_training_options(ctx: typer.Context, config: TrainConfig) -> dict:
+    """The training options the user typed, as keywords for the API (which leaves the others to a file)."""
+    values = options_of(config)
+    return {name: values[name] for name in explicit_names(ctx, TRAINING_OPTIONS)}
 
 
-def _run_and_show(plan, out_dir: Path, force: bool, jobs: int, backend: str, address, show: bool, as_json: bool):
-    from ..experiments.sweep import run_sweep
-    from ..progress import SweepProgress
-    from ..workflow import sweep_folder
-
-    sweep_folder(out_dir, plan.to_dict(), force)
-    with SweepProgress(len(plan.cells()) * plan.seeds, show) as bar:
-        result = run_sweep(plan, out_dir, jobs, backend, address, on_done=bar.done)
-    written = result.save(out_dir)
+def show_sweep(result, as_json: bool) -> None:
     if as_json:
-        emit_json({"out": str(out_dir), "cells": result.rows(), "seconds": result.seconds})
-    else:
-        out.print(result.markdown())
-        out.print(f"{len(plan.cells()) * plan.seeds} runs in {result.seconds:.1f} s; wrote "
-                  + ", ".join(str(p.name) for p in written) + f" in {out_dir}")
-    return result
+        return emit_json({"out": str(result.folder), "cells": result.rows(), "seconds": result.seconds})
+    out.print(result.markdown())
+    out.print(f"{len(result.plan.cells()) * result.plan.seeds} runs in {result.seconds:.1f} s; wrote "
+              + ", ".join(str(p.name) for p in result.files) + f" in {result.folder}")
 
 
 @app.command()
@@ -376,31 +307,13 @@ def sweep(
 
     Example: bplab sweep --preset numpy-33 --data mnist-5k --seeds 1 --jobs 2 --out runs/numpy33
     """
-    from ..experiments.presets import preset as preset_doc
-    from ..experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
+    def typed(name, value):
+        return value if name in explicit_names(ctx, (name,)) else None
 
-    doc = preset_doc(preset) if preset else {}
-    if file is not None:
-        own = read_sweep_file(file)
-        doc = {**doc, **{k: v for k, v in own.items() if k not in ("grid", "variants")},
-               "grid": {**doc.get("grid", {}), **own.get("grid", {})},
-               "variants": {**doc.get("variants", {}), **own.get("variants", {})}}
-    doc = {**doc, **_base_from_cli(ctx, config, model, engine)}
-    settings = {"data": data, "seeds": seeds, "baseline": baseline, "data_dir": str(data_dir) if data_dir else None}
-    doc.update({name: settings[name] for name in explicit_names(ctx, settings)})
-    doc.setdefault("data", data)
-    if "seed" in explicit_names(ctx, ("seed",)):
-        doc["seed"] = config.seed
-    for text in grid or []:
-        key, values = parse_grid_arg(text)
-        doc.setdefault("grid", {})
-        doc["grid"] = {**doc["grid"], normalise_key(key, "--grid"): values}
-    plan = plan_from_document(doc, str(file) if file else (f"preset {preset}" if preset else "sweep"))
-    if not plan.grid:
-        raise BplabError("sweep: nothing to vary; give --grid KEY=V1,V2, --preset NAME or a file with [grid]")
-    name = preset or (file.stem if file else "sweep")
-    _run_and_show(plan, out_dir or Path("runs") / f"sweep-{name}", force, jobs, backend, address,
-                  not (quiet or as_json), as_json)
+    result = api.sweep(file, preset, grid, typed("data", data), typed("data_dir", data_dir), typed("model", model),
+                       typed("engine", engine), typed("seeds", seeds), typed("baseline", baseline), jobs, backend,
+                       address, out_dir, force, quiet or as_json, **given_training_options(ctx, config))
+    show_sweep(result, as_json)
 
 
 @app.command()
@@ -419,15 +332,11 @@ def blend(
 
     Example: bplab blend --alphas 0,0.25,0.5,0.75,1 --engine scratch --data digits --epochs 5 --out runs/blend
     """
-    from ..experiments.blend import blend_plan, save_step_curves
-
-    base = {**_base_from_cli(ctx, config, model, engine), "model": model, "engine": engine}
-    plan = blend_plan(alphas, data, base, seeds, config.seed, str(data_dir) if data_dir else None)
-    out_dir = out_dir or Path("runs") / "blend"
-    result = _run_and_show(plan, out_dir, force, jobs, "local", None, not (quiet or as_json), as_json)
-    path = save_step_curves(result, out_dir / "step_loss.png")
+    options = {**given_training_options(ctx, config), "seed": config.seed}
+    result = api.blend(alphas, data, data_dir, model, engine, seeds, jobs, out_dir, force, quiet or as_json, **options)
+    show_sweep(result, as_json)
     if not as_json:
-        out.print(f"per-step loss curves: {path}")
+        out.print(f"per-step loss curves: {result.step_curves}")
 
 
 @app.command()
@@ -437,6 +346,8 @@ def study(
     preset: Annotated[str, typer.Option(help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them.")] = "quick",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")] = Path("runs/study"),
     show_reference: Annotated[bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")] = False,
+    notebook: Annotated[bool, typer.Option("--notebook", help="Also write study.ipynb in --out: a markdown cell per section "
+                                           "and code cells that reproduce it through the Python API.")] = False,
     quiet: QuietOpt = False,
 ):
     """Run the whole study (diagrams, derived and checked equations, the three engines from the same weights,
@@ -446,22 +357,17 @@ def study(
     Example: bplab study --preset quick --data mnist-5k --out runs/study
 
     Example: bplab study --print-reference > my-study.toml && bplab study my-study.toml --out runs/my-study
-    """
-    from ..progress import StudyProgress
-    from ..study import load_study, reference_text, run_study
-    from ..study.run import WEIGHTS
 
+    Example: bplab study --data digits --out runs/study --notebook
+    """
     if show_reference:
-        return print(reference_text(), end="")
-    plan = load_study(file, preset, data)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BplabError(f"{out_dir}: exists and is not a folder")
+        return print(api.study(print_reference=True), end="")
     command = "bplab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else "bplab study"
-    with StudyProgress({k: WEIGHTS.get(k, 5) for k in plan.sections}, not quiet) as bar:
-        result = run_study(plan, out_dir, command, bar)
+    result = api.study(file, data, preset, out_dir, quiet=quiet, notebook=notebook, command=command)
     size = result.html.stat().st_size
     out.print(f"{len(result.sections)} sections in {result.seconds:.1f} s ({len(result.cached)} from an earlier run); "
-              f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}")
+              f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}"
+              + (f"; notebook: {result.notebook}" if result.notebook else ""))
 
 
 from . import check_cmd, derive_cmd  # noqa: E402,F401 - they add their commands to ``app``

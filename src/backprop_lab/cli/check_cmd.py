@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import BplabError
+from .. import api
+from ..results import Chains
 from .app import app, emit_json
 from .options import DataDirOpt, DataOpt, JsonOpt, L2Opt
 
@@ -37,34 +38,12 @@ def check_derivation(
 
     Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
     """
-    from ..config import TrainConfig
-    from ..data import load_dataset
-    from ..derive.chain import check_derivation as check, correct_chains
-    from ..derive.equations import derive
-    from ..spec import parse_model
-
-    if (file is None) == (not show):
-        raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
-    text = None
-    if file is not None:
-        if not file.is_file():
-            raise BplabError(f"{file}: {'is a folder' if file.is_dir() else 'no such file'}")
-        try:
-            text = file.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BplabError(f"{file}: cannot read it as UTF-8 text ({exc.__class__.__name__})") from None
-    ds = load_dataset(data, data_dir)
-    spec = parse_model(model, ds.input_shape, ds.num_classes)
-    try:
-        derivation = derive(spec, TrainConfig(l2=l2))
-    except ValueError as exc:
-        raise BplabError(f"model {model!r}: {exc}") from None
-    if text is None:
-        chains = correct_chains(derivation, latex)
-        return emit_json({"model": model, "chains": chains}) if as_json else print("\n".join(chains))
-    report = check(text, derivation, model, str(file))
+    result = api.check_derivation(file, model=model, data=data, data_dir=data_dir, l2=l2, show_chains=show,
+                                  latex=latex)
+    if isinstance(result, Chains):
+        return emit_json(result.to_dict()) if as_json else print("\n".join(result.chains))
     if as_json:
-        emit_json(report.to_dict())
+        emit_json(result.to_dict())
     else:
-        print(report.text())
-    return 0 if report.correct else 1
+        print(result.text())
+    return 0 if result.correct else 1

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..config import TrainConfig, parse_batch_size
+from ..options import TRAINING, config_from_options
 from ..engines import ENGINE_NAMES, check_engine
 
 DataOpt = Annotated[str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")]
@@ -20,16 +20,22 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="mlp:256,128,64[/ac
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 ForceOpt = Annotated[bool, typer.Option(help="Overwrite files in an existing --out folder.")]
-SeedOpt = Annotated[int, typer.Option(help="Seed for initial weights, batch order and dropout.")]
-OptimizerOpt = Annotated[str, typer.Option(help="sgd, momentum, nesterov, rmsprop or adam (Keras 3 formulas).")]
-LrOpt = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: Keras's default for the optimizer).")]
-EpochsOpt = Annotated[int, typer.Option(help="Passes over the training set.")]
-BatchOpt = Annotated[str, typer.Option("--batch-size", help="Rows per batch, or 'full' for full-batch training.")]
-InitOpt = Annotated[str, typer.Option(help="zeros, small_normal, glorot_uniform, glorot_normal, he_normal, he_uniform.")]
-LossOpt = Annotated[str, typer.Option(help="categorical_crossentropy, binary_crossentropy, mse (Keras's), squared_error "
-                                          "(summed over outputs) or half_squared_error.")]
-L2Opt = Annotated[float, typer.Option(help="L2 penalty on kernels: l2 * sum(W^2), as Keras's L2 regulariser.")]
-AlphaOpt = Annotated[float, typer.Option(help="Blended update: W <- (1-alpha) W_new + alpha W_old (0: plain).")]
+
+
+def _declared(name: str) -> Any:
+    """The typer annotation of a training option declared in ``backprop_lab.options``."""
+    option = next(o for o in TRAINING if o.name == name)
+    flags = (option.flag,) if option.flag else ()
+    return Annotated[option.type, typer.Option(*flags, help=option.help)]
+
+
+SeedOpt = _declared("seed")
+OptimizerOpt = _declared("optimizer")
+LrOpt = _declared("lr")
+InitOpt = _declared("init")
+LossOpt = _declared("loss")
+L2Opt = _declared("l2")
+AlphaOpt = _declared("alpha")
 
 
 def _engine_callback(value: str | None) -> str | None:
@@ -38,28 +44,8 @@ def _engine_callback(value: str | None) -> str | None:
 
 EngineOpt = Annotated[str, typer.Option(help=f"{', '.join(ENGINE_NAMES)}.", callback=_engine_callback)]
 
-# name -> (annotation, default). The order is the order --help shows.
-TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "optimizer": (OptimizerOpt, "adam"),
-    "lr": (LrOpt, None),
-    "epochs": (EpochsOpt, 5),
-    "batch_size": (BatchOpt, "128"),
-    "init": (InitOpt, "he_normal"),
-    "loss": (LossOpt, "categorical_crossentropy"),
-    "l2": (L2Opt, 0.0),
-    "alpha": (AlphaOpt, 0.0),
-    "decay": (Annotated[str, typer.Option(help="Learning-rate schedule: none, exponential or step.")], "none"),
-    "decay_rate": (Annotated[float, typer.Option(help="Decay factor per --decay-steps.")], 0.9),
-    "decay_steps": (Annotated[Optional[int], typer.Option(help="Steps per decay period (default: one epoch).")], None),
-    "momentum": (Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")], 0.9),
-    "seed": (SeedOpt, 0),
-    "dtype": (Annotated[str, typer.Option(help="float32 or float64.")], "float32"),
-}
-
-
-def config_from_options(values: dict[str, Any]) -> TrainConfig:
-    """The one translation from option values to a TrainConfig (which validates them)."""
-    return TrainConfig(**{**values, "batch_size": parse_batch_size(values["batch_size"])})
+# name -> (annotation, default), from the one declaration. The order is the order --help shows.
+TRAINING_OPTIONS: dict[str, tuple[Any, Any]] = {o.name: (_declared(o.name), o.default) for o in TRAINING}
 
 
 def training_options(**defaults) -> Callable:

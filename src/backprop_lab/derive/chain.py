@@ -616,6 +616,15 @@ class CheckReport:
         return {"model": self.model, "layers": self.layers, "correct": self.correct,
                 "equations": [v.to_dict() for v in self.verdicts]}
 
+    def __repr__(self) -> str:
+        good = sum(v.correct for v in self.verdicts)
+        return f"CheckReport({self.model}: {good} of {len(self.verdicts)} equations correct)"
+
+    def _repr_html_(self) -> str:
+        from ..viz.display import check_html
+
+        return check_html(self)
+
     def text(self) -> str:
         good = sum(v.correct for v in self.verdicts)
         L = self.layers

@@ -96,6 +96,19 @@ class WorkedExample:
                      + "".join(f"<tr><td>{i}</td><td>{v:.9g}</td></tr>" for i, v in enumerate(self.losses)) + "</table>")
         return "".join(parts)
 
+    def __repr__(self) -> str:
+        return f"WorkedExample({self.title!r}; loss {self.losses[0]:.6g} -> {self.losses[-1]:.6g})"
+
+    def _repr_html_(self) -> str:
+        from ..viz.display import worked_html
+
+        return worked_html(self)
+
+    def _repr_latex_(self) -> str:
+        """The equations, symbols then numbers then result, as display maths (what Jupyter's LaTeX shows)."""
+        return "\n".join(f"$$\\begin{{aligned}}{sym} &= {num} \\\\ &= {res}\\end{{aligned}}$$"
+                         for lines in self.by_section().values() for sym, num, res in (x.tex for x in lines))
+
     def to_html(self) -> str:
         return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>' + html.escape(self.title)
                 + "</title><style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"

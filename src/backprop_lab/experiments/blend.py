@@ -35,8 +35,9 @@ def blend_plan(alphas: str, data: str, base: dict, seeds: int = 1, seed: int = 0
     return SweepPlan(data, base, {"alpha": parse_alphas(alphas)}, {}, seeds, seed, data_dir)
 
 
-def save_step_curves(result: SweepResult, path: Path) -> Path:
-    """Per-step training loss of the first seed, one line per alpha."""
+def save_step_curves(result: SweepResult, path: Path, title: str | None = None) -> Path:
+    """Per-step training loss of the first seed, one line per alpha (labelled ``α = 0.5``). ``title`` says
+    what is shown; the seed is added to it."""
     from ..viz.plots import save_step_losses
 
     losses = {}
@@ -44,4 +45,5 @@ def save_step_curves(result: SweepResult, path: Path) -> Path:
         first = cell.runs[0]
         history = json.loads((Path(first.folder) / "history.json").read_text())
         losses[cell.cell.name] = history["step_loss"]
-    return save_step_losses(losses, path, f"blended update on {result.plan.data}: per-step loss, seed {result.plan.seed}")
+    title = title or f"Blended update W ← (1 − α)·W_new + α·W_old on {result.plan.data}: training loss per step"
+    return save_step_losses(losses, path, f"{title}, seed {result.plan.seed}")

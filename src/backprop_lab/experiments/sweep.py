@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import stats
 from ..config import TrainConfig, parse_batch_size
 from ..engines import check_engine
 from ..errors import BplabError, first_line
@@ -310,30 +311,29 @@ class CellResult:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.accs)
+        return stats.mean(self.accs)
 
     @property
     def std(self) -> float:
-        return statistics.stdev(self.accs) if len(self.accs) > 1 else 0.0
+        """Sample standard deviation over seeds (n - 1); 0 with one seed."""
+        return stats.std(self.accs) if len(self.accs) > 1 else 0.0
 
     @property
     def ci95(self) -> float:
-        """Half-width of the 95% interval of the mean (Student's t); 0 with one seed."""
-        n = len(self.accs)
-        if n < 2:
-            return 0.0
-        from scipy import stats
-
-        return float(stats.t.ppf(0.975, n - 1) * self.std / math.sqrt(n))
+        """Half-width of the 95% interval of the mean (Student's t, :func:`backprop_lab.stats.ci95`); 0 with one
+        seed (no interval: ``interval`` is then the mean twice)."""
+        interval = stats.ci95(self.accs)
+        return interval.half_width if interval.known else 0.0
 
     @property
     def interval(self) -> tuple[float, float]:
         """The 95% interval of the mean accuracy, clipped to [0, 1] (an accuracy cannot leave it)."""
-        return max(0.0, self.mean - self.ci95), min(1.0, self.mean + self.ci95)
+        return stats.ci95(self.accs).clipped(0.0, 1.0)
 
     @property
     def beyond_spread(self) -> bool | None:
-        return None if self.welch_p is None else self.welch_p < 0.05
+        """Welch p < 0.05 against the baseline; None for the baseline itself and with one seed."""
+        return None if self.welch_p is None or math.isnan(self.welch_p) else self.welch_p < stats.LEVEL
 
 
 @dataclass
@@ -342,9 +342,22 @@ class SweepResult:
     cells: list[CellResult]
     baseline: str
     seconds: float = 0.0
+    folder: Path | None = None  # where it ran and was saved
+    files: list[Path] = field(default_factory=list)  # what ``save`` wrote
+    step_curves: Path | None = None  # the blended-update study's per-step loss plot
 
     def cell(self, name: str) -> CellResult:
         return next(c for c in self.cells if c.cell.name == name)
+
+    def __repr__(self) -> str:
+        best = max(self.cells, key=lambda c: c.mean) if self.cells else None
+        top = f"; best {best.cell.name} {best.mean:.4f}" if best else ""
+        return f"SweepResult({len(self.cells)} cells x {self.plan.seeds} seed(s) on {self.plan.data}{top})"
+
+    def _repr_html_(self) -> str:
+        from ..viz.display import sweep_html
+
+        return sweep_html(self)
 
     def rows(self) -> list[dict]:
         return [{"cell": c.cell.name, **{k: v for k, v in c.cell.values.items()}, "seeds": len(c.runs),
@@ -377,7 +390,17 @@ class SweepResult:
                                  r.train_loss, r.epochs, f"{r.seconds:.4f}", r.folder, r.stopped or ""])
         return buffer.getvalue()
 
-    def save(self, folder: Path) -> list[Path]:
+    def subject(self) -> str:
+        """What the sweep varies, for titles: ``optimizer on mnist-5k``, ``set-up and engine on digits``."""
+        from ..viz.plots import option_label
+
+        varied = " and ".join(option_label(k) for k in self.plan.grid) or "the base options"
+        return f"{varied} on {self.plan.data}"
+
+    def save(self, folder: Path, title: str | None = None) -> list[Path]:
+        """results.csv, results.md, sweep.json and two figures: curves.png (per epoch) and accuracy.png (each
+        cell's final test accuracy with its 95% interval). ``title`` says what the sweep tests (its figures'
+        titles begin with it); without one, :meth:`subject`."""
         from ..viz.plots import save_sweep_bars, save_sweep_curves
 
         folder = Path(folder)
@@ -386,11 +409,18 @@ class SweepResult:
         write_json(folder / "sweep.json", {"plan": self.plan.to_dict(), "cells": self.rows(), "seconds": self.seconds})
         curves = {c.cell.name: [r.test_acc_curve for r in c.runs] for c in self.cells}
         losses = {c.cell.name: [r.train_loss_curve for r in c.runs] for c in self.cells}
-        title = f"sweep on {self.plan.data}"
+        title = title or self.subject()
+        k = self.plan.seeds
+        seeds = f"{k} seeds" if k > 1 else "one seed"
         written = [folder / "results.csv", folder / "results.md", folder / "sweep.json"]
-        written.append(save_sweep_curves(losses, curves, folder / "curves.png", title))
-        written.append(save_sweep_bars({c.cell.name: (c.mean, *c.interval) for c in self.cells}, folder / "accuracy.png",
-                                       f"{title}: final test accuracy, mean and 95% interval over seeds"))
+        written.append(save_sweep_curves(losses, curves, folder / "curves.png",
+                                         f"{title}: training loss and test accuracy per epoch, {seeds}"))
+        points = {c.cell.name: (c.mean, *(c.interval if len(c.runs) > 1 else (math.nan, math.nan)))
+                  for c in self.cells}
+        what = "mean and 95% interval over " + seeds if k > 1 else "one seed, no interval"
+        written.append(save_sweep_bars(points, folder / "accuracy.png", f"{title}: final test accuracy, {what}",
+                                       baseline=self.baseline if k > 1 else None,
+                                       differs={c.cell.name: c.beyond_spread for c in self.cells} if k > 1 else None))
         return written
 
 
@@ -407,8 +437,6 @@ def tasks_of(plan: SweepPlan, out: Path) -> list[Task]:
 def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local", address: str | None = None,
               on_done: Callable[[RunSummary], None] = lambda summary: None) -> SweepResult:
     import time
-
-    from ..compare import welch
 
     if jobs < 1:
         raise BplabError(f"--jobs: must be at least 1, got {jobs}")
@@ -434,7 +462,7 @@ def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local",
     baseline = plan.baseline_cell(cells).name
     for name, result in by_cell.items():
         if name != baseline and plan.seeds > 1:
-            result.welch_p = welch(result.accs, by_cell[baseline].accs)[1]
+            result.welch_p = stats.welch(result.accs, by_cell[baseline].accs).p
     return SweepResult(plan, list(by_cell.values()), baseline, time.perf_counter() - begin)
 
 

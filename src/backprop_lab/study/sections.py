@@ -294,7 +294,7 @@ def engines(ctx: Context) -> Section:
             max(abs(a.test_acc - b.test_acc) for s in result.seeds
                 for a, b in zip(runs[s]["scratch"].history.epochs, runs[s]["tape"].history.epochs)),
             _seed_range(result, "test_loss"), _seed_range(result, "test_acc"), len(result.seeds)),
-        claims.faster(result.summaries["scratch"].epoch_times, result.summaries["tape"].epoch_times),
+        claims.faster(_steady_epoch_times(result, "scratch"), _steady_epoch_times(result, "tape"), len(result.seeds)),
     ]
     growth = st_pair.max_step_loss_diff
     return Section("engines", "GradientTape vs model.fit vs the hand-written NumPy engine",
@@ -316,6 +316,12 @@ def engines(ctx: Context) -> Section:
                    {"tape_fit_bit_identical": identical, "grad_rel_scratch_tape": st_pair.grad_rel,
                     "step1_rel_scratch_tape": st_pair.step1_weight_rel, "float64_max_step_diff": c_pair.max_step_loss_diff},
                    verdicts=[v.to_dict() for v in verdicts])
+
+
+def _steady_epoch_times(result, engine: str) -> list[float]:
+    """Epoch times without each run's first epoch (one-off start-up: compilation, first allocations)."""
+    times = [e.time_s for s in result.seeds for e in result.runs[s][engine].history.epochs[1:]]
+    return times or [e.time_s for s in result.seeds for e in result.runs[s][engine].history.epochs]
 
 
 def _seed_range(result, field_name: str) -> float:
@@ -640,6 +646,7 @@ def transfer(ctx: Context) -> Section:
     from ..data import load_dataset
     from ..experiments.transfer import resolve_classes, transfer as run_transfer
     from ..viz.plots import save_confusion_heatmap
+    from . import claims
 
     base, _, own = _cnn_run(ctx)
     ds = load_dataset(own.data, own.data_dir)
@@ -652,17 +659,30 @@ def transfer(ctx: Context) -> Section:
     for i, v in enumerate(result.variants):
         path = save_confusion_heatmap(v.run.metrics["test"], ctx.folder / f"confusion_{v.slug}.png", v.name)
         figures.append((ctx.rel(path), f"Confusion matrix: {v.name}"))
-    rows = [[v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}"] for v in result.variants]
-    head = result.variants[0]
-    scratch = result.variants[-1]
+    rows = [[v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.epochs} over {v.epochs_over}",
+             f"{v.steps:,}", f"{v.own_seconds:.2f}", f"{v.seconds:.2f}"] for v in result.variants]
+    head, scratch = result.variant("head_only"), result.variant("from_scratch")
+    ft = next((v for v in result.variants if v.slug == "finetune"), None)
+    h = result.head
+    verdicts = [claims.finetune(head.accuracy, ft.accuracy, head.seconds, ft.seconds)] if ft else []
+    budget = (f"The head was trained on the frozen base's features (computed once, {h.extract_seconds:.1f} s) for {h.epochs} "
+              f"epochs, {h.steps:,} steps ({h.stop_reason}: {h.rule}).")
+    if ft:
+        budget += (f" Fine-tuning then trained every layer from that head for {result.finetune_epochs} epoch"
+                   f"{'s' if result.finetune_epochs != 1 else ''} at lr {result.finetune_lr:g}.")
+    budget += f" From scratch: {result.scratch_epochs} epochs ({result.scratch_epochs_rule})."
     return Section("transfer", "Transfer learning and fine-tuning",
                    f"{' vs '.join(result.classes)}: the CNN's base frozen ({head.frozen:,} parameters) with a new sigmoid head "
-                   f"({head.trainable:,} trainable) reaches {head.accuracy:.4f}; the same network from scratch {scratch.accuracy:.4f}.\n"
-                   f"The frozen base stayed bit-identical during head-only training: {result.base_unchanged}.",
+                   f"({head.trainable:,} trainable) reaches {head.accuracy:.4f}"
+                   + (f", fine-tuned {ft.accuracy:.4f}" if ft else "") + f"; the same network from scratch {scratch.accuracy:.4f}.\n"
+                   + budget + f" The frozen base stayed bit-identical during head-only training: {result.base_unchanged}.",
                    f"bplab transfer --from runs/cnn --classes {ctx.settings.get('classes', '3,8')} --finetune --out runs/transfer",
-                   figures, [Table("Accuracy, parameters and wall time", ["variant", "trainable", "frozen", "test accuracy",
-                                                                        "wall time (s)"], rows)],
-                   {"variants": {v.slug: v.accuracy for v in result.variants}, "base_unchanged": result.base_unchanged})
+                   figures, [Table("Accuracy, parameters, budget and wall time",
+                                   ["variant", "trainable", "frozen", "test accuracy", "epochs", "steps", "own time (s)",
+                                    "time from the base (s)"], rows)],
+                   {"variants": {v.slug: v.accuracy for v in result.variants}, "base_unchanged": result.base_unchanged,
+                    "head_epochs": h.epochs, "head_stop_reason": h.stop_reason, "scratch_epochs": result.scratch_epochs},
+                   verdicts=[v.to_dict() for v in verdicts])
 
 
 SECTION_FUNCTIONS: dict[str, Callable[[Context], Section]] = {

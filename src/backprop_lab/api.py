@@ -1,0 +1,574 @@
+"""The Python API: one function per ``bplab`` command, with the command's option names and defaults
+as keyword arguments, the same validation (a bad argument raises :class:`BplabError` with the
+message the command prints) and a typed result that shows itself in a notebook.
+
+    >>> import backprop_lab as bl
+    >>> run = bl.train(engine="scratch", data="digits", model="mlp:16", epochs=2, out="runs/api", force=True)
+    >>> run.test.accuracy, run.history.epochs[-1].test_loss
+
+The ``bplab`` commands are a few lines over these functions (``cli/app.py``). Heavy modules
+(TensorFlow, the engines) are imported by the functions that need them, so ``import backprop_lab``
+is quick.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Unpack
+
+from .errors import BplabError
+from .options import TRAINING, TrainingOptions, check_names, config_from_options
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .compare import Comparison
+    from .derive.chain import CheckReport
+    from .derive.worked import WorkedExample
+    from .evaluate import Evaluation
+    from .experiments.sweep import SweepResult
+    from .results import Chains, DataInfo, Drawing, Exported, GradCheck, Model, StudyReport, Transfer
+    from .runs import Run
+
+PathLike = str | Path
+
+# The command each function stands for ("bplab summary" is bl.model(...).summary()).
+COMMANDS: dict[str, str] = {
+    "summary": "model", "data info": "data", "train": "train", "gradcheck": "gradcheck", "compare": "compare",
+    "draw": "draw", "evaluate": "evaluate", "export": "export", "transfer": "transfer", "sweep": "sweep",
+    "blend": "blend", "study": "study", "derive": "derive", "check-derivation": "check_derivation",
+}
+EXTRA = ("resume", "load")  # train --resume, and reading a run back
+
+
+def training_options(**defaults: Any) -> Callable:
+    """Decorator: the function takes every training option as a keyword (``**options``), and its
+    signature (``help()``, Jupyter's tooltips) lists them with their defaults (``defaults`` overrides some)."""
+
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+        params += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(o.name, o.default),
+                                     annotation=o.type) for o in TRAINING]
+        fn.__signature__ = sig.replace(parameters=params)
+        fn.training_defaults = dict(defaults)
+        return fn
+
+    return decorate
+
+
+def _config(where: str, options: dict[str, Any], defaults: dict[str, Any] | None = None):
+    check_names(options, where)
+    return config_from_options(options, defaults)
+
+
+def _out(path: PathLike | None) -> Path | None:
+    return None if path is None else Path(path)
+
+
+def _reporter(quiet: bool):
+    from .progress import Reporter
+
+    return Reporter(not quiet)
+
+
+# ---------------------------------------------------------------------------------------------
+# Looking: data, model, draw, derive, check_derivation
+
+def data(name: str, data_dir: PathLike | None = None) -> DataInfo:
+    """Sizes, shapes, classes and where the files came from (``bplab data info``).
+
+    Example: ``bl.data("digits").train`` is 1437.
+    """
+    from .data import load_dataset
+    from .results import DataInfo
+
+    return DataInfo.from_dict(load_dataset(name, data_dir).info())
+
+
+def model(description: str, data: str = "mnist-5k", data_dir: PathLike | None = None) -> Model:
+    """A model built from its shorthand or spec file on a data set's input shape; ``.summary()`` is
+    ``bplab summary``'s table.
+
+    Example: ``bl.model("cnn:32,64,64", data="mnist-5k").summary().total``
+    """
+    from .data import load_dataset
+    from .results import Model
+    from .spec import parse_model
+
+    ds = load_dataset(data, data_dir)
+    return Model(description, data, parse_model(description, ds.input_shape, ds.num_classes))
+
+
+def draw(model: str = "mlp:256,128,64", data: str = "mnist-5k", data_dir: PathLike | None = None,
+         out: PathLike = "drawings", format: str = "svg", renderer: str = "auto",
+         loss: str = "categorical_crossentropy", l2: float = 0.0, optimizer: str = "adam", lr: float | None = None,
+         alpha: float = 0.0, force: bool = False, values: bool = False, run: PathLike | None = None, rows: int = 8,
+         seed: int = 0) -> Drawing:
+    """The network, its forward and backward computation graphs and its update equations, written to
+    ``out`` (``bplab draw``); shown inline as SVG and MathML (Graphviz not needed).
+
+    Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True)``
+    """
+    from .config import TrainConfig
+    from .derive.equations import derive as derivation_of
+    from .derive.graphs import backward_graph, forward_graph
+    from .results import Drawing, Equations
+    from .viz.drawings import graph_values, write_drawings
+    from .viz.network import network_graph
+    from .viz.render import check_format
+    from .workflow import new_run_folder, prepare
+
+    check_format(format, renderer)
+    if rows < 1:
+        raise BplabError(f"--rows: must be at least 1, got {rows}")
+    config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha, seed=seed)
+    setup = prepare(data, model, config, data_dir)
+    run_path = _out(run)
+    labels = graph_values(setup, run_path, rows) if values or run_path is not None else None
+    folder = new_run_folder(Path(out), force)
+    title = f"{model} on {data} ({loss}, {optimizer})"
+    written, used = write_drawings(setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels)
+    derivation = derivation_of(setup.spec, config)
+    graphs = [network_graph(setup.spec, setup.dataset.class_names), forward_graph(derivation, labels),
+              backward_graph(derivation, labels)]
+    return Drawing(title, folder, written, used, graphs, Equations(derivation, title))
+
+
+def parse_rows(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
+    """Rows of numbers from '0.05,0.10' strings, one .csv file of rows, or numbers (lists, an array)."""
+    import numpy as np
+
+    if isinstance(values, (str, Path)):
+        values = [values]
+    values = list(values)
+    if len(values) == 1 and isinstance(values[0], (str, Path)) and str(values[0]).lower().endswith(".csv"):
+        path = Path(values[0])
+        if not path.is_file():
+            raise BplabError(f"{what} {path}: file not found")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        values = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    rows = []
+    for item in values:
+        if isinstance(item, str):
+            try:
+                row = [float(v) for v in item.replace(";", ",").split(",") if v.strip()]
+            except ValueError:
+                raise BplabError(f"{what}: expected numbers separated by commas, got {item!r}") from None
+        else:
+            try:
+                row = [float(v) for v in np.atleast_1d(np.asarray(item, dtype=np.float64))]
+            except (TypeError, ValueError):
+                raise BplabError(f"{what}: expected numbers, got {item!r}") from None
+        if not row or not all(math.isfinite(v) for v in row):
+            raise BplabError(f"{what}: expected finite numbers separated by commas, got {item!r}")
+        rows.append(row)
+    if len({len(r) for r in rows}) != 1:
+        raise BplabError(f"{what}: every row needs the same number of values, got {[len(r) for r in rows]}")
+    return np.array(rows, dtype=np.float64)
+
+
+def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | None = None,
+           target: Sequence[Any] | None = None, data: str | None = None, data_dir: PathLike | None = None,
+           rows: int = 1, weights: PathLike | None = None, run: PathLike | None = None, seed: int = 0,
+           init: str = "glorot_uniform", loss: str = "mse", optimizer: str = "sgd", lr: float | None = None,
+           l2: float = 0.0, momentum: float = 0.9, steps: int = 1, fixed_biases: bool = False, digits: int = 6,
+           max_entries: int = 24, out: PathLike | None = None, force: bool = False) -> WorkedExample:
+    """A worked example (``bplab derive``): forward values, deltas, gradients and updated weights, each
+    as its equation with symbols, then with the numbers substituted, then the result.
+
+    Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
+    input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
+    """
+    import numpy as np
+
+    from .config import TrainConfig
+    from .derive.check import dropout_masks
+    from .derive.equations import derive as derivation_of
+    from .derive.worked import worked_example
+    from .runs import load_run, read_weights
+    from .spec import parse_model
+    from .workflow import initial_weights, new_run_folder
+
+    input = input if input is not None and len(input) else None
+    target = target if target is not None and len(target) else None
+    for name, value, least in (("--steps", steps, 1), ("--rows", rows, 1), ("--digits", digits, 1),
+                               ("--max-entries", max_entries, 1)):
+        if value < least:
+            raise BplabError(f"{name}: must be at least {least}, got {value}")
+    if weights is not None and run is not None:
+        raise BplabError("--weights and --run both give the weights: choose one")
+    config = TrainConfig(optimizer=optimizer, lr=lr, loss=loss, l2=l2, init=init, seed=seed, momentum=momentum,
+                         dtype="float64")
+    if data is not None:
+        if input is not None or target is not None:
+            raise BplabError("--data takes the rows from the data set: drop --input/--target")
+        from .data import load_dataset
+        from .training import targets
+
+        ds = load_dataset(data, data_dir)
+        spec = parse_model(model, ds.input_shape, ds.num_classes)
+        x = ds.x_train[:rows].astype(np.float64)
+        y = targets(spec, ds.y_train[:rows], "float64")
+        source = f"the first {len(x)} training row{'s' if len(x) > 1 else ''} of {data}"
+    else:
+        if input is None or target is None:
+            raise BplabError("give the rows: --input 0.05,0.10 --target 0.01,0.99 (or --data NAME)")
+        x, y = parse_rows(input, "--input"), parse_rows(target, "--target")
+        if len(x) != len(y):
+            raise BplabError(f"--target: {len(y)} rows for {len(x)} --input rows")
+        spec = parse_model(model, (x.shape[1],), y.shape[1])
+        source = f"{len(x)} row{'s' if len(x) > 1 else ''} given on the command line"
+    if spec.output_shape != (y.shape[1],):
+        raise BplabError(f"--target: the model has {spec.output_shape[0]} outputs, the targets {y.shape[1]} values")
+    if run is not None:
+        trained = load_run(run)
+        if trained.spec.param_shapes() != spec.param_shapes():
+            raise BplabError(f"--run {run}: its model is not --model {model}")
+        w, where = trained.weights, f"the weights of {run}"
+    elif weights is not None:
+        w, where = read_weights(Path(weights), spec), f"the weights in {weights}"
+    else:
+        w, where = initial_weights(spec, config), f"{init} initial weights (seed {seed})"
+    derivation = derivation_of(spec, config)
+    masks = dropout_masks(derivation, len(x), seed) if derivation.masks else None
+    title = f"{model}: {source}, {where}; {loss}, {optimizer} lr {config.learning_rate:g}"
+    example = worked_example(spec, config, w, x, y, steps, fixed_biases, digits, max_entries, masks, title)
+    if out is not None:
+        folder = new_run_folder(Path(out), force)
+        for name, text in (("worked.md", example.to_markdown()), ("worked.tex", example.to_latex()),
+                           ("worked.html", example.to_html())):
+            (folder / name).write_text(text, encoding="utf-8")
+    return example
+
+
+def check_derivation(file: PathLike | None = None, *, model: str, data: str = "digits",
+                     data_dir: PathLike | None = None, l2: float = 0.0, show_chains: bool = False,
+                     latex: bool = False) -> CheckReport | Chains:
+    """Check a hand-written chain-rule derivation against MODEL's computation graph
+    (``bplab check-derivation``); with ``show_chains=True``, the correct chain of every parameter.
+
+    Example: ``bl.check_derivation("my-derivation.txt", model="mlp:16,8,4").correct``
+    """
+    from .config import TrainConfig
+    from .data import load_dataset
+    from .derive.chain import check_derivation as check, correct_chains
+    from .derive.equations import derive as derivation_of
+    from .results import Chains
+    from .spec import parse_model
+
+    if (file is None) == (not show_chains):
+        raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
+    text = None
+    if file is not None:
+        file = Path(file)
+        if not file.is_file():
+            raise BplabError(f"{file}: {'is a folder' if file.is_dir() else 'no such file'}")
+        try:
+            text = file.read_text(encoding="utf-8-sig")  # a BOM is not part of the first line
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BplabError(f"{file}: cannot read it as UTF-8 text ({exc.__class__.__name__})") from None
+    ds = load_dataset(data, data_dir)
+    spec = parse_model(model, ds.input_shape, ds.num_classes)
+    try:
+        derivation = derivation_of(spec, TrainConfig(l2=l2))
+    except ValueError as exc:
+        raise BplabError(f"model {model!r}: {exc}") from None
+    if text is None:
+        return Chains(model, correct_chains(derivation, latex), latex)
+    return check(text, derivation, model, str(file))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: train, resume, gradcheck, compare
+
+@training_options()
+def train(data: str = "mnist-5k", model: str = "mlp:256,128,64", engine: str = "scratch", val_split: float = 0.0,
+          data_dir: PathLike | None = None, eager: bool = False, out: PathLike | None = None, force: bool = False,
+          checkpoint_every: int | None = None, quiet: bool = False, **options: Unpack[TrainingOptions]) -> Run:
+    """Train MODEL on a data set with one engine into a resumable run folder (``bplab train``).
+    ``out`` defaults to runs/TIMESTAMP-ENGINE-DATA. Returns the run: ``run.test.accuracy``,
+    ``run.test.per_class[3].f1``, ``run.history.epochs[-1].test_loss``, ``run.folder``.
+
+    Example: ``bl.train(engine="scratch", data="digits", model="mlp:16", epochs=2, out="runs/digits", force=True)``
+    """
+    from .engines import check_engine
+    from .workflow import default_run_folder, new_run_folder, prepare, start_run
+
+    check_engine(engine)
+    config = _config("train", options)
+    setup = prepare(data, model, config, data_dir, val_split)
+    folder = new_run_folder(_out(out) or default_run_folder(engine, data), force)
+    run = start_run(setup, engine, folder, _reporter(quiet).training(engine),
+                    {"eager": eager} if engine == "tape" else None, checkpoint_every)
+    run.save_heatmap(folder)
+    run.folder = folder
+    return run
+
+
+def resume(path: PathLike, quiet: bool = False) -> Run:
+    """Continue an interrupted run folder from its checkpoint with its own settings (``bplab train
+    --resume``); a complete run is loaded as it is.
+
+    Example: ``bl.resume("runs/mnist").test.accuracy``
+    """
+    from .runs import load_run
+    from .workflow import inspect_run, resume_run
+
+    folder = Path(path)
+    info = inspect_run(folder)
+    if info.complete:
+        return load_run(folder)
+    run = resume_run(folder, _reporter(quiet).training(f"{info.engine} (resumed)"))
+    run.save_heatmap(folder)
+    run.folder = folder
+    return run
+
+
+def load(path: PathLike) -> Run:
+    """A saved run folder or ``.keras`` file, as a run (weights, spec, history, metrics).
+
+    Example: ``bl.load("runs/mnist").test.per_class[3].f1``
+    """
+    from .portable import load_model
+
+    return load_model(Path(path))
+
+
+def gradcheck(data: str = "digits", model: str = "mlp:16,16", loss: str = "categorical_crossentropy", l2: float = 0.0,
+              init: str = "he_normal", seed: int = 0, data_dir: PathLike | None = None, batch: int = 16,
+              entries: int = 30, autograd: bool = False) -> GradCheck:
+    """Finite differences (float64) vs the hand-written backward pass, per parameter tensor (``bplab gradcheck``).
+
+    Example: ``bl.gradcheck(model="mlp:32,16/act=tanh", data="digits", loss="mse").passed``
+    """
+    from .config import TrainConfig
+    from .gradcheck import TOLERANCE, gradcheck_data
+    from .results import GradCheck
+
+    config = TrainConfig(loss=loss, l2=l2, init=init, seed=seed, dtype="float64")
+    rows = gradcheck_data(data, model, config, data_dir, batch, entries, autograd)
+    return GradCheck(f"gradient check · {model} · {loss} (float64, tolerance {TOLERANCE:g})", TOLERANCE, rows, autograd)
+
+
+@training_options()
+def compare(engines: str | Sequence[str] = "scratch,tape,fit", data: str = "mnist-5k", model: str = "mlp:256,128,64",
+            data_dir: PathLike | None = None, seeds: int = 1, eager: bool = False, out: PathLike | None = None,
+            force: bool = False, quiet: bool = False, **options: Unpack[TrainingOptions]) -> Comparison:
+    """Train several engines from identical weights and batches and measure how far apart they end
+    (``bplab compare``): ``comparison.pair("scratch", "tape").grad_rel``, ``comparison.runs[0]["fit"]``.
+
+    Example: ``bl.compare(engines=["scratch", "tape", "fit"], data="digits", model="mlp:16", epochs=2)``
+    """
+    from .compare import compare as run_compare, parse_engines
+    from .workflow import new_run_folder, prepare
+
+    text = engines if isinstance(engines, str) else ",".join(engines)
+    names = parse_engines(text, eager)
+    config = _config("compare", options)
+    setup = prepare(data, model, config, data_dir)
+    folder = _out(out)
+    if folder is not None:
+        new_run_folder(folder, force)
+    reporter = _reporter(quiet)
+    result = run_compare(setup, names, seeds, {"tape": {"eager": eager}},
+                         callbacks_for=lambda e, s: reporter.training(f"{e} seed {s}"))
+    k = len(result.seeds)
+    result.title = f"{model} on {data} · {config.optimizer} · {config.epochs} epochs · {k} seed{'s' if k > 1 else ''}"
+    if folder is not None:
+        result.save(folder, f"{model} on {data}")
+        result.folder = folder
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments: sweep, blend, transfer, study
+
+def _run_sweep(plan, out: Path, force: bool, jobs: int, backend: str, address: str | None, quiet: bool) -> SweepResult:
+    from .experiments.sweep import run_sweep
+    from .workflow import sweep_folder
+
+    sweep_folder(out, plan.to_dict(), force)
+    with _reporter(quiet).sweep(len(plan.cells()) * plan.seeds) as bar:
+        result = run_sweep(plan, out, jobs, backend, address, on_done=bar.done)
+    result.files = result.save(out)
+    result.folder = out
+    return result
+
+
+@training_options()
+def sweep(file: PathLike | None = None, preset: str | None = None,
+          grid: Sequence[str] | dict[str, Sequence[Any]] | None = None, data: str | None = None,
+          data_dir: PathLike | None = None, model: str | None = None, engine: str | None = None,
+          seeds: int | None = None, baseline: str | None = None, jobs: int = 1, backend: str = "local",
+          address: str | None = None, out: PathLike | None = None, force: bool = False, quiet: bool = False,
+          **options: Unpack[TrainingOptions]) -> SweepResult:
+    """Train a grid of option values over several seeds (``bplab sweep``): mean ± std, 95% intervals and
+    a test of each cell against the baseline. ``grid`` is ``["optimizer=sgd,adam"]`` as on the command
+    line or ``{"optimizer": ["sgd", "adam"]}``. ``data``, ``model``, ``engine``, ``seeds`` and the training
+    options given here override the file's or preset's; left out, they are the file's, else the
+    command's defaults (mnist-5k, mlp:256,128,64, scratch, 3 seeds). ``out`` defaults to runs/sweep-NAME.
+
+    Example: ``bl.sweep(grid={"optimizer": ["sgd", "adam"]}, data="digits", seeds=2, epochs=1, out="runs/sweep")``
+    """
+    from .engines import check_engine
+    from .experiments.presets import preset as preset_doc
+    from .experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
+
+    config = _config("sweep", options)
+    file = _out(file)
+    doc = preset_doc(preset) if preset else {}
+    if file is not None:
+        own = read_sweep_file(file)
+        doc = {**doc, **{k: v for k, v in own.items() if k not in ("grid", "variants")},
+               "grid": {**doc.get("grid", {}), **own.get("grid", {})},
+               "variants": {**doc.get("variants", {}), **own.get("variants", {})}}
+    base = {name: getattr(config, name) for name in options if name != "seed"}
+    if model is not None:
+        base["model"] = model
+    if engine is not None:
+        base["engine"] = check_engine(engine)
+    doc = {**doc, **base}
+    settings = {"data": data, "seeds": seeds, "baseline": baseline, "data_dir": str(data_dir) if data_dir else None}
+    doc.update({k: v for k, v in settings.items() if v is not None})
+    doc.setdefault("data", "mnist-5k")
+    if "seed" in options:
+        doc["seed"] = config.seed
+    pairs = [parse_grid_arg(text) for text in grid] if isinstance(grid, (list, tuple)) else list((grid or {}).items())
+    for key, values in pairs:
+        doc["grid"] = {**doc.get("grid", {}), normalise_key(key, "--grid"): list(values)}
+    plan = plan_from_document(doc, str(file) if file else (f"preset {preset}" if preset else "sweep"))
+    if not plan.grid:
+        raise BplabError("sweep: nothing to vary; give --grid KEY=V1,V2, --preset NAME or a file with [grid]")
+    name = preset or (file.stem if file else "sweep")
+    return _run_sweep(plan, _out(out) or Path("runs") / f"sweep-{name}", force, jobs, backend, address, quiet)
+
+
+@training_options()
+def blend(alphas: str | Sequence[float] = "0,0.25,0.5,0.75,1", data: str = "mnist-5k",
+          data_dir: PathLike | None = None, model: str = "mlp:256,128,64", engine: str = "scratch", seeds: int = 1,
+          jobs: int = 1, out: PathLike | None = None, force: bool = False, quiet: bool = False,
+          **options: Unpack[TrainingOptions]) -> SweepResult:
+    """The blended update W <- (1 - alpha) W_new + alpha W_old for several alpha (``bplab blend``):
+    one sweep cell per alpha, per-step loss curves in ``result.step_curves``. ``out`` defaults to runs/blend.
+
+    Example: ``bl.blend(alphas=[0, 0.5, 1], data="digits", epochs=2, out="runs/blend", force=True)``
+    """
+    from .engines import check_engine
+    from .experiments.blend import blend_plan, save_step_curves
+
+    config = _config("blend", options)
+    check_engine(engine)
+    text = alphas if isinstance(alphas, str) else ",".join(f"{float(a):g}" for a in alphas)
+    base = {**{name: getattr(config, name) for name in options if name != "seed"}, "model": model, "engine": engine}
+    plan = blend_plan(text, data, base, seeds, config.seed, str(data_dir) if data_dir else None)
+    folder = _out(out) or Path("runs") / "blend"
+    result = _run_sweep(plan, folder, force, jobs, "local", None, quiet)
+    result.step_curves = save_step_curves(result, folder / "step_loss.png")
+    return result
+
+
+@training_options(epochs=2, batch_size="32", init="glorot_uniform")
+def transfer(from_: PathLike, classes: str, engine: str = "scratch", data: str | None = None,
+             data_dir: PathLike | None = None, finetune: bool = False, finetune_lr: float | None = None,
+             finetune_epochs: int | None = None, out: PathLike | None = None, force: bool = False,
+             quiet: bool = False, **options: Unpack[TrainingOptions]) -> Transfer:
+    """Reuse a trained network for a two-class task (``bplab transfer --from``): frozen base + new sigmoid
+    head, optional fine-tuning, compared with training the same network from scratch.
+
+    Example: ``bl.transfer("runs/cnn", classes="3,8", finetune=True, out="runs/transfer")``
+    """
+    from .engines import check_engine
+    from .experiments.transfer import transfer_from
+    from .results import Transfer
+    from .workflow import new_run_folder
+
+    check_engine(engine)
+    config = _config("transfer", options, transfer.training_defaults)
+    folder = _out(out)
+    if folder is not None:
+        new_run_folder(folder, force)
+    reporter = _reporter(quiet)
+    result = transfer_from(Path(from_), classes, engine, config, data, data_dir, finetune, finetune_lr,
+                           finetune_epochs, callbacks_for=lambda label: reporter.training(label))
+    if folder is not None:
+        result.save(folder)
+    return Transfer(result, engine, folder)
+
+
+def study(file: PathLike | None = None, data: str | None = None, preset: str = "quick", out: PathLike = "runs/study",
+          print_reference: bool = False, quiet: bool = False, notebook: bool | PathLike = False,
+          command: str | None = None) -> StudyReport | str:
+    """Run the study (``bplab study``) and write report.html and report.md in ``out``; re-running skips
+    what is finished. ``notebook=True`` (or a path) also writes study.ipynb: one markdown cell per
+    section and code cells reproducing it through this API. ``print_reference=True`` returns the
+    reference study file's text instead. ``command`` is how the report says it was made.
+
+    Example: ``bl.study(data="digits", out="runs/study", notebook=True).section("engines").numbers``
+    """
+    from .results import StudyReport
+    from .study import load_study, reference_text, run_study
+    from .study.run import WEIGHTS
+
+    if print_reference:
+        return reference_text()
+    plan = load_study(_out(file), preset, data)
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise BplabError(f"{folder}: exists and is not a folder")
+    with _reporter(quiet).study({k: WEIGHTS.get(k, 5) for k in plan.sections}) as bar:
+        result = run_study(plan, folder, command or _call_text("study", file=file, data=data, preset=preset, out=out), bar)
+    report = StudyReport(result.folder, result.html, result.markdown, result.sections, result.cached, result.seconds)
+    if notebook:
+        from .notebook import write_study_notebook
+
+        path = folder / "study.ipynb" if notebook is True else Path(notebook)
+        report.notebook = write_study_notebook(plan, report, path)
+    return report
+
+
+def _call_text(name: str, **kwargs: Any) -> str:
+    given = ", ".join(f"{k}={str(v) if isinstance(v, Path) else v!r}" for k, v in kwargs.items() if v is not None)
+    return f"bl.{name}({given})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Saved models: evaluate, export
+
+def evaluate(run: PathLike, data: str | None = None, data_dir: PathLike | None = None, engine: str = "scratch",
+             out: PathLike | None = None) -> Evaluation:
+    """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix of a saved
+    model (``bplab evaluate``), written as evaluation_DATA.json and a heatmap to ``out`` (default: the
+    run folder): ``evaluation.test.per_class[3].f1``.
+
+    Example: ``bl.evaluate("runs/mnist", data="mnist-5k").accuracy``
+    """
+    from .engines import check_engine
+    from .evaluate import evaluate_model
+
+    check_engine(engine)
+    path = Path(run)
+    result = evaluate_model(path, data, data_dir, engine)
+    result.files = list(result.save(_out(out) or (path if path.is_dir() else path.parent)))
+    return result
+
+
+def export(run: PathLike, keras: PathLike, force: bool = False) -> Exported:
+    """Write a saved run in Keras's native .keras format (``bplab export --keras``).
+
+    Example: ``bl.export("runs/mnist", keras="mnist.keras", force=True)``
+    """
+    from .portable import export_keras, load_model
+    from .results import Exported
+
+    keras_file = Path(keras)
+    if keras_file.exists() and not force:
+        raise BplabError(f"{keras_file}: exists; pass --force to overwrite")
+    saved = load_model(Path(run))
+    export_keras(saved, keras_file)
+    return Exported(keras_file, sum(saved.spec.count_params()))
+
+
+PUBLIC = tuple(COMMANDS.values()) + EXTRA
