@@ -68,6 +68,9 @@ def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
     html = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     assert "report.html" in result.stdout
+    # every figure went through plots.save_figure, which warns when a title, label or legend text leaves its canvas
+    assert "TextOutsideFigure" not in result.stderr, result.stderr[-3000:]
+    assert html.count('class="verdict-box') >= 9 and '<table class="claims">' in html
     titles = re.findall(r'<section id="([a-z0-9]+)"><h2>(\d+)\. ([^<]+)</h2>', html)
     assert [t[0] for t in titles] == list(SECTIONS)
     for key in SECTIONS:
@@ -109,6 +112,26 @@ def test_running_the_same_command_again_skips_what_is_finished(quick_study):
     assert f"({len(SECTIONS)} from an earlier run)" in again.stdout
 
 
+OVERFLOW = """
+const out = [];
+for (const section of document.querySelectorAll('section')) {
+  const box = section.getBoundingClientRect();
+  for (const el of section.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= box.right + 1) continue;
+    let scrolls = false;
+    for (let p = el.parentElement; p && p !== section; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === 'auto' || o === 'scroll') { scrolls = true; break; }
+    }
+    if (!scrolls && !['auto', 'scroll'].includes(getComputedStyle(el).overflowX))
+      out.push(section.id + ': <' + el.tagName.toLowerCase() + '> ' + (el.textContent || '').slice(0, 50));
+  }
+}
+return out.slice(0, 20);
+"""
+
+
 @pytest.mark.slow
 def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
     from helpers.browser import MATH_SIZES, chromium
@@ -124,6 +147,9 @@ def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
         assert not errors, errors
         maths = browser.execute_script(MATH_SIZES)  # the derived equations, as MathML
         assert len(maths) >= 10 and all(w > 0 and h > 0 for w, h, _ in maths), [t for w, h, t in maths if not w or not h]
+        # nothing sticks out of its section, except inside a box that scrolls sideways (wide graphs, long equations)
+        offenders = browser.execute_script(OVERFLOW)
+        assert not offenders, offenders
         height = browser.execute_script("return document.documentElement.scrollHeight")
         browser.set_window_size(1280, min(int(height), 30000))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -45,10 +45,11 @@ math[display=block] { font-size: 1.15em; margin: .4em 0; }
 .math h4 { margin: 1em 0 .3em; color: #3d444d; }
 .claim { border-left: 4px solid #6b4fa3; padding: .2em .9em; background: #f4f0fa; margin: .6em 0; font-style: italic; }
 .verdict-box { border-left: 4px solid #57606a; padding: .4em .9em; background: #f3f4f6; margin: .8em 0; }
-.holds { border-color: #1a7f37; } .fails { border-color: #cf222e; } .unsure { border-color: #9a6700; }
+.verdict-box.holds { border-color: #1a7f37; } .verdict-box.fails { border-color: #cf222e; }
+.verdict-box.unsure { border-color: #9a6700; }
 td.verdict { font-weight: 600; white-space: nowrap; } td.holds { color: #1a7f37; } td.fails { color: #cf222e; }
 td.unsure { color: #9a6700; }
-table.claims td { text-align: left; vertical-align: top; }
+table.claims td, table.claims th { text-align: left; vertical-align: top; }
 pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 .meta { font-size: .8em; color: #57606a; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }

@@ -118,10 +118,12 @@ def _report_table(caption: str, report: dict) -> Table:
 
 
 def _sweep_table(caption: str, result) -> Table:
+    from ..viz.plots import cell_label
+
     rows = []
     for c in result.cells:
         base = c.cell.name == result.baseline
-        rows.append([c.cell.name, f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
+        rows.append([cell_label(c.cell), f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
                      "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
                      "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread]])
     return Table(caption, ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline",
@@ -235,7 +237,8 @@ def tape(ctx: Context) -> Section:
         run = load_run(folder) if inspect_run(folder).complete else resume_run(folder)
     else:
         run = start_run(setup, "tape", new_run_folder(folder))
-    curves = save_curves({"tape": run.history}, ctx.folder / "curves.png", f"tf.GradientTape, {ctx.model} on {ctx.data}")
+    curves = save_curves({"tape": run.history}, ctx.folder / "curves.png",
+                         f"Training with tf.GradientTape: loss and accuracy per epoch, {ctx.model} on {ctx.data}")
     last = run.history.epochs[-1]
     return Section("tape", "Training with tf.GradientTape",
                    f"A custom training loop with tf.GradientTape ({setup.config.optimizer}, batch "
@@ -254,7 +257,7 @@ def engines(ctx: Context) -> Section:
 
     setup = _mlp_setup(ctx)
     result = compare(setup, ["scratch", "tape", "fit"], ctx.seeds)
-    result.save(ctx.folder / "runs", f"{ctx.model} on {ctx.data}")
+    result.save(ctx.folder / "runs", f"scratch, tape and fit from the same weights and batches: {ctx.model} on {ctx.data}")
     # the control: the same pair in float64, one seed; round-off then shrinks by about 1e-9
     control = compare(replace(setup, config=replace(setup.config, dtype="float64")), ["scratch", "tape"], 1)
     s0 = result.seeds[0]
@@ -335,14 +338,14 @@ def _seed_range(result, field_name: str) -> float:
 
 # --- 7, 8, 10: sweeps -------------------------------------------------------------
 
-def _sweep(ctx: Context, doc: dict, name: str):
+def _sweep(ctx: Context, doc: dict, name: str, title: str | None = None):
     from ..experiments.sweep import plan_from_document, run_sweep
     from ..workflow import sweep_folder
 
     plan = plan_from_document(doc, name, data=ctx.data)
     folder = sweep_folder(ctx.folder / name, plan.to_dict(), force=True)
     result = run_sweep(plan, folder)
-    result.save(folder)
+    result.save(folder, title)
     return result, folder
 
 
@@ -375,7 +378,8 @@ def numpy33(ctx: Context) -> Section:
     if ctx.data_dir:
         doc["data_dir"] = ctx.data_dir
     epochs = int(doc["epochs"])
-    result, folder = _sweep(ctx, doc, "numpy-33")
+    result, folder = _sweep(ctx, doc, "numpy-33", f"The reference from-scratch set-up ({epochs} full-batch epochs) "
+                            f"vs He + Adam + mini-batches, every engine from the same weights, on {ctx.data}")
     cells = {c.cell.name: c for c in result.cells}
     engines_ = ("scratch", "tape", "fit")
     low_cells = {e: cells[f"variant=numpy-33,engine={e}"] for e in engines_}
@@ -430,9 +434,9 @@ def experiments(ctx: Context) -> Section:
             doc.pop("model", None)  # the preset varies the model
         if name == "batch":
             doc["epochs"] = preset(name)["epochs"]  # the claim is about the same epochs for every batch size
-        result, folder = _sweep(ctx, doc, name)
-        results[name] = (result, folder)
         about = PRESETS[name]["about"]
+        result, folder = _sweep(ctx, doc, name, f"{about[0].upper()}{about[1:]}, {ctx.seeds} seeds, on {ctx.data}")
+        results[name] = (result, folder)
         figures.append((ctx.rel(folder / "accuracy.png"), f"{name}: {about}"))
         tables.append(_sweep_table(f"{name}: {about}", result))
         best = max(result.cells, key=lambda c: c.mean)
@@ -468,8 +472,8 @@ def blend(ctx: Context) -> Section:
 
     alphas = [float(a) for a in ctx.settings.get("alphas", [0.0, 0.25, 0.5, 0.75, 1.0])]
     doc = {**_sweep_base(ctx), "seeds": 1, "grid": {"alpha": alphas}}
-    result, folder = _sweep(ctx, doc, "blend")
-    steps = save_step_curves(result, folder / "step_loss.png")
+    result, folder = _sweep(ctx, doc, "blend", f"The blended update W ← (1 − α) W_new + α W_old, by α, {ctx.model} on {ctx.data}")
+    steps = save_step_curves(result, folder / "step_loss.png", f"Per-step training loss for each α, {ctx.model} on {ctx.data}")
     acc = {c.cell.values["alpha"]: c.mean for c in result.cells}
     from . import claims
 
@@ -507,7 +511,7 @@ def cifar(ctx: Context) -> Section:
     config = ctx.config()
     setup = prepare(data, ctx.model, config, ctx.data_dir)
     result = compare(setup, ["scratch", "tape"], 1)
-    result.save(ctx.folder / "runs", f"{ctx.model} on {data}")
+    result.save(ctx.folder / "runs", f"The CIFAR-10 set-up as written, hand-written vs GradientTape: {ctx.model} on {data}")
     doc = result.to_dict()
     times = {r["engine"]: r["median_epoch_s"] for r in doc["summary"]}
     stated = result.runs[result.seeds[0]]["scratch"]
@@ -586,7 +590,8 @@ def cnn(ctx: Context) -> Section:
                 f"'valid' padding, so sections 11 to 13 use {model}.")
     report = run.metrics["test"]
     heatmap = save_confusion_heatmap(report, ctx.folder / "confusion.png", f"{ctx.model} on {ctx.data} ({run.engine})")
-    curves = save_curves({run.engine: run.history}, ctx.folder / "curves.png", f"{ctx.model} on {ctx.data}")
+    curves = save_curves({run.engine: run.history}, ctx.folder / "curves.png",
+                         f"The CNN ({ctx.model}, {run.engine} engine): loss and accuracy per epoch on {ctx.data}")
     trainable, frozen = run.spec.count_params()
     summary = Table(f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)",
                     ["layer (type)", "output shape", "params", ""],

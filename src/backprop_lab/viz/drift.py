@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .plots import figure, save_figure, set_title
 
 FLOOR = 1e-16  # exact zeros are drawn here (log scale)
 
@@ -22,7 +20,7 @@ def abs_diff(a, b) -> np.ndarray:
 
 def save_drift_explained(series: list[tuple[str, np.ndarray]], path: Path, title: str) -> Path:
     """One line per (label, |per-step loss difference|), log scale, exact zeros at the floor and said so."""
-    fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
+    fig, ax = figure(10, 4.8)
     styles = ["-", "--", ":", "-."]
     for i, (label, diff) in enumerate(series):
         diff = np.asarray(diff, dtype=np.float64)
@@ -35,7 +33,5 @@ def save_drift_explained(series: list[tuple[str, np.ndarray]], path: Path, title
     ax.set_ylabel("|loss difference| at that step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(title, fontsize=10, wrap=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    set_title(fig, title)
+    return save_figure(fig, path)
