@@ -500,11 +500,12 @@ def transfer(from_: PathLike, classes: str, engine: str = "scratch", data: str |
 
 def study(file: PathLike | None = None, data: str | None = None, preset: str = "quick", out: PathLike = "runs/study",
           print_reference: bool = False, quiet: bool = False, notebook: bool | PathLike = False,
-          command: str | None = None) -> StudyReport | str:
+          command: str | None = None, data_dir: PathLike | None = None) -> StudyReport | str:
     """Run the study (``bplab study``) and write report.html and report.md in ``out``; re-running skips
     what is finished. ``notebook=True`` (or a path) also writes study.ipynb: one markdown cell per
     section and code cells reproducing it through this API. ``print_reference=True`` returns the
-    reference study file's text instead. ``command`` is how the report says it was made.
+    reference study file's text instead. ``command`` is how the report says it was made. ``data_dir``: the
+    folder holding the data set's files (e.g. real MNIST or CIFAR-10 in their own formats), for every section.
 
     Example: ``bl.study(data="digits", out="runs/study", notebook=True).section("engines").numbers``
     """
@@ -514,7 +515,7 @@ def study(file: PathLike | None = None, data: str | None = None, preset: str = "
 
     if print_reference:
         return reference_text()
-    plan = load_study(_out(file), preset, data)
+    plan = load_study(_out(file), preset, data, data_dir)
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise BplabError(f"{folder}: exists and is not a folder")

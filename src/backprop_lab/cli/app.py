@@ -343,6 +343,7 @@ def blend(
 def study(
     file: Annotated[Optional[Path], typer.Argument(help="Study file (TOML); default: the reference study shipped with the package.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set for every section (default: the study's).")] = None,
+    data_dir: DataDirOpt = None,
     preset: Annotated[str, typer.Option(help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them.")] = "quick",
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")] = Path("runs/study"),
     show_reference: Annotated[bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")] = False,
@@ -359,11 +360,13 @@ def study(
     Example: bplab study --print-reference > my-study.toml && bplab study my-study.toml --out runs/my-study
 
     Example: bplab study --data digits --out runs/study --notebook
+
+    Example: bplab study --data mnist --data-dir ~/data/mnist --preset full --out runs/mnist-study
     """
     if show_reference:
         return print(api.study(print_reference=True), end="")
     command = "bplab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else "bplab study"
-    result = api.study(file, data, preset, out_dir, quiet=quiet, notebook=notebook, command=command)
+    result = api.study(file, data, preset, out_dir, quiet=quiet, notebook=notebook, command=command, data_dir=data_dir)
     size = result.html.stat().st_size
     out.print(f"{len(result.sections)} sections in {result.seconds:.1f} s ({len(result.cached)} from an earlier run); "
               f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}"
