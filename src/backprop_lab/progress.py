@@ -8,9 +8,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .training import Callback, EpochRecord, History
 
 
+LINES = 25  # at most about this many per-epoch lines for a long run (a head trained for hundreds of epochs)
+
+
 class ProgressBar(Callback):
     def __init__(self, label: str, console: Console | None = None):
         self.label = label
+        self.every = 1
+        self.last: EpochRecord | None = None
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console or Console(stderr=True), transient=True)
@@ -19,16 +24,25 @@ class ProgressBar(Callback):
     def on_train_begin(self, epochs: int, steps_per_epoch: int, done_steps: int = 0) -> None:
         self.progress.start()
         self.task = self.progress.add_task(self.label, total=epochs * steps_per_epoch, completed=done_steps, loss="-")
+        self.every = max(1, -(-epochs // LINES))
 
     def on_step_end(self, step: int, loss: float) -> None:
         self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
 
     def on_epoch_end(self, record: EpochRecord) -> None:
+        self.last = record
+        if record.epoch == 1 or record.epoch % self.every == 0:
+            self._print(record)
+            self.last = None
+
+    def _print(self, record: EpochRecord) -> None:
         test = f"  test acc {record.test_acc:.4f}" if record.test_acc is not None else ""
         self.progress.console.print(f"{self.label} epoch {record.epoch}: loss {record.train_loss:.4f}  "
                                     f"acc {record.train_acc:.4f}{test}  ({record.time_s:.2f}s)")
 
     def on_train_end(self, history: History) -> None:
+        if self.last is not None:  # the run ended (or stopped early) between two printed epochs
+            self._print(self.last)
         self.progress.stop()
 
 

@@ -250,6 +250,19 @@ class Transfer:
     def finetune_changed_base(self) -> bool | None:
         return self.result.finetune_changed_base
 
+    @property
+    def head(self):
+        """How the head was trained on the cached features: ``transfer.head.epochs``, ``.stop_reason``, ``.rule``."""
+        return self.result.head
+
+    @property
+    def scratch_epochs(self) -> int:
+        return self.result.scratch_epochs
+
+    @property
+    def scratch_epochs_rule(self) -> str:
+        return self.result.scratch_epochs_rule
+
     def to_dict(self) -> dict[str, Any]:
         return self.result.to_dict()
 

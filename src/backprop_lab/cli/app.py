@@ -257,6 +257,10 @@ def transfer(
     out.print(tables.transfer_table(f"transfer to {' vs '.join(result.classes)} ({engine})", result))
     for v in result.variants:
         out.print(f"{v.name}: confusion {v.run.metrics['test']['confusion_matrix']}")
+    h = result.head
+    out.print(f"head: trained on the frozen base's cached features {tuple(h.feature_shape)} for {h.epochs} epochs, "
+              f"{h.steps:,} steps ({h.stop_reason}: {h.rule}); from scratch: {result.scratch_epochs} epochs "
+              f"({result.scratch_epochs_rule})", markup=False)
     out.print(f"frozen base bit-identical after head-only training: {result.base_unchanged}")
     if result.finetune_changed_base is not None:
         out.print(f"fine-tuning changed the base: {result.finetune_changed_base}")
