@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
-from .engines import check_engine, get_engine
+from .engines import Engine, check_engine, get_engine
 from .errors import BplabError
 from .fileio import write_json
 from .runs import Run, save_run
@@ -148,7 +148,7 @@ class Comparison:
         }
 
 
-def first_step(engine, setup: Setup, weights) -> dict[str, np.ndarray]:
+def first_step(engine: Engine, setup: Setup, weights) -> dict[str, np.ndarray]:
     """Weights after the engine's own step function ran once on the plan's first batch."""
     first = setup.plan.epoch(0)[0]
     state = engine.start(setup.spec, weights, setup.config)

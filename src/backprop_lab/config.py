@@ -7,14 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import BplabError
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
-LOSSES = ("categorical_crossentropy", "binary_crossentropy", "mse", "squared_error", "half_squared_error")
-INITIALIZERS = ("zeros", "small_normal", "glorot_uniform", "glorot_normal", "he_normal", "he_uniform")
-DTYPES = ("float32", "float64")
-DECAYS = ("none", "exponential", "step")
-# Keras 3 default learning rates, by optimizer.
-DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "rmsprop": 0.001, "adam": 0.001}
+from .names import DECAYS, DEFAULT_LR, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS  # noqa: F401 - declared once, there
 
 
 @dataclass(frozen=True)
@@ -48,16 +41,12 @@ class TrainConfig:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
                 bad(f"--{name.replace('_', '-')}: must be a finite number, got {value!r}")
-        if self.optimizer not in OPTIMIZERS:
-            bad(f"--optimizer: unknown optimizer {self.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-        if self.loss not in LOSSES:
-            bad(f"--loss: unknown loss {self.loss!r} (choose from {', '.join(LOSSES)})")
-        if self.init not in INITIALIZERS:
-            bad(f"--init: unknown initializer {self.init!r} (choose from {', '.join(INITIALIZERS)})")
+        OPTIMIZERS.check(self.optimizer, "--optimizer")
+        LOSSES.check(self.loss, "--loss")
+        INITIALIZERS.check(self.init, "--init")
         if self.dtype not in DTYPES:
-            bad(f"--dtype: must be float32 or float64, got {self.dtype!r}")
-        if self.decay not in DECAYS:
-            bad(f"--decay: unknown schedule {self.decay!r} (choose from {', '.join(DECAYS)})")
+            bad(f"--dtype: must be {DTYPES.listing()}, got {self.dtype!r}")
+        DECAYS.check(self.decay, "--decay")
         if self.lr is not None and not self.lr > 0:
             bad(f"--lr: learning rate must be positive, got {self.lr}")
         if self.epochs < 1:

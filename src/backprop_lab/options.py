@@ -11,6 +11,7 @@ from typing import Any, Optional, TypedDict
 
 from .config import TrainConfig, parse_batch_size
 from .errors import BplabError
+from .names import DECAYS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -25,23 +26,27 @@ class Option:
     def cli_flag(self) -> str:
         return self.flag or "--" + self.name.replace("_", "-")
 
+    @property
+    def value_type(self) -> Any:
+        """The type of a given value (``Optional[float]`` -> ``float``); for sweep and study files."""
+        return {Optional[float]: float, Optional[int]: int}.get(self.type, self.type)
+
 
 TRAINING: tuple[Option, ...] = (  # the order --help shows
-    Option("optimizer", str, "adam", "sgd, momentum, nesterov, rmsprop or adam (Keras 3 formulas)."),
+    Option("optimizer", str, "adam", f"{OPTIMIZERS.listing()} (Keras 3 formulas)."),
     Option("lr", Optional[float], None, "Learning rate (default: Keras's default for the optimizer).", "--lr"),
     Option("epochs", int, 5, "Passes over the training set."),
     Option("batch_size", str, "128", "Rows per batch, or 'full' for full-batch training.", "--batch-size"),
-    Option("init", str, "he_normal", "zeros, small_normal, glorot_uniform, glorot_normal, he_normal, he_uniform."),
-    Option("loss", str, "categorical_crossentropy", "categorical_crossentropy, binary_crossentropy, mse (Keras's), "
-           "squared_error (summed over outputs) or half_squared_error."),
+    Option("init", str, "he_normal", f"{INITIALIZERS.listing(', ')}."),
+    Option("loss", str, "categorical_crossentropy", f"{LOSSES.listing(notes=True)}."),
     Option("l2", float, 0.0, "L2 penalty on kernels: l2 * sum(W^2), as Keras's L2 regulariser."),
     Option("alpha", float, 0.0, "Blended update: W <- (1-alpha) W_new + alpha W_old (0: plain)."),
-    Option("decay", str, "none", "Learning-rate schedule: none, exponential or step."),
+    Option("decay", str, "none", f"Learning-rate schedule: {DECAYS.listing()}."),
     Option("decay_rate", float, 0.9, "Decay factor per --decay-steps."),
     Option("decay_steps", Optional[int], None, "Steps per decay period (default: one epoch)."),
     Option("momentum", float, 0.9, "Momentum for the momentum and nesterov optimizers."),
     Option("seed", int, 0, "Seed for initial weights, batch order and dropout."),
-    Option("dtype", str, "float32", "float32 or float64."),
+    Option("dtype", str, "float32", f"{DTYPES.listing()}."),
 )
 TRAINING_NAMES: tuple[str, ...] = tuple(o.name for o in TRAINING)
 TRAINING_DEFAULTS: dict[str, Any] = {o.name: o.default for o in TRAINING}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .errors import BplabError, SpecError
+from .names import ACTIVATIONS
 from .runs import Run, load_run
 from .spec import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec
 
@@ -91,7 +92,7 @@ def import_keras(path: Path) -> Run:
     layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
     for l in layers:
         act = getattr(getattr(l, "activation", None), "__name__", "linear")
-        if act not in ("relu", "sigmoid", "tanh", "softmax", "linear"):
+        if act not in ACTIVATIONS:
             raise BplabError(f"{path}: layer {l.name!r} uses activation {act!r}, which is not supported")
     try:
         shape = model.input_shape

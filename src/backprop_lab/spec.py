@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Union
 
 from .errors import SpecError, first_line
+from .names import ACTIVATIONS
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "linear")
 PADDINGS = ("valid", "same")
 
 
 def _check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})")
+        raise ValueError(ACTIVATIONS.unknown(name))
 
 
 def _positive(value: Any, what: str) -> None:

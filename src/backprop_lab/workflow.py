@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .data import BatchPlan, Dataset, load_dataset
-from .engines import get_engine
+from .engines import Engine, get_engine
 from .errors import BplabError
 from .evaluate import classification_report
 from .fileio import read_json, write_json
@@ -26,6 +26,7 @@ from .runs import Run, prepare_out_dir, save_run
 from .spec import ModelSpec, parse_model
 from .training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
 from .training.checkpoint import CHECKPOINT, METRICS
+from .training.loop import EngineState
 from .training.tensorboard import TensorBoardLogger
 
 TRAIN_FILE = "train.json"
@@ -58,7 +59,7 @@ def initial_weights(spec: ModelSpec, config: TrainConfig):
     return init_weights(spec.param_shapes(), config.init, config.seed, config.dtype)
 
 
-def _finish(setup: Setup, engine_name: str, engine, state, history) -> Run:
+def _finish(setup: Setup, engine_name: str, engine: Engine, state: EngineState, history) -> Run:
     final = {k: v.copy() for k, v in state.weights().items()}
     probs = engine.predict(setup.spec, final, setup.dataset.x_test, setup.config.dtype)
     metrics = classification_report(probs, setup.dataset.y_test, setup.dataset.class_names)
@@ -67,9 +68,10 @@ def _finish(setup: Setup, engine_name: str, engine, state, history) -> Run:
 
 
 def train_run(setup: Setup, engine_name: str, callbacks: list[Callback] = (), weights=None, engine_options=None,
-              checkpointer: Checkpointer | None = None) -> Run:
-    """Train from ``weights`` (default: the config's initialiser) through the one loop."""
-    engine = get_engine(engine_name, **(engine_options or {}))
+              checkpointer: Checkpointer | None = None, engine: Engine | None = None) -> Run:
+    """Train from ``weights`` (default: the config's initialiser) through the one loop (``engine``: the
+    engine already made from ``engine_name`` and ``engine_options``)."""
+    engine = engine or get_engine(engine_name, **(engine_options or {}))
     start = weights if weights is not None else initial_weights(setup.spec, setup.config)
     state = engine.start(setup.spec, start, setup.config)
     loop = Loop(setup.spec, setup.dataset, setup.plan, setup.config, callbacks, checkpointer)
@@ -102,8 +104,10 @@ def start_run(setup: Setup, engine_name: str, folder: Path, callbacks: list[Call
     write_json(folder / TRAIN_FILE, {"format": TRAIN_FORMAT, "engine": engine_name, "engine_options": engine_options or {},
                                      **setup.source, "spec": setup.spec.to_dict(), "config": setup.config.to_dict(),
                                      "checkpoint_every": checkpoint_every, "tensorboard": tensorboard})
-    logger = [TensorBoardLogger(folder, engine_name)] if tensorboard else []
-    run = train_run(setup, engine_name, [*callbacks, *logger], engine_options=engine_options, checkpointer=checkpointer)
+    engine = get_engine(engine_name, **(engine_options or {}))
+    logger = [TensorBoardLogger(folder, engine.uses_tensorflow)] if tensorboard else []
+    run = train_run(setup, engine_name, [*callbacks, *logger], engine_options=engine_options, checkpointer=checkpointer,
+                    engine=engine)
     save_run(run, folder, force=True)
     checkpointer.remove()
     return run
@@ -163,7 +167,7 @@ def resume_run(folder: Path, callbacks: list[Callback] = ()) -> Run | None:
     setup = setup_for(dataset, spec, config, source)
     engine = get_engine(engine_name, **options)
     checkpointer = Checkpointer(folder, doc.get("checkpoint_every"))
-    logger = [TensorBoardLogger(folder, engine_name)] if doc.get("tensorboard", True) else []
+    logger = [TensorBoardLogger(folder, engine.uses_tensorflow)] if doc.get("tensorboard", True) else []
     loop = Loop(spec, dataset, setup.plan, config, [*callbacks, *logger], checkpointer)
     if (folder / CHECKPOINT).is_file():
         checkpoint = read_checkpoint(folder / CHECKPOINT, spec)

@@ -6,6 +6,9 @@ The derivation (``equations.py``), the computation graphs (``graphs.py``), the w
 nothing else restates a rule. The scratch engine's fast implementations are checked against them
 (``tests/derive``), and these against central finite differences and TensorFlow autograd.
 
+The activation, loss and optimizer names are declared in ``backprop_lab.names``; each table here
+registers against its registry, so a declared name without a rule fails at import.
+
 Notation (batch rows): ``A`` a layer's input, ``Z`` its pre-activation, ``G`` the gradient of the loss
 with respect to a layer's output, ``delta`` = dL/dZ, ``m`` the rows of the batch, ``K`` the outputs.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .. import names
 from ..errors import BplabError
 from .expr import Const, Div, Expr, Neg, Op, Scale, SumAll, SumLast, SumRows, Sym, func
 
@@ -30,7 +34,7 @@ class ActivationRule:
     title: str
 
 
-ACTIVATIONS: dict[str, ActivationRule] = {r.name: r for r in (
+ACTIVATIONS: dict[str, ActivationRule] = names.ACTIVATIONS.table({r.name: r for r in (
     ActivationRule("linear", lambda z: z, lambda z, a, g: g, lambda z, a: Const(1.0), "identity"),
     ActivationRule("relu", lambda z: func("relu", z), lambda z, a, g: g * func("step", z),
                    lambda z, a: func("step", z), "ReLU"),
@@ -40,7 +44,7 @@ ACTIVATIONS: dict[str, ActivationRule] = {r.name: r for r in (
                    lambda z, a: 1 - a * a, "tanh"),
     # softmax's Jacobian diag(a) - a a^T applied to each row of G
     ActivationRule("softmax", lambda z: func("softmax", z), lambda z, a, g: a * (g - SumLast(g * a)), None, "softmax"),
-)}
+)}, "derive.rules.ACTIVATIONS")
 
 
 # --- losses (Keras 3's formulas: mean over the batch) ----------------------------------------------------
@@ -61,7 +65,7 @@ def _mean_rows(e: Expr, m: Expr) -> Expr:
     return Scale(Div(Const(1.0), m), SumAll(e))
 
 
-LOSSES: dict[str, LossRule] = {r.name: r for r in (
+LOSSES: dict[str, LossRule] = names.LOSSES.table({r.name: r for r in (
     LossRule("categorical_crossentropy", "categorical cross-entropy",
              lambda a, y, m, k: Neg(_mean_rows(y * func("log", a), m)),
              lambda a, y, m, k: Neg(y / (m * a)),
@@ -86,7 +90,7 @@ LOSSES: dict[str, LossRule] = {r.name: r for r in (
     LossRule("half_squared_error", "half squared error summed over outputs",
              lambda a, y, m, k: _mean_rows(Scale(Const(0.5), (a - y) * (a - y)), m),
              lambda a, y, m, k: (a - y) / m, keras=False),
-)}
+)}, "derive.rules.LOSSES")
 
 
 # --- L2 -------------------------------------------------------------------------------------------------
@@ -235,13 +239,13 @@ def _adam(w, g, s, h, t):
             (w, w - Scale(eta_t, m / (func("sqrt", v) + h["epsilon"])))]
 
 
-OPTIMIZERS: dict[str, OptimizerRule] = {r.name: r for r in (
+OPTIMIZERS: dict[str, OptimizerRule] = names.OPTIMIZERS.table({r.name: r for r in (
     OptimizerRule("sgd", "gradient descent", (), ("eta",), _sgd),
     OptimizerRule("momentum", "SGD with momentum", ("velocity",), ("eta", "mu"), _momentum),
     OptimizerRule("nesterov", "SGD with Nesterov momentum", ("velocity",), ("eta", "mu"), _nesterov),
     OptimizerRule("rmsprop", "RMSprop", ("velocity",), ("eta", "rho", "epsilon"), _rmsprop),
     OptimizerRule("adam", "Adam", ("m", "v"), ("eta", "beta_1", "beta_2", "epsilon"), _adam),
-)}
+)}, "derive.rules.OPTIMIZERS")
 
 HYPER_SYMBOLS = {"eta": Sym("eta", "eta", kind="hyper"), "mu": Sym("mu", "mu", kind="hyper"),
                  "rho": Sym("rho", "rho", kind="hyper"), "epsilon": Sym("epsilon", "epsilon", kind="hyper"),

@@ -43,12 +43,14 @@ from ..config import TrainConfig, parse_batch_size
 from ..engines import check_engine
 from ..errors import BplabError, first_line
 from ..fileio import atomic_write, write_json
+from ..options import TRAINING
 
+
+# How a value becomes each key's: every training option (backprop_lab.options.TRAINING) but ``seed`` (a sweep's
+# seeds are its own setting), then the sweep's own keys. ``coerce`` also takes "default" for ``lr``.
 OPTION_TYPES: dict[str, Callable] = {
-    "optimizer": str, "lr": float, "epochs": int, "batch_size": parse_batch_size, "init": str, "loss": str,
-    "l2": float, "alpha": float, "decay": str, "decay_rate": float, "decay_steps": int, "momentum": float,
-    "dtype": str, "model": str, "engine": str, "variant": str,
-}
+    **{o.name: parse_batch_size if o.name == "batch_size" else o.value_type for o in TRAINING if o.name != "seed"},
+    "model": str, "engine": str, "variant": str}
 SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
 DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
 

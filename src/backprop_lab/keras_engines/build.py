@@ -8,6 +8,7 @@ weights move between engines without transposes. Layer names are the spec's
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -15,6 +16,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from .. import names  # noqa: E402
 from ..config import TrainConfig  # noqa: E402
 from ..errors import BplabError  # noqa: E402
 from ..spec import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec  # noqa: E402
@@ -28,11 +30,12 @@ def seed_everything(seed: int) -> None:
 
 def _keras_layer(info, config: TrainConfig):
     spec, name, dtype = info.spec, info.name, config.dtype
+    activation = KERAS_ACTIVATIONS[spec.activation] if isinstance(spec, (Dense, Conv2D)) else None
     reg = keras.regularizers.L2(config.l2) if config.l2 else None
     if isinstance(spec, Dense):
-        layer = keras.layers.Dense(spec.units, spec.activation, name=name, kernel_regularizer=reg, dtype=dtype)
+        layer = keras.layers.Dense(spec.units, activation, name=name, kernel_regularizer=reg, dtype=dtype)
     elif isinstance(spec, Conv2D):
-        layer = keras.layers.Conv2D(spec.filters, spec.kernel, spec.stride, spec.padding, activation=spec.activation,
+        layer = keras.layers.Conv2D(spec.filters, spec.kernel, spec.stride, spec.padding, activation=activation,
                                     name=name, kernel_regularizer=reg, dtype=dtype)
     elif isinstance(spec, MaxPool2D):
         layer = keras.layers.MaxPooling2D(spec.pool, spec.step, name=name, dtype=dtype)
@@ -84,26 +87,40 @@ class SummedSquaredError(keras.losses.Loss):
         return self.factor * keras.ops.sum(keras.ops.square(y_pred - keras.ops.cast(y_true, y_pred.dtype)), axis=-1)
 
 
+# Each loss name (``backprop_lab.names.LOSSES``) as Keras's loss object, computed in the model's dtype
+# (Keras 3 losses default to float32 otherwise).
+KERAS_LOSSES: dict[str, Callable[[str], keras.losses.Loss]] = names.LOSSES.table({
+    "categorical_crossentropy": lambda dtype: keras.losses.CategoricalCrossentropy(dtype=dtype),
+    "binary_crossentropy": lambda dtype: keras.losses.BinaryCrossentropy(dtype=dtype),
+    "mse": lambda dtype: keras.losses.MeanSquaredError(dtype=dtype),
+    "squared_error": lambda dtype: SummedSquaredError(1.0, "squared_error", dtype=dtype),
+    "half_squared_error": lambda dtype: SummedSquaredError(0.5, "half_squared_error", dtype=dtype),
+}, "keras_engines.build.KERAS_LOSSES")
+
+# Each optimizer name (``backprop_lab.names.OPTIMIZERS``) as Keras's optimizer, given the config and learning rate.
+KERAS_OPTIMIZERS: dict[str, Callable[[TrainConfig, float], keras.optimizers.Optimizer]] = names.OPTIMIZERS.table({
+    "sgd": lambda c, lr: keras.optimizers.SGD(lr),
+    "momentum": lambda c, lr: keras.optimizers.SGD(lr, momentum=c.momentum),
+    "nesterov": lambda c, lr: keras.optimizers.SGD(lr, momentum=c.momentum, nesterov=True),
+    "rmsprop": lambda c, lr: keras.optimizers.RMSprop(lr, rho=c.rho, epsilon=c.epsilon),
+    "adam": lambda c, lr: keras.optimizers.Adam(lr, beta_1=c.beta_1, beta_2=c.beta_2, epsilon=c.epsilon),
+}, "keras_engines.build.KERAS_OPTIMIZERS")
+
+# Each activation name (``backprop_lab.names.ACTIVATIONS``) as Keras's activation function.
+KERAS_ACTIVATIONS: dict[str, Callable] = names.ACTIVATIONS.table({
+    "relu": keras.activations.relu, "sigmoid": keras.activations.sigmoid, "tanh": keras.activations.tanh,
+    "softmax": keras.activations.softmax, "linear": keras.activations.linear,
+}, "keras_engines.build.KERAS_ACTIVATIONS")
+
+
 def keras_loss(name: str, dtype: str):
     """Keras's loss, computed in the model's dtype (Keras 3 losses default to float32 otherwise)."""
-    if name in ("squared_error", "half_squared_error"):
-        return SummedSquaredError(0.5 if name.startswith("half") else 1.0, name, dtype=dtype)
-    cls = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-           "binary_crossentropy": keras.losses.BinaryCrossentropy,
-           "mse": keras.losses.MeanSquaredError}[name]
-    return cls(dtype=dtype)
+    return names.LOSSES.get(KERAS_LOSSES, name, "--loss")(dtype)
 
 
 def keras_optimizer(config: TrainConfig):
     """Keras's optimizer for the config, with a plain (settable) learning rate: the schedule is the loop's."""
-    lr = config.learning_rate
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(lr)
-    if config.optimizer in ("momentum", "nesterov"):
-        return keras.optimizers.SGD(lr, momentum=config.momentum, nesterov=config.optimizer == "nesterov")
-    if config.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, rho=config.rho, epsilon=config.epsilon)
-    return keras.optimizers.Adam(lr, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon)
+    return names.OPTIMIZERS.get(KERAS_OPTIMIZERS, config.optimizer, "--optimizer")(config, config.learning_rate)
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
@@ -186,7 +203,9 @@ class KerasState:
 
 
 class KerasEngine:
-    """What the two TensorFlow engines share."""
+    """What the two TensorFlow engines (:class:`backprop_lab.engines.Engine`) share."""
+
+    uses_tensorflow = True
 
     def predict(self, spec: ModelSpec, weights, x, dtype: str = "float32"):
         return predict(build_model(spec, weights, TrainConfig(dtype=dtype)), x.astype(dtype))

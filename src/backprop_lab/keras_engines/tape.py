@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ..config import TrainConfig
 from ..spec import ModelSpec
-from ..training.loop import StepResult
+from ..training.loop import Loop, StepResult
 from .build import (KerasEngine, KerasState, all_finite, autograd, build_model, keras_loss, keras_optimizer,
                     seed_everything)
 
@@ -45,6 +45,9 @@ class TapeState(KerasState):
         self.set_lr(lr)
         value, out, finite, norms = self._step(tf.constant(x), tf.constant(t))
         return StepResult(float(value), np.asarray(out), bool(finite), self.norms_of(norms))
+
+    def drive(self, loop: Loop) -> None:
+        loop.step_through(self)
 
 
 class TapeEngine(KerasEngine):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BplabError
+from .. import names
 
 
 class Activation:
@@ -76,11 +76,9 @@ class Softmax(Activation):
         return a * (da - (da * a).sum(axis=-1, keepdims=True))
 
 
-ACTIVATIONS: dict[str, Activation] = {cls.name: cls() for cls in (Linear, ReLU, Sigmoid, Tanh, Softmax)}
+ACTIVATIONS: dict[str, Activation] = names.ACTIVATIONS.table(
+    {cls.name: cls() for cls in (Linear, ReLU, Sigmoid, Tanh, Softmax)}, "numerics.activations")
 
 
 def get_activation(name: str) -> Activation:
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise BplabError(f"unknown activation {name!r} (choose from {', '.join(ACTIVATIONS)})") from None
+    return names.ACTIVATIONS.get(ACTIVATIONS, name)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BplabError
+from .. import names
 
 EPSILON = 1e-7
 
@@ -117,15 +117,13 @@ class HalfSquaredError(SquaredError):
     factor = 0.5
 
 
-LOSSES: dict[str, Loss] = {cls.name: cls() for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError,
-                                                       SquaredError, HalfSquaredError)}
+LOSSES: dict[str, Loss] = names.LOSSES.table(
+    {cls.name: cls() for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, SquaredError,
+                                 HalfSquaredError)}, "numerics.losses")
 
 
 def get_loss(name: str) -> Loss:
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise BplabError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})") from None
+    return names.LOSSES.get(LOSSES, name)
 
 
 def output_loss(loss: Loss, activation: str, p: np.ndarray, z: np.ndarray | None, y: np.ndarray) -> float:

@@ -7,7 +7,7 @@ import numpy as np
 from ..config import TrainConfig
 from ..numerics.losses import get_loss
 from ..spec import ModelSpec
-from ..training.loop import StepResult
+from ..training.loop import Loop, StepResult
 from ..training.metrics import targets
 from .allocator import keep_freed_memory
 from .model import ScratchModel, Weights
@@ -70,9 +70,15 @@ class ScratchState:
     def predict(self, x) -> np.ndarray:
         return self.model.predict(self.w, x)
 
+    def drive(self, loop: Loop) -> None:
+        loop.step_through(self)
+
 
 class ScratchEngine:
+    """The :class:`backprop_lab.engines.Engine` of hand-written NumPy."""
+
     name = "scratch"
+    uses_tensorflow = False
 
     def start(self, spec: ModelSpec, weights: Weights, config: TrainConfig) -> ScratchState:
         return ScratchState(spec, weights, config)

@@ -17,8 +17,11 @@ belong to the training loop (``training/loop.py``), the same for every engine.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
+from .. import names
 from ..config import TrainConfig
 from . import kernels
 
@@ -128,14 +131,15 @@ class Adam(Optimizer):
         w -= b
 
 
+# Each optimizer name (``backprop_lab.names.OPTIMIZERS``) and how to make it from a TrainConfig.
+OPTIMIZERS: dict[str, Callable[[TrainConfig], Optimizer]] = names.OPTIMIZERS.table({
+    "sgd": lambda c: SGD(),
+    "momentum": lambda c: SGD(c.momentum),
+    "nesterov": lambda c: SGD(c.momentum, nesterov=True),
+    "rmsprop": lambda c: RMSprop(c.rho, c.epsilon),
+    "adam": lambda c: Adam(c.beta_1, c.beta_2, c.epsilon),
+}, "scratch.optimizers")
+
+
 def make_optimizer(config: TrainConfig) -> Optimizer:
-    name = config.optimizer
-    if name == "sgd":
-        opt: Optimizer = SGD()
-    elif name in ("momentum", "nesterov"):
-        opt = SGD(config.momentum, nesterov=name == "nesterov")
-    elif name == "rmsprop":
-        opt = RMSprop(config.rho, config.epsilon)
-    else:
-        opt = Adam(config.beta_1, config.beta_2, config.epsilon)
-    return opt
+    return names.OPTIMIZERS.get(OPTIMIZERS, config.optimizer, "--optimizer")(config)

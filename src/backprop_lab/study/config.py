@@ -18,9 +18,9 @@ from ..errors import BplabError
 
 SECTIONS = ("network", "forward", "backward", "equations", "tape", "engines", "numpy33", "experiments", "cifar",
             "blend", "cnn", "saveload", "transfer")
-COMMON = {"data": str, "model": str, "optimizer": str, "lr": float, "init": str, "batch_size": (int, str),
-          "epochs": int, "seeds": int, "seed": int, "loss": str, "l2": float, "decay": str, "decay_rate": float,
-          "engine": str, "data_dir": str}
+from ..options import TRAINING  # noqa: E402 - the training options, declared once
+COMMON = {"data": str, "model": str, "seeds": int, "engine": str, "data_dir": str,
+          **{o.name: (int, str) if o.name == "batch_size" else o.value_type for o in TRAINING}}
 EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool}}
 TOP = {**COMMON, "sections": list}
 

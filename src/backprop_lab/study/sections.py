@@ -15,7 +15,8 @@ import numpy as np
 from ..config import TrainConfig, parse_batch_size
 from ..errors import BplabError, SpecError
 
-TRAINING_KEYS = ("optimizer", "lr", "init", "epochs", "loss", "l2", "decay", "decay_rate")
+from ..options import TRAINING_NAMES  # noqa: E402
+TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
 @dataclass

@@ -6,9 +6,10 @@ accumulator and timing, the NaN/Inf policy, callbacks, checkpoints and Ctrl-C.
 An engine supplies an :class:`EngineState`: one optimizer step on a batch, the
 weights in and out, its own state for checkpoints, and predictions.
 
-Most engines are driven step by step (:meth:`Loop.run` calls ``state.step``).
-An engine that must run its framework's own loop (``fit`` runs ``model.fit``)
-has a ``drive(loop)`` method instead and calls :meth:`Loop.before_step` and
+:meth:`Loop.run` hands the state the loop (``state.drive(loop)``). Most states are
+driven step by step: their ``drive`` is :meth:`Loop.step_through`, which calls
+``state.step`` for every batch. A state that must run its framework's own loop
+(``fit`` runs ``model.fit``) calls :meth:`Loop.before_step` and
 :meth:`Loop.after_step` around every step from that framework's callbacks.
 
 NaN/Inf policy (one, for every engine): when a step's loss or the weights it
@@ -24,10 +25,11 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
+from .. import names
 from ..config import TrainConfig
 from ..data import BatchPlan, Dataset
 from ..spec import ModelSpec
@@ -46,6 +48,7 @@ class StepResult:
     grad_norms: dict[str, float] | None = None  # per weight, when the state was asked for them
 
 
+@runtime_checkable
 class EngineState(Protocol):
     """What an engine hands the loop: a model with its optimizer, ready to step."""
 
@@ -58,6 +61,7 @@ class EngineState(Protocol):
     grad_norms: bool  # set by the loop: should step() report per-weight gradient norms?
     def import_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
     def predict(self, x: np.ndarray) -> np.ndarray: ...
+    def drive(self, loop: "Loop") -> None: ...  # run the loop's remaining steps: loop.step_through(self), or own loop
 
 
 class Interrupted(Exception):
@@ -70,12 +74,17 @@ class Interrupted(Exception):
 
 def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     """Learning rate at a 0-based step: Keras's ExponentialDecay (``step`` = staircase)."""
-    lr = config.learning_rate
-    if config.decay == "none":
-        return lr
-    every = config.decay_steps or steps_per_epoch
-    power = step / every if config.decay == "exponential" else step // every
-    return lr * config.decay_rate**power
+    power = names.DECAYS.get(DECAY_POWERS, config.decay, "--decay")
+    return config.learning_rate * config.decay_rate**power(step, config.decay_steps or steps_per_epoch)
+
+
+# Each schedule (backprop_lab.names.DECAYS): the power of decay_rate at a 0-based step, given the steps per period
+# (``none``: 0, and lr * rate**0 is lr exactly).
+DECAY_POWERS: dict[str, Callable[[int, int], float]] = names.DECAYS.table({
+    "none": lambda step, every: 0,
+    "exponential": lambda step, every: step / every,
+    "step": lambda step, every: step // every,
+}, "training.loop.DECAY_POWERS")
 
 
 def blend(new: Weights, old: Weights, alpha: float) -> Weights:
@@ -157,15 +166,7 @@ class Loop:
         previous_handler = self._catch_ctrl_c()
         try:
             self._clock = time.perf_counter()
-            drive = getattr(state, "drive", None)
-            if drive is not None:
-                drive(self)
-            else:
-                while not self.finished:
-                    idx = self.current_batch()
-                    lr = self.before_step()
-                    if not self.after_step(state, state.step(self.x[idx], self.t[idx], lr)):
-                        break
+            state.drive(self)
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -174,6 +175,14 @@ class Loop:
         for cb in self.callbacks:
             cb.on_train_end(self.history)
         return self.history
+
+    def step_through(self, state: EngineState) -> None:
+        """The remaining steps, one ``state.step`` per batch of the plan (the ``drive`` of most engines)."""
+        while not self.finished:
+            idx = self.current_batch()
+            lr = self.before_step()
+            if not self.after_step(state, state.step(self.x[idx], self.t[idx], lr)):
+                break
 
     def before_step(self) -> float:
         """The learning rate for the step about to run."""

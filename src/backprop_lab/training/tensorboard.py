@@ -3,8 +3,8 @@
 Per step: the batch loss and the learning rate. Per epoch: train/test (and
 validation) loss and accuracy, and per weight tensor the norm of the weights and
 of the gradient of the epoch's last step. Written by a maintained event writer:
-``tf.summary`` for the TensorFlow engines, tensorboardX for the scratch engine
-(so a small scratch run does not pay TensorFlow's import time). Per-step values
+``tf.summary`` for engines that run on TensorFlow (``Engine.uses_tensorflow``),
+tensorboardX for the others (so a small scratch run does not pay TensorFlow's import time). Per-step values
 are buffered and written at the end of each epoch, outside the timed training.
 
 ``tensorboard --logdir runs/`` then shows every run side by side.
@@ -55,9 +55,10 @@ class ScalarWriter:
 class TensorBoardLogger(Callback):
     wants_grad_norms = True
 
-    def __init__(self, folder: Path, engine: str):
+    def __init__(self, folder: Path, use_tensorflow: bool):
+        """``use_tensorflow``: write with ``tf.summary`` (the engine's ``uses_tensorflow``), else tensorboardX."""
         self.folder = Path(folder) / FOLDER
-        self.engine = engine
+        self.use_tensorflow = use_tensorflow
         self.writer: ScalarWriter | None = None
         self.pending: list[tuple[str, float, int]] = []
         self.loop = None
@@ -65,7 +66,7 @@ class TensorBoardLogger(Callback):
     def on_attach(self, loop) -> None:
         self.loop = loop
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.writer = ScalarWriter(self.folder, use_tensorflow=self.engine != "scratch")
+        self.writer = ScalarWriter(self.folder, use_tensorflow=self.use_tensorflow)
 
     def on_step_end(self, step: int, loss: float) -> None:
         self.pending += [("loss/step", loss, step), ("learning_rate", self.loop.lr, step)]
