@@ -72,8 +72,7 @@ the verdict is computed from the measurements.</p>
 {% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
 {% if s.math %}<div class="math">{{ s.math|safe }}</div>{% endif %}
 {% for block in s.blocks %}{% if block.kind == "figure" %}{% set src, caption, width = block.item %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>
-{% else %}{% set t = block.item %}<div class="scroll"><table><caption>{{ t.caption }}</caption><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in t.rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>{% endif %}{% endfor %}
+{% else %}<div class="scroll">{{ block.item.to_html(styled=False)|safe }}</div>{% endif %}{% endfor %}
 {% for v in s.verdicts %}<div class="verdict-box {{ v.css }}"><b>Verdict: {{ v.verdict }}.</b> {{ v.measured }}. {{ v.reason }}.</div>{% endfor %}
 <p class="meta">Reproduce:</p><pre><code>{{ s.command }}</code></pre>
 <p class="meta">{{ "%.1f"|format(s.seconds) }} s{% if s.cached %} (from an earlier run of this study){% endif %}</p>
@@ -170,10 +169,7 @@ def write_markdown(path: Path, title: str, subtitle: str, sections: list[Section
         for rel, caption in s.figures:
             lines += [f"![{caption}]({rel})", f"*{caption}*", ""]
         for t in s.tables:
-            lines += [f"**{t.caption}**", "", "| " + " | ".join(_md_cell(h) for h in t.header) + " |",
-                      "|" + "---|" * len(t.header)]
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-            lines.append("")
+            lines += [t.to_markdown(), ""]
         lines += [f"**Verdict: {v['verdict']}.** {v['measured']}. {v['reason']}." for v in s.verdicts]
         lines += ([""] if s.verdicts else []) + ["Reproduce:", "", "```sh", s.command, "```", "", f"*{s.seconds:.1f} s*", ""]
     lines += ["## How this report was made", "", "| | |", "|---|---|"]

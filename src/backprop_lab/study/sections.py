@@ -14,16 +14,10 @@ import numpy as np
 
 from ..config import TrainConfig, parse_batch_size
 from ..errors import BplabError, SpecError
+from ..tables import Table, history_table, report_table, sweep_table
 
 from ..options import TRAINING_NAMES  # noqa: E402
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
-
-
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
 
 
 @dataclass
@@ -98,37 +92,6 @@ class Context:
     @property
     def data_dir(self) -> str | None:
         return self.settings.get("data_dir")
-
-
-def _fmt(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
-
-
-def _history_table(caption: str, history) -> Table:
-    return Table(caption, ["epoch", "train loss", "train acc", "test loss", "test acc", "epoch time (s)"],
-                 [[str(e.epoch), _fmt(e.train_loss), _fmt(e.train_acc), _fmt(e.test_loss), _fmt(e.test_acc),
-                   f"{e.time_s:.3f}"] for e in history.epochs])
-
-
-def _report_table(caption: str, report: dict) -> Table:
-    rows = [[r["class"], _fmt(r["precision"]), _fmt(r["recall"]), _fmt(r["f1"]), str(r["support"])]
-            for r in report["per_class"]]
-    m = report["macro"]
-    rows.append(["macro average", _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(report["n"])])
-    return Table(caption, ["class", "precision", "recall", "F1", "support"], rows)
-
-
-def _sweep_table(caption: str, result) -> Table:
-    from ..viz.plots import cell_label
-
-    rows = []
-    for c in result.cells:
-        base = c.cell.name == result.baseline
-        rows.append([cell_label(c.cell), f"{c.mean:.4f} ± {c.std:.4f}", f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
-                     "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
-                     "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread]])
-    return Table(caption, ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline",
-                           "beyond seed spread?"], rows)
 
 
 # --- 1-4: pictures and equations ---------------------------------------------
@@ -247,7 +210,7 @@ def tape(ctx: Context) -> Section:
                    f"Median epoch time {statistics.median(e.time_s for e in run.history.epochs):.2f} s on this machine.",
                    f"bplab train --engine tape --data {ctx.data} --model {ctx.model} {ctx.flags(setup.config)} --out runs/tape",
                    [(ctx.rel(curves), "Loss and accuracy per epoch (train solid, test dashed)")],
-                   [_history_table("Per-epoch figures", run.history)],
+                   [history_table("Per-epoch figures", run.history)],
                    {"test_acc": last.test_acc, "epochs": last.epoch})
 
 
@@ -413,7 +376,7 @@ def numpy33(ctx: Context) -> Section:
                    [Table("Training loss per epoch: the reference report beside ours (seed "
                           f"{first['scratch'].seed}, the same weights in every engine)",
                           ["epoch", "reference (MNIST 60,000)"] + [f"ours: {e}" for e in engines_], loss_rows),
-                    _sweep_table("Every engine, both set-ups", result)],
+                    sweep_table("Every engine, both set-ups", result)],
                    {"low": {e: statistics.fmean(v) for e, v in low.items()},
                     "good": {e: statistics.fmean(v) for e, v in good.items()},
                     "epochs": epochs, "loss_start": start, "loss_end": end, "train_acc": train_accs},
@@ -439,7 +402,7 @@ def experiments(ctx: Context) -> Section:
         result, folder = _sweep(ctx, doc, name, f"{about[0].upper()}{about[1:]}, {ctx.seeds} seeds, on {ctx.data}")
         results[name] = (result, folder)
         figures.append((ctx.rel(folder / "accuracy.png"), f"{name}: {about}"))
-        tables.append(_sweep_table(f"{name}: {about}", result))
+        tables.append(sweep_table(f"{name}: {about}", result))
         best = max(result.cells, key=lambda c: c.mean)
         numbers[name] = {"best": best.cell.name, "best_mean": best.mean}
     verdicts = []
@@ -489,7 +452,7 @@ def blend(ctx: Context) -> Section:
                    f"--epochs {ctx.settings.get('epochs')} --out runs/blend",
                    [(ctx.rel(folder / "curves.png"), "Loss and accuracy per epoch for each alpha"),
                     (ctx.rel(steps), "Per-step training loss for each alpha")],
-                   [_sweep_table("Final figures by alpha", result)], {"acc": {str(k): v for k, v in acc.items()}},
+                   [sweep_table("Final figures by alpha", result)], {"acc": {str(k): v for k, v in acc.items()}},
                    verdicts=verdicts)
 
 
@@ -609,8 +572,8 @@ def cnn(ctx: Context) -> Section:
                    f"bplab train --engine {run.engine} --data {ctx.data} --model {model} {ctx.flags(run.config)} --out runs/cnn"
                    f"  &&  bplab evaluate runs/cnn",
                    [(ctx.rel(curves), "Loss and accuracy per epoch"), (ctx.rel(heatmap), "Confusion matrix (test set)")],
-                   [summary, _history_table("Per-epoch figures", run.history),
-                    _report_table("Per-class precision, recall and F1 (test set)", report)],
+                   [summary, history_table("Per-epoch figures", run.history),
+                    report_table("Per-class precision, recall and F1 (test set)", report)],
                    {"test_acc": report["accuracy"], "macro_f1": report["macro"]["f1"]}, note,
                    verdicts=[verdict.to_dict()])
 

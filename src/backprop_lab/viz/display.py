@@ -29,9 +29,10 @@ def data_html(info) -> str:
     return html.block(f"data set {info.name}", html.table(["", ""], rows))
 
 
-def history_rows(history) -> list[tuple]:
-    return [(e.epoch, num(e.train_loss), num(e.train_acc), num(e.test_loss), num(e.test_acc), f"{e.time_s:.2f}")
-            for e in history.epochs]
+def history_rows(history) -> list[list[str]]:
+    from ..tables import history_table
+
+    return history_table("", history).rows
 
 
 def run_html(run) -> str:

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 STYLE = ("font-family:system-ui,sans-serif;font-size:13px")
-TABLE = "border-collapse:collapse;margin:.4em 0"
-CELL = "border:1px solid #d0d7de;padding:.2em .6em;text-align:right"
 
 
 def esc(value: Any) -> str:
@@ -28,12 +26,10 @@ def num(x: float | None, digits: int = 4) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
-    """A plain HTML table; the first column left-aligned."""
-    head = "".join(f'<th style="{CELL};background:#eef1f4">{esc(h)}</th>' for h in header)
-    body = "".join("<tr>" + "".join(f'<td style="{CELL}{";text-align:left" if i == 0 else ""}">{esc(c)}</td>'
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
-    cap = f'<caption style="text-align:left;font-weight:600">{esc(caption)}</caption>' if caption else ""
-    return f'<table style="{TABLE}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    """A plain HTML table (the one table model's HTML); the first column left-aligned."""
+    from ..tables import Table
+
+    return Table(caption, list(header), [[str(c) for c in row] for row in rows]).to_html()
 
 
 def block(title: str, *parts: str) -> str:
