@@ -155,3 +155,14 @@ def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shot = ARTIFACTS / "report.png"
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+def test_a_relative_out_folder_works_for_sections_that_read_their_sweeps_runs(tmp_path):
+    """Regression: a sweep records its run folders relative to where it ran; the sections read them back."""
+    study = tmp_path / "s.toml"
+    study.write_text('data = "digits"\nmodel = "mlp:16"\nseeds = 1\nepochs = 1\n'
+                     'sections = ["numpy33", "experiments"]\n[numpy33]\nepochs = 3\n'
+                     '[experiments]\npresets = ["batch"]\n[presets.quick]\n')
+    result = bplab("study", study, "--out", "runs/study", "--quiet", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "runs" / "study" / "report.html").is_file()

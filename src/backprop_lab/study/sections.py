@@ -329,8 +329,8 @@ NUMPY33_REFERENCE_TRAIN_ACC = 0.328
 def _run_history(folder: str | Path, root: Path):
     from ..runs import load_run
 
-    path = Path(folder)
-    return load_run(path if path.is_absolute() else root / path).history
+    path = Path(folder)  # a sweep records its run folders as it was given them (relative to where it ran)
+    return load_run(path if path.is_absolute() or path.is_dir() else root / path).history
 
 
 def numpy33(ctx: Context) -> Section:
