@@ -175,6 +175,11 @@ def markdown(results: dict) -> str:
                              f"{sp[net]['ratio_vs_stock'][engine]:.2f} | {r['test_acc']:.4f} | {r['peak_rss_mb']:.0f} |")
             lines.append(f"| {sp[net]['setup']['model']} | scratch GFLOP/s | | {sp[net]['scratch_gflops']:.0f} | "
                          f"{100 * sp[net]['scratch_fraction_of_sgemm']:.0f}% of sgemm | | |")
+            if "product_floor" in sp[net]:
+                fl = sp[net]["product_floor"]
+                lines.append(f"| {sp[net]['setup']['model']} | product floor (the step's matrix products alone) | | "
+                             f"{fl['epoch_s']:.3f} | scratch fastest epoch / floor "
+                             f"{sp[net]['scratch_fastest_vs_floor']:.2f} | | |")
         lines.append("")
     targets = target_rows(results)
     if targets:
@@ -232,7 +237,21 @@ def target_rows(results: dict) -> list[str]:
                            1.1, "<="))
     checks.append(("MLP: peak resident memory < 1500 MB (largest engine)",
                    max(e["peak_rss_mb"] for e in mlp["engines"].values()), "{:.0f} MB", 1500, "<"))
+    if "fastest_vs_stock" in cnn and "fastest_vs_stock" in mlp:  # the targets of issue 22: fastest epochs, the floor
+        checks += [("CNN: scratch fastest epoch / stock Keras fit's fastest <= 0.7", cnn["fastest_vs_stock"]["scratch"],
+                    "{:.2f}", 0.7, "<="),
+                   ("CNN: scratch fastest epoch / stock Keras fit's first epoch <= 0.7",
+                    cnn["scratch_fastest_vs_stock_first"], "{:.2f}", 0.7, "<="),
+                   ("MLP: scratch fastest epoch / product floor <= 1.25", mlp["scratch_fastest_vs_floor"], "{:.2f}",
+                    1.25, "<="),
+                   ("MLP: scratch fastest epoch / stock Keras fit's fastest <= 0.3", mlp["fastest_vs_stock"]["scratch"],
+                    "{:.2f}", 0.3, "<=")]
     rows = []
+    cn = results.get("cnn")
+    if cn and "stock_keras" in cn:  # accuracy: scratch's seeds against the spread of stock Keras's seeds
+        low, high = min(cn["stock_keras"]["test_acc"]), max(cn["stock_keras"]["test_acc"])
+        rows.append(f"| CNN: scratch mean test acc within stock Keras's seed range [{low:.4f}, {high:.4f}] | "
+                    f"{cn['scratch']['mean']:.4f} | {'yes' if low <= cn['scratch']['mean'] <= high else 'no'} |")
     for name, value, fmt, bar, op in checks:
         met = {"<=": value <= bar, ">=": value >= bar, "<": value < bar}[op]
         rows.append(f"| {name} | {fmt.format(value)} | {'yes' if met else 'no'} |")

@@ -12,6 +12,10 @@ on the machine falls on all of them alike:
   cross-entropy, ``model.fit`` over the same number of batches of 32 (timed from epoch begin
   to epoch end with a callback, so ``fit``'s set-up is left out, as in an epoch of a long run).
 
+- ``floor``:    the scratch step's matrix products alone, at the same shapes and layouts (forward,
+  weight gradient and input gradient of every Dense and Conv2D layer: ``speed.product_operands``),
+  timed in the scratch worker in the same rotation: the "product floor" of a step.
+
 Reports medians per step, the extrapolation to a 60,000-image epoch and the ratios. With
 ``--profile`` it also prints where a scratch step spends its time, layer by layer (forward,
 activation derivative, backward).
@@ -73,6 +77,15 @@ class ScratchRunner:
             self.step(x, t)
         return (time.perf_counter() - begin) / len(self.batches)
 
+    def floor(self) -> float:
+        """Seconds per step of this step's matrix products alone, at the same shapes (speed.product_operands)."""
+        import speed
+
+        if not hasattr(self, "pairs"):
+            self.pairs = speed.product_operands(self.spec, len(self.batches[0][0]))
+            speed.product_floor_s(self.pairs, 5)
+        return speed.product_floor_s(self.pairs, len(self.batches))
+
     def profile(self, repeats: int = 3) -> dict[str, float]:
         """Seconds per step in each layer's forward, activation derivative and backward."""
         from backprop_lab.scratch.layers.base import AffineLayer
@@ -101,7 +114,8 @@ class ScratchRunner:
                     if isinstance(layer, AffineLayer):
                         if delta is None:
                             _, z, a = caches[i][:3]
-                            delta = timed(f"{layer.name} activation'", layer.activation.backward, z, a, dout)
+                            backward = getattr(layer, "activation_backward", layer.activation.backward)
+                            delta = timed(f"{layer.name} activation'", backward, z, a, dout)
                         dout, _ = timed(f"{layer.name} backward", layer.backward_z, params, caches[i], delta, need_dx)
                         delta = None
                     else:
@@ -158,6 +172,8 @@ def worker(kind: str, args: dict, conn) -> None:
         command = conn.recv()
         if command == "epoch":
             conn.send(runner.epoch())
+        elif command == "floor":
+            conn.send(runner.floor())
         elif command == "profile":
             conn.send(runner.profile())
         else:
@@ -195,22 +211,27 @@ def main(argv=None) -> None:
         assert parent.recv() == "ready"
         workers[kind] = (proc, parent)
 
-    per_step: dict[str, list[float]] = {k: [] for k in kinds}
+    timed = kinds + ["floor"]  # the floor: the scratch step's matrix products alone, in the scratch worker
+    per_step: dict[str, list[float]] = {k: [] for k in timed}
     for r in range(args.rounds):
-        order = kinds[r % len(kinds):] + kinds[: r % len(kinds)]  # rotate who goes first
+        order = timed[r % len(timed):] + timed[: r % len(timed)]  # rotate who goes first
         for kind in order:
-            workers[kind][1].send("epoch")
-            per_step[kind].append(workers[kind][1].recv())
-        print(f"round {r + 1}: " + "  ".join(f"{k} {per_step[k][-1] * 1e3:6.2f} ms" for k in kinds), flush=True)
+            proc, conn = workers["scratch" if kind == "floor" else kind]
+            conn.send("floor" if kind == "floor" else "epoch")
+            per_step[kind].append(conn.recv())
+        print(f"round {r + 1}: " + "  ".join(f"{k} {per_step[k][-1] * 1e3:6.2f} ms" for k in timed), flush=True)
 
     steps_per_epoch = EPOCH_IMAGES // args.batch
     median = {k: statistics.median(v) for k, v in per_step.items()}
     print(f"\nmedian per step (and per {EPOCH_IMAGES}-image epoch of {steps_per_epoch} steps):")
-    for k in kinds:
+    for k in timed:
         print(f"  {k:9s} {median[k] * 1e3:7.2f} ms/step  {median[k] * steps_per_epoch:6.1f} s/epoch  "
               f"(min {min(per_step[k]) * 1e3:.2f}, max {max(per_step[k]) * 1e3:.2f})")
     if "keras" in median:
-        print(f"  ratio scratch / keras  = {median['scratch'] / median['keras']:.2f}")
+        print(f"  ratio scratch / keras  = {median['scratch'] / median['keras']:.2f} (fastest rounds: "
+              f"{min(per_step['scratch']) / min(per_step['keras']):.2f})")
+    print(f"  ratio scratch / product floor = {median['scratch'] / median['floor']:.2f} (fastest rounds: "
+          f"{min(per_step['scratch']) / min(per_step['floor']):.2f})")
 
     if args.profile:
         profiled = ["scratch"]

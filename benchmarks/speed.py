@@ -7,7 +7,10 @@ test accuracy and the peak resident memory. Ratios are taken against stock Keras
 Keras model built and trained with Keras's own code only, on the same data and batch size.
 The sgemm throughput is measured in the same run, and the scratch engine's achieved GFLOP/s
 (the matrix products of forward and backward, counted from the shapes) is reported as a
-fraction of it.
+fraction of it. So is the "product floor": the scratch step's own matrix products run alone at
+the same shapes (``product_operands``), in their own process in the middle of the ABBA order;
+the scratch engine's fastest epoch is reported against it and against stock Keras's fastest and
+first epochs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def worker(job: dict) -> dict:
     sys.path.insert(0, str(SRC))
     if job["kind"] == "sgemm":
         return {"gflops": sgemm_gflops()}
+    if job["kind"] == "floor":
+        return floor_job(job)
     from backprop_lab.config import TrainConfig
     from backprop_lab.workflow import prepare, train_run
 
@@ -135,6 +140,58 @@ def sgemm_gflops(size: int = 2048, repeats: int = 7) -> float:
     return 2.0 * size ** 3 / statistics.median(times) / 1e9
 
 
+def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) -> list:
+    """The matrix products of one scratch training step, as (left, right) operand pairs at the
+    engine's shapes and memory layouts: per Dense layer A W (forward), A^T dZ (weight gradient),
+    dZ W^T (input gradient, not for the first trainable layer); per Conv2D the same with the
+    im2col matrix (n*oh*ow, k*k*C) for A and the kernel as (k*k*C, F). Bias sums, activations,
+    the loss and the optimizer are left out: this is the step with nothing but its products."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pairs, first = [], True
+    for info in spec.infos:
+        kind = type(info.spec).__name__
+        if kind == "Dense":
+            rows, inner, out = batch, info.input_shape[-1], info.spec.units
+        elif kind == "Conv2D":
+            oh, ow, out = info.output_shape
+            rows, inner = batch * oh * ow, info.spec.kernel ** 2 * info.input_shape[-1]
+        else:
+            continue
+        a = rng.standard_normal((rows, inner), dtype=np.float32).astype(dtype)
+        w = rng.standard_normal((inner, out), dtype=np.float32).astype(dtype)
+        dz = rng.standard_normal((rows, out), dtype=np.float32).astype(dtype)
+        pairs += [(a, w), (a.T, dz)] + ([] if first else [(dz, w.T)])
+        first = False
+    return pairs
+
+
+def product_floor_s(pairs: list, steps: int) -> float:
+    """Seconds per step of the step's products run alone (``steps`` steps back to back)."""
+    import numpy as np
+
+    begin = time.perf_counter()
+    for _ in range(steps):
+        for a, b in pairs:
+            np.matmul(a, b)
+    return (time.perf_counter() - begin) / steps
+
+
+def floor_job(job: dict) -> dict:
+    """The product floor of one epoch: a scratch step's matrix products alone, timed in rounds."""
+    from backprop_lab.config import TrainConfig
+    from backprop_lab.workflow import prepare
+
+    setup = prepare(job["data"], job["model"], TrainConfig(batch_size=job["batch_size"]))
+    steps = -(-len(setup.dataset.x_train) // job["batch_size"])
+    pairs = product_operands(setup.spec, job["batch_size"])
+    product_floor_s(pairs, 5)  # warm-up
+    per_step = [product_floor_s(pairs, max(1, steps // 4)) for _ in range(8)]
+    return {"step_s": min(per_step), "median_step_s": statistics.median(per_step), "steps_per_epoch": steps,
+            "epoch_s": min(per_step) * steps}
+
+
 def measure(job: dict) -> dict:
     done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
@@ -154,8 +211,16 @@ def speed(data: str, quick: bool) -> dict:
     for name, setup in setups.items():
         # Each engine runs twice, in the order stock, fit, tape, scratch, scratch, tape, fit, stock, so that a
         # machine that speeds up or slows down during the run (a shared host does) favours no engine.
+        # The product floor (the scratch step's matrix products alone, at its shapes) sits in the middle.
         runs: dict[str, list[dict]] = {e: [] for e in ENGINES}
-        for engine in ENGINES + ENGINES[::-1]:
+        floors: list[dict] = []
+        for engine in ENGINES + ("floor", "floor") + ENGINES[::-1]:
+            if engine == "floor":
+                floors.append(measure({"kind": "floor", "data": data, "model": setup["model"],
+                                       "batch_size": setup["batch_size"]}))
+                print(f"{name} product floor {floors[-1]['step_s'] * 1e3:.3f} ms/step, "
+                      f"{floors[-1]['epoch_s']:.3f}s/epoch", flush=True)
+                continue
             runs[engine].append(measure({"kind": "train", "engine": engine, "data": data, **setup}))
             r = runs[engine][-1]
             print(f"{name} {engine:7s} first {r['first_epoch_s']:.2f}s steady {r['steady_epoch_s']:.3f}s "
@@ -164,12 +229,20 @@ def speed(data: str, quick: bool) -> dict:
         stock = rows["stock"]["steady_epoch_s"]
         scratch = rows["scratch"]
         achieved = scratch["flops_per_epoch"] / scratch["steady_epoch_s"] / 1e9
+        floor = {"epoch_s": min(f["epoch_s"] for f in floors), "step_s": min(f["step_s"] for f in floors),
+                 "steps_per_epoch": floors[0]["steps_per_epoch"]}
         out[name] = {"setup": setup, "engines": rows,
                      "ratio_vs_stock": {e: rows[e]["steady_epoch_s"] / stock for e in ENGINES},
+                     "fastest_vs_stock": {e: rows[e]["fastest_epoch_s"] / rows["stock"]["fastest_epoch_s"]
+                                          for e in ENGINES},
+                     "scratch_fastest_vs_stock_first": scratch["fastest_epoch_s"] / rows["stock"]["first_epoch_s"],
+                     "product_floor": floor, "scratch_fastest_vs_floor": scratch["fastest_epoch_s"] / floor["epoch_s"],
                      "scratch_gflops": achieved, "scratch_fraction_of_sgemm": achieved / sgemm}
         print(f"{name}: epoch time / stock Keras fit: " + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}"
                                                                     for e in ENGINES[1:])
-              + f"; scratch {achieved:.0f} GFLOP/s = {100 * achieved / sgemm:.0f}% of sgemm", flush=True)
+              + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
+              f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s = "
+              f"{100 * achieved / sgemm:.0f}% of sgemm", flush=True)
     return out
 
 
@@ -178,6 +251,7 @@ def combine(runs: list[dict]) -> dict:
     peak memory, the mean test accuracy."""
     steady = [t for r in runs for t in (r["epoch_s"][1:] or r["epoch_s"])]
     return {"epoch_s": [r["epoch_s"] for r in runs], "first_epoch_s": statistics.median(r["first_epoch_s"] for r in runs),
+            "fastest_epoch_s": min(t for r in runs for t in r["epoch_s"]),
             "steady_epoch_s": statistics.median(steady), "test_acc": statistics.fmean(r["test_acc"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "flops_per_epoch": runs[0]["flops_per_epoch"]}
 

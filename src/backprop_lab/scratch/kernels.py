@@ -9,6 +9,19 @@ reassociation, no fused multiply-add), so it is bit for bit the NumPy path (test
 numba is optional: without it (``pip`` could not install it, or ``BPLAB_NO_NUMBA=1``) every
 caller uses its NumPy path. Compiled code is cached beside this file, so only the first process
 pays the compilation (about a second).
+
+The convolutional network's step has four more (profiled in the README's "Where the time goes"):
+
+- ``bias_relu``: Z += b and A = max(Z, 0) in one pass, in place (NumPy: two passes);
+- ``relu_backward``: dZ = dA * [A > 0] in one pass (NumPy: a mask array, a cast and a product);
+- ``col2im``: the patch gradients gathered onto each input pixel, each pixel written once (NumPy:
+  k*k strided scatter-adds onto a zeroed array);
+- ``maxpool_forward`` / ``maxpool_backward``: the window maximum with the offset of its first
+  maximum (one byte per output), and the gradient routed from that offset (NumPy: k*k comparisons
+  and masks over the input again in backward).
+
+Each does the same arithmetic in the same order as its NumPy path (the additions of col2im go in
+kernel-offset order from zero, as the scatter-adds do), so the two agree bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -34,5 +47,87 @@ if numba is not None:
             m[i] = mi
             v[i] = vi
             w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + eps)
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def bias_relu(z, b, zero):  # pragma: no cover - compiled; tested against the NumPy path
+        """In place over z (rows, F): z = max(z + b, 0) (NaN kept, as np.maximum); zero is 0 in z's dtype."""
+        rows, f = z.shape
+        for r in range(rows):
+            for c in range(f):
+                v = z[r, c] + b[c]
+                z[r, c] = v if (v > 0 or v != v) else zero
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def relu_backward(da, a, out, one, zero):  # pragma: no cover - compiled; tested against NumPy
+        """Flat arrays: out = da * [a > 0], as NumPy multiplies by the boolean mask (-0.0 and NaN
+        kept); one and zero in the arrays' dtype."""
+        for i in range(out.size):
+            out[i] = da[i] * (one if a[i] > 0 else zero)
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def col2im(dcols, dx, k, s, oh, ow, ph, pw):  # pragma: no cover - compiled; tested against NumPy
+        """dcols (n, oh, ow, k, k, C) patch gradients -> dx (n, H, W, C) (the unpadded input, written
+        whole): each pixel sums, in kernel-offset order, the patch entries that read it."""
+        n, h, w, c = dx.shape
+        acc = np.empty(c, dtype=dx.dtype)
+        for b in range(n):
+            for y in range(h):
+                yp = y + ph
+                for x in range(w):
+                    xp = x + pw
+                    acc[:] = 0
+                    for i in range(k):
+                        ty = yp - i
+                        if ty < 0 or ty % s != 0 or ty // s >= oh:
+                            continue
+                        oy = ty // s
+                        for j in range(k):
+                            tx = xp - j
+                            if tx < 0 or tx % s != 0 or tx // s >= ow:
+                                continue
+                            ox = tx // s
+                            for ch in range(c):
+                                acc[ch] += dcols[b, oy, ox, i, j, ch]
+                    for ch in range(c):
+                        dx[b, y, x, ch] = acc[ch]
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_forward(x, p, s, out, arg):  # pragma: no cover - compiled; tested against NumPy
+        """out (n, oh, ow, C) = max over each p x p window (stride s) of x; arg = the row-major offset
+        of the window's first maximum (as argmax: the first NaN, where there is one)."""
+        n, oh, ow, c = out.shape
+        for b in range(n):
+            for y in range(oh):
+                for x0 in range(ow):
+                    for ch in range(c):
+                        out[b, y, x0, ch] = x[b, y * s, x0 * s, ch]
+                        arg[b, y, x0, ch] = 0
+                    for i in range(p):
+                        for j in range(p):
+                            if i == 0 and j == 0:
+                                continue
+                            o = i * p + j
+                            for ch in range(c):
+                                v = x[b, y * s + i, x0 * s + j, ch]
+                                best = out[b, y, x0, ch]
+                                take = v > best or (v != v and best == best)
+                                out[b, y, x0, ch] = v if take else best
+                                arg[b, y, x0, ch] = o if take else arg[b, y, x0, ch]
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_backward(dout, arg, p, s, dx, zero):  # pragma: no cover - compiled; tested against NumPy
+        """dx (zeroed where no window covers it, when s > p or the edge is cropped): each window's
+        gradient goes to the offset in arg, every other element of the window gets 0 * gradient (as the
+        NumPy path multiplies by its mask); zero in dx's dtype."""
+        n, oh, ow, c = dout.shape
+        for b in range(n):
+            for y in range(oh):
+                for x0 in range(ow):
+                    for i in range(p):
+                        for j in range(p):
+                            o = i * p + j
+                            for ch in range(c):
+                                d = dout[b, y, x0, ch]
+                                dx[b, y * s + i, x0 * s + j, ch] = d if arg[b, y, x0, ch] == o else zero * d
 else:
-    adam_update = None
+    adam_update = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None

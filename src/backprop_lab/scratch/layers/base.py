@@ -6,6 +6,7 @@ import numpy as np
 
 from ...spec import LayerInfo
 from ...numerics.activations import Activation, get_activation
+from .. import kernels
 
 Params = dict[str, np.ndarray]
 
@@ -36,9 +37,28 @@ class AffineLayer(Layer):
         super().__init__(info)
         self.activation: Activation = get_activation(info.spec.activation)
 
+    def activate(self, z: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(Z + b, g(Z + b)) from the product Z (a fresh C-contiguous array, overwritten). ReLU with
+        numba: one pass in place, and Z itself becomes A (ReLU' reads [A > 0], which is [Z > 0])."""
+        if self.activation.name == "relu" and kernels.bias_relu is not None and z.ndim == 2 \
+                and z.flags.c_contiguous and bias.dtype == z.dtype:
+            kernels.bias_relu(z, bias, z.dtype.type(0))
+            return z, z
+        z += bias
+        return z, self.activation.forward(z)
+
     def backward(self, params, cache, dout, need_dx=True):
         _, z, a = cache[:3]
-        return self.backward_z(params, cache, self.activation.backward(z, a, dout), need_dx)
+        return self.backward_z(params, cache, self.activation_backward(z, a, dout), need_dx)
+
+    def activation_backward(self, z: np.ndarray, a: np.ndarray, dout: np.ndarray) -> np.ndarray:
+        """dL/dZ from dL/dA: g'(Z) dL/dA, ReLU's in one compiled pass where numba is there."""
+        if self.activation.name == "relu" and kernels.relu_backward is not None and dout.dtype == a.dtype \
+                and dout.shape == a.shape and dout.flags.c_contiguous and a.flags.c_contiguous:
+            out = np.empty_like(dout)
+            kernels.relu_backward(dout.reshape(-1), a.reshape(-1), out.reshape(-1), a.dtype.type(1), a.dtype.type(0))
+            return out
+        return self.activation.backward(z, a, dout)
 
     def backward_z(self, params: Params, cache: Any, dz: np.ndarray, need_dx: bool = True):
         raise NotImplementedError

@@ -1,12 +1,15 @@
 """Conv2D (HWIO kernel, stride, 'valid' / 'same' padding as TensorFlow pads).
 
 Forward is im2col and one matrix product: every k x k x C patch becomes a row
-of ``cols`` (one copy out of a strided view), Z = cols W + b.
+of ``cols`` (one copy out of a strided view), Z = cols W + b, with the bias and
+ReLU in one pass over Z (``AffineLayer.activate``).
 Backward: dW = cols^T dZ and db = 1^T dZ (one matrix product each), and for dX
-one batched product gives the patch gradients kernel offset by kernel offset,
-dZ W[i, j]^T, each a contiguous (n, oh, ow, C) block that col2im adds back
-at its offset: k*k vectorised adds, never a loop over pixels. The first
-layer of a network does not need dX (``need_dx`` is False there) and skips it.
+one product gives the patch gradients dcols = dZ W^T, (n*oh*ow, k*k*C) in the
+layout of ``cols``; col2im sums them back onto the input. With numba
+(``kernels.col2im``) each input pixel gathers the entries that read it and is
+written once; without it, k*k vectorised strided adds onto a zeroed array, in
+the same order, so both give the same numbers. The first layer of a network
+does not need dX (``need_dx`` is False there) and skips it.
 
 Everything stays in the input's dtype (float32 stays float32).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import kernels
 from .base import AffineLayer
 
 # im2col copies kernel offset by kernel offset when a pixel holds few channels (the copy out
@@ -48,15 +52,21 @@ def im2col(xp: np.ndarray, k: int, s: int, oh: int, ow: int) -> np.ndarray:
     return windows(xp, k, s, oh, ow).reshape(n * oh * ow, k * k * c)
 
 
-def col2im(dcols: np.ndarray, padded_shape: tuple[int, ...], k: int, s: int, oh: int, ow: int) -> np.ndarray:
-    """Adds patch gradients back onto the padded input. ``dcols`` is (k*k, n*oh*ow, C): offset-major,
-    so each offset's block is one contiguous (n, oh, ow, C) array added at its strided position."""
-    n, _, _, c = padded_shape
-    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
+def col2im(dcols: np.ndarray, shape: tuple[int, ...], k: int, s: int, oh: int, ow: int,
+           ph: tuple[int, int] = (0, 0), pw: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Sums patch gradients back onto the input: ``dcols`` (n*oh*ow, k*k*C) in the layout of
+    ``im2col`` -> dX of the unpadded ``shape`` (n, H, W, C) (the padding's gradients are dropped)."""
+    n, h, w, c = shape
+    d6 = dcols.reshape(n, oh, ow, k, k, c)
+    if kernels.col2im is not None and d6.flags.c_contiguous:
+        dx = np.empty(shape, dtype=dcols.dtype)
+        kernels.col2im(d6, dx, k, s, oh, ow, ph[0], pw[0])
+        return dx
+    dxp = np.zeros((n, h + sum(ph), w + sum(pw), c), dtype=dcols.dtype)
     for i in range(k):
         for j in range(k):
-            dxp[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s, :] += dcols[i * k + j].reshape(n, oh, ow, c)
-    return dxp
+            dxp[:, i: i + s * (oh - 1) + 1: s, j: j + s * (ow - 1) + 1: s, :] += d6[:, :, :, i, j, :]
+    return dxp[:, ph[0]: ph[0] + h, pw[0]: pw[0] + w, :]
 
 
 class Conv2DLayer(AffineLayer):
@@ -74,14 +84,14 @@ class Conv2DLayer(AffineLayer):
         oh = (xp.shape[1] - k) // s + 1
         ow = (xp.shape[2] - k) // s + 1
         cols = im2col(xp, k, s, oh, ow)
-        z = np.matmul(cols, params["kernel"].reshape(-1, spec.filters))
-        z += params["bias"]
-        z = z.reshape(len(x), oh, ow, spec.filters)
-        a = self.activation.forward(z)
+        z2, a2 = self.activate(np.matmul(cols, params["kernel"].reshape(-1, spec.filters)), params["bias"])
+        shape = (len(x), oh, ow, spec.filters)
+        z = z2.reshape(shape)
+        a = z if a2 is z2 else a2.reshape(shape)  # one array where bias and ReLU ran in place
         return a, (x, z, a, cols, xp.shape, ph, pw)
 
     def backward_z(self, params, cache, dz, need_dx=True):
-        x, _, _, cols, padded_shape, ph, pw = cache
+        x, _, _, cols, _, ph, pw = cache
         spec = self.info.spec
         k, f = spec.kernel, spec.filters
         kernel = params["kernel"]
@@ -90,9 +100,5 @@ class Conv2DLayer(AffineLayer):
                  "bias": np.matmul(np.ones(len(dz2), dtype=dz2.dtype), dz2)}
         if not need_dx:
             return None, grads
-        c = kernel.shape[2]
-        # (k*k, M, C): for every kernel offset, dZ W[i, j]^T
-        dcols = np.matmul(dz2, kernel.reshape(k * k, c, f).transpose(0, 2, 1))
-        dxp = col2im(dcols, padded_shape, k, spec.stride, dz.shape[1], dz.shape[2])
-        dx = dxp[:, ph[0]: padded_shape[1] - ph[1], pw[0]: padded_shape[2] - pw[1], :]
-        return dx, grads
+        dcols = np.matmul(dz2, kernel.reshape(-1, f).T)  # (M, k*k*C), the layout of cols
+        return col2im(dcols, x.shape, k, spec.stride, dz.shape[1], dz.shape[2], ph, pw), grads

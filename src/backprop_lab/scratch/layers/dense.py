@@ -7,8 +7,7 @@ from .base import AffineLayer
 
 class DenseLayer(AffineLayer):
     def forward(self, params, x, training, rng):
-        z = x @ params["kernel"] + params["bias"]
-        a = self.activation.forward(z)
+        z, a = self.activate(x @ params["kernel"], params["bias"])
         return a, (x, z, a)
 
     def backward_z(self, params, cache, dz, need_dx=True):

@@ -8,6 +8,11 @@ pooling crops them), and the backward pass routes the gradient slice by slice in
 order to where the input equals the maximum and no earlier slice has taken it (the same
 first-maximum rule as argmax), writing each slice of dX once. Overlapping windows use argmax
 over a copy of the windows and add the routed gradient back offset by offset.
+
+With numba (``kernels.maxpool_forward``) the non-overlapping path is one compiled pass that also
+keeps, for every window, the offset of its first maximum (one byte per output, the argmax of the
+window path); backward routes each gradient to that offset in one pass over dX, with no mask of
+the input's size and no second look at the input.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import kernels
 from .base import Layer
 
 
@@ -32,6 +38,11 @@ class MaxPool2DLayer(Layer):
         p, s = self.info.spec.pool, self.info.spec.step
         oh = (x.shape[1] - p) // s + 1
         ow = (x.shape[2] - p) // s + 1
+        if s >= p and kernels.maxpool_forward is not None and x.flags.c_contiguous and p * p <= 256:
+            out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+            arg = np.empty(out.shape, dtype=np.uint8)
+            kernels.maxpool_forward(x, p, s, out, arg)
+            return out, ("fast", x.shape, arg)
         if s >= p:
             offsets = _offsets(p)
             out = np.maximum(_slice(x, *offsets[0], s, oh, ow), _slice(x, *offsets[1], s, oh, ow)) if p > 1 \
@@ -49,6 +60,12 @@ class MaxPool2DLayer(Layer):
     def backward(self, params, cache, dout, need_dx=True):
         p, s = self.info.spec.pool, self.info.spec.step
         oh, ow = dout.shape[1], dout.shape[2]
+        if cache[0] == "fast" and isinstance(cache[1], tuple):  # the compiled path's (input shape, argmax)
+            _, shape, arg = cache
+            covered = s == p and oh * p == shape[1] and ow * p == shape[2]
+            dx = (np.empty if covered else np.zeros)(shape, dtype=dout.dtype)
+            kernels.maxpool_backward(np.ascontiguousarray(dout), arg, p, s, dx, dx.dtype.type(0))
+            return dx, {}
         if cache[0] == "fast":
             _, x, out = cache
             covered = s == p and oh * p == x.shape[1] and ow * p == x.shape[2]

@@ -1,0 +1,137 @@
+"""The compiled fast paths of the scratch layers (``scratch/kernels.py``: fused bias + ReLU, ReLU',
+col2im by gathering, max-pool with a one-byte argmax) give the same numbers as the NumPy paths
+they replace, bit for bit, and agree with the plain reference definitions of ``derive/ops.py``:
+odd sizes, every stride / padding combination, ties in max-pool, float32 and float64. Without numba
+the layer tests still check the NumPy paths against the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop_lab.derive import ops
+from backprop_lab.scratch import kernels
+from backprop_lab.scratch.layers.conv2d import Conv2DLayer
+from backprop_lab.scratch.layers.dense import DenseLayer
+from backprop_lab.scratch.layers.maxpool2d import MaxPool2DLayer
+from backprop_lab.spec import Conv2D, Dense, LayerInfo, MaxPool2D
+
+needs_numba = pytest.mark.skipif(kernels.col2im is None, reason="numba is not installed (or BPLAB_NO_NUMBA is set)")
+COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward")
+
+
+@pytest.fixture
+def numpy_paths(monkeypatch):
+    """A function that runs its argument with every compiled kernel switched off (the NumPy paths)."""
+    def run(fn, *args):
+        with monkeypatch.context() as m:
+            for name in COMPILED:
+                m.setattr(kernels, name, None)
+            return fn(*args)
+    return run
+
+
+def conv_layer(h, w, c, f, k, s, padding, activation):
+    if padding == "same":
+        oh, ow = -(-h // s), -(-w // s)
+    else:
+        oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    return Conv2DLayer(LayerInfo("conv", Conv2D(f, k, s, padding, activation), (h, w, c), (oh, ow, f),
+                                 {"kernel": (k, k, c, f), "bias": (f,)}))
+
+
+def conv_step(layer, params, x, d):
+    out, cache = layer.forward(params, x, True, None)
+    dx, grads = layer.backward(params, cache, d)
+    return out, dx, grads
+
+
+CONV_CASES = [  # (n, h, w, c, f, k, s, padding)
+    (2, 7, 9, 1, 3, 3, 1, "valid"), (2, 7, 9, 3, 4, 3, 2, "valid"), (1, 8, 5, 2, 5, 3, 3, "valid"),
+    (3, 6, 7, 5, 2, 2, 2, "valid"), (2, 5, 5, 1, 3, 1, 1, "valid"), (2, 9, 6, 3, 4, 5, 2, "valid"),
+    (2, 7, 9, 3, 4, 3, 1, "same"), (2, 7, 9, 1, 3, 3, 2, "same"), (1, 8, 5, 2, 5, 4, 3, "same"),
+    (2, 6, 6, 5, 3, 2, 1, "same"), (1, 5, 4, 3, 2, 5, 2, "same"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_compiled_equals_numpy_and_the_reference(case, activation, dtype, numpy_paths):
+    n, h, w, c, f, k, s, padding = case
+    rng = np.random.default_rng(sum(case[:7]))
+    layer = conv_layer(h, w, c, f, k, s, padding, activation)
+    params = {"kernel": rng.standard_normal((k, k, c, f)).astype(dtype), "bias": rng.standard_normal(f).astype(dtype)}
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    d = rng.standard_normal((n, *layer.info.output_shape)).astype(dtype)
+    fast = conv_step(layer, params, x, d)
+    slow = numpy_paths(conv_step, layer, params, x, d)
+    assert fast[0].dtype == np.dtype(dtype) and fast[1].dtype == np.dtype(dtype) and fast[1].shape == x.shape
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+    for key in params:
+        assert np.array_equal(fast[2][key], slow[2][key])
+    # against the plain definitions (float64, sum by sum)
+    x64, w64, d64 = x.astype(float), params["kernel"].astype(float), d.astype(float)
+    z = ops.conv2d(x64, w64, s, padding) + params["bias"].astype(float)
+    g = {"relu": d64 * (z > 0), "tanh": d64 * (1 - np.tanh(z) ** 2), "linear": d64}[activation]
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(fast[1], ops.conv2d_dx(g, w64, (h, w, c), s, padding), rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast[2]["kernel"], ops.conv2d_dw(x64, g, k, s, padding), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_relu_compiled_equals_numpy(dtype, numpy_paths):
+    rng = np.random.default_rng(3)
+    layer = DenseLayer(LayerInfo("dense", Dense(7, "relu"), (5,), (7,), {"kernel": (5, 7), "bias": (7,)}))
+    params = {"kernel": rng.standard_normal((5, 7)).astype(dtype), "bias": rng.standard_normal(7).astype(dtype)}
+    x = rng.standard_normal((11, 5)).astype(dtype)
+    d = rng.standard_normal((11, 7)).astype(dtype)
+    d[0, 0] = -0.0
+    fast = conv_step(layer, params, x, d)
+    slow = numpy_paths(conv_step, layer, params, x, d)
+    for a, b in zip(fast[:2], slow[:2]):
+        assert a.dtype == np.dtype(dtype) and np.array_equal(a, b) and np.array_equal(np.signbit(a), np.signbit(b))
+    assert all(np.array_equal(fast[2][k], slow[2][k]) for k in params)
+
+
+@needs_numba
+def test_relu_derivative_keeps_nan_and_the_sign_of_zero():
+    a = np.array([1.0, 0.0, 2.0, 0.0, 3.0], dtype=np.float32)
+    da = np.array([np.nan, np.nan, -1.0, -1.0, -0.0], dtype=np.float32)
+    out = np.empty_like(da)
+    kernels.relu_backward(da, a, out, np.float32(1), np.float32(0))
+    expected = da * (a > 0)
+    assert np.array_equal(out, expected, equal_nan=True) and np.array_equal(np.signbit(out), np.signbit(expected))
+
+
+POOL_CASES = [  # (n, h, w, c, pool, step)
+    (2, 8, 8, 3, 2, 2), (2, 7, 9, 2, 2, 2), (1, 9, 7, 3, 3, 3), (2, 11, 10, 4, 3, 3), (1, 9, 11, 2, 2, 3),
+    (2, 10, 7, 1, 3, 4), (1, 4, 4, 5, 1, 1), (1, 5, 6, 2, 1, 2), (3, 6, 6, 32, 2, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_maxpool_compiled_equals_numpy_and_the_reference(case, ties, dtype, numpy_paths):
+    n, h, w, c, p, s = case
+    rng = np.random.default_rng(sum(case))
+    oh, ow = (h - p) // s + 1, (w - p) // s + 1
+    layer = MaxPool2DLayer(LayerInfo("pool", MaxPool2D(p, s), (h, w, c), (oh, ow, c), {}))
+    x = (rng.integers(0, 3, (n, h, w, c)) if ties else rng.standard_normal((n, h, w, c))).astype(dtype)
+    d = rng.standard_normal((n, oh, ow, c)).astype(dtype)
+    fast = conv_step(layer, {}, x, d)
+    slow = numpy_paths(conv_step, layer, {}, x, d)
+    assert fast[1].dtype == np.dtype(dtype)
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+    assert np.array_equal(fast[0], ops.maxpool(x, p, s))
+    assert np.array_equal(fast[1], ops.maxpool_back(d, x, p, s))
+
+
+@needs_numba
+def test_maxpool_routes_nan_as_argmax_does():
+    x = np.array([1.0, np.nan, 3.0, np.nan], dtype=np.float32).reshape(1, 2, 2, 1)
+    out = np.empty((1, 1, 1, 1), dtype=np.float32)
+    arg = np.empty(out.shape, dtype=np.uint8)
+    kernels.maxpool_forward(x, 2, 2, out, arg)
+    assert np.isnan(out[0, 0, 0, 0]) and arg[0, 0, 0, 0] == np.argmax(x.reshape(-1)) == 1
