@@ -4,6 +4,7 @@ and headless Chromium shows it with every image loaded and no console error."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -166,3 +167,40 @@ def test_a_relative_out_folder_works_for_sections_that_read_their_sweeps_runs(tm
     result = bplab("study", study, "--out", "runs/study", "--quiet", cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "runs" / "study" / "report.html").is_file()
+
+
+def _model_doc(folder):
+    return json.loads((folder / "model.json").read_text())
+
+
+@pytest.mark.slow
+def test_each_claim_section_ran_the_set_up_it_names(quick_study):
+    """Read back from the run folders: the set-ups are the ones the claims were made with."""
+    out, _ = quick_study
+    sections = out / "sections"
+    # numpy-33: 128 relu, 0.01 N(0,1), full-batch gradient descent, lr 0.01, 50 epochs, in every engine
+    for engine in ("scratch", "tape", "fit"):
+        for seed_folder in sorted((sections / "numpy33" / "numpy-33" / f"variant=numpy-33,engine={engine}").iterdir()):
+            doc = _model_doc(seed_folder)
+            c = doc["config"]
+            assert (c["init"], c["optimizer"], c["lr"], c["batch_size"], c["epochs"]) == ("small_normal", "sgd", 0.01, None, 50)
+            dense = [l for l in doc["spec"]["layers"] if l["kind"] == "dense"]
+            assert (dense[0]["units"], dense[0]["activation"]) == (128, "relu") and len(dense) == 2
+            assert len(json.loads((seed_folder / "history.json").read_text())["epochs"]) == 50
+    # the CIFAR-10 set-up: relu(X W1 + b1) with 1024 units, linear scores, plain full-batch GD, squared error + L2, decay
+    doc = _model_doc(sections / "cifar" / "runs" / "seed0" / "scratch")
+    c = doc["config"]
+    assert (c["optimizer"], c["batch_size"], c["loss"], c["l2"], c["lr"], c["decay"], c["decay_rate"], c["init"]) == \
+        ("sgd", None, "squared_error", 5e-6, 0.001, "exponential", 0.9, "he_normal")
+    dense = [l for l in doc["spec"]["layers"] if l["kind"] == "dense"]
+    assert [(l["units"], l["activation"]) for l in dense] == [(1024, "relu"), (10, "linear")]
+    # transfer: the head to convergence on cached features, fine-tuning from it, from scratch for head + fine-tune epochs
+    t = json.loads((sections / "transfer" / "runs" / "transfer.json").read_text())
+    head = t["head_training"]
+    assert head["stop_reason"] == "converged" and head["epochs"] > 10 and t["finetune_started_from_head"]
+    assert t["scratch_epochs"] == t["head_image_passes"] + t["finetune_epochs"]
+    scratch = _model_doc(sections / "transfer" / "runs" / "3_from_scratch")
+    assert scratch["config"]["epochs"] == t["scratch_epochs"]
+    assert t["base_bit_identical_after_head_only"] is True
+    # the CNN's claim is about 2 epochs
+    assert len(json.loads((sections / "cnn" / "run" / "history.json").read_text())["epochs"]) == 2
