@@ -37,6 +37,8 @@ def test_the_reference_study_loads_and_prints(tmp_path):
     assert study.settings("cnn")["epochs"] == 2  # "the CNN reaches about 97% in 2 epochs"
     assert study.settings("cifar")["model"] == "mlp:1024/act=relu/out=linear" and study.settings("cifar")["loss"] == "squared_error"
     assert full.common["data"] == "fashion-mnist" and full.settings("transfer")["classes"] == "Sneaker,Sandal"
+    # the full preset on another data set keeps the study's own classes, not the names chosen for fashion-mnist
+    assert load_study(None, "full", "mnist-5k").settings("transfer")["classes"] == "3,8"
     printed = bplab("study", "--print-reference")
     assert printed.returncode == 0 and printed.stdout == reference_text()
     copy = tmp_path / "mine.toml"

@@ -85,12 +85,15 @@ def load_study(path: Path | None = None, preset: str = "quick", data: str | None
                  for name, table in tables.items()}
     if preset not in presets:
         raise BplabError(f"--preset: {where} has no preset {preset!r} (it has {', '.join(presets) or 'none'})")
+    preset_data = presets[preset].get("data")
     for key, value in presets[preset].items():
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise BplabError(f"{where} [presets.{preset}]: {key} must be a table of settings")
-            overrides.setdefault(key, {}).update(_check(value, {**COMMON, **EXTRA.get(key, {})},
-                                                        f"{where} [presets.{preset}.{key}]"))
+            table = dict(_check(value, {**COMMON, **EXTRA.get(key, {})}, f"{where} [presets.{preset}.{key}]"))
+            if data is not None and preset_data is not None and data != preset_data:
+                table.pop("classes", None)  # class names chosen for the preset's data set, not for --data's
+            overrides.setdefault(key, {}).update(table)
         else:
             common.update(_check({key: value}, COMMON, f"{where} [presets.{preset}]"))
     for name in sections:
