@@ -32,7 +32,7 @@ def test_the_reference_study_loads_and_prints(tmp_path):
     full = load_study(None, "full")
     # every claim is tested with the set-up it was made with, in every preset: only seeds and data may differ
     keys = ("model", "epochs", "init", "optimizer", "lr", "batch_size", "loss", "l2", "decay", "decay_rate")
-    for section in ("numpy33", "cifar", "cnn"):
+    for section in ("numpy33", "cifar", "cnn", "transfer"):
         assert {k: study.settings(section).get(k) for k in keys} == {k: full.settings(section).get(k) for k in keys}, section
     assert study.settings("cnn")["epochs"] == 2  # "the CNN reaches about 97% in 2 epochs"
     assert study.settings("cifar")["model"] == "mlp:1024/act=relu/out=linear" and study.settings("cifar")["loss"] == "squared_error"
