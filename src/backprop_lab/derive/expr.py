@@ -209,13 +209,11 @@ class Op(Expr):
 
 
 def is_scalar(e: Expr) -> bool:
-    if isinstance(e, Const):
+    if isinstance(e, (Const, SumAll)):
         return True
     if isinstance(e, Sym):
         return e.shape == ()
-    if isinstance(e, (SumAll,)):
-        return True
-    if isinstance(e, (Sym, Op, SumRows, SumLast, Transpose)):
+    if isinstance(e, (Op, SumRows, SumLast, Transpose)):
         return False
     return all(is_scalar(c) for c in e.children())
 

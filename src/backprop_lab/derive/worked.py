@@ -219,7 +219,6 @@ def _param_of(e: Equation) -> str:
 
 
 def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int) -> Line:
-    section = eq.section if eq.section != "update" else "update"
-    return Line(section, eq, _three(TexPrinter, eq, env, value, digits, max_entries),
+    return Line(eq.section, eq, _three(TexPrinter, eq, env, value, digits, max_entries),
                 _three(TextPrinter, eq, env, value, digits, max_entries),
                 _three(MathMLPrinter, eq, env, value, digits, max_entries), value)
