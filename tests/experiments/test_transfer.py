@@ -168,6 +168,23 @@ def test_every_variant_has_a_wall_time(result):
     assert scratch.seconds == scratch.own_seconds
 
 
+def test_timing_repeats_keep_the_fastest_of_identical_runs(result, base, digits):
+    """Repeats only re-time the head and fine-tuning stages: the weights and accuracies are those of one run,
+    the head's time is at most its first run's, and fine-tuning still adds its own time to the head's."""
+    out, _, _ = result
+    again = transfer(base, digits, CLASSES, "scratch", CONFIG, finetune=True, timing_repeats=3)
+    assert again.timing_repeats == 3 and again.to_dict()["timing_repeats"] == 3
+    for slug in ("head_only", "finetune", "from_scratch"):
+        a, b = out.variant(slug), again.variant(slug)
+        assert a.accuracy == b.accuracy and all(np.array_equal(a.run.weights[k], b.run.weights[k]) for k in a.run.weights)
+    head, tuned = again.variant("head_only"), again.variant("finetune")
+    assert 0 < head.seconds <= again.head.extract_seconds + again.head.train_seconds + 1e-9
+    assert tuned.seconds == pytest.approx(head.seconds + tuned.own_seconds)
+    for bad in (0, 1.5, True):
+        with pytest.raises(BplabError, match="timing repeats"):
+            transfer(base, digits, CLASSES, "scratch", CONFIG, timing_repeats=bad)
+
+
 def test_transfer_json_and_run_folders_hold_the_budget(result, tmp_path):
     out, _, _ = result
     out.save(tmp_path)

@@ -21,7 +21,7 @@ SECTIONS = ("network", "forward", "backward", "equations", "tape", "engines", "n
 from ..options import TRAINING  # noqa: E402 - the training options, declared once
 COMMON = {"data": str, "model": str, "seeds": int, "engine": str, "data_dir": str,
           **{o.name: (int, str) if o.name == "batch_size" else o.value_type for o in TRAINING}}
-EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool}}
+EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool, "timing_repeats": int}}
 TOP = {**COMMON, "sections": list}
 
 

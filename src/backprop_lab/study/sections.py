@@ -622,7 +622,8 @@ def transfer(ctx: Context) -> Section:
     classes = resolve_classes(str(ctx.settings.get("classes", "3,8")), ds.class_names)
     config = ctx.config(loss="binary_crossentropy", init="glorot_uniform")
     result = run_transfer(base, ds, classes, ctx.settings.get("engine", "scratch"), config,
-                          finetune=bool(ctx.settings.get("finetune", True)))
+                          finetune=bool(ctx.settings.get("finetune", True)),
+                          timing_repeats=int(ctx.settings.get("timing_repeats", 1)))
     result.save(ctx.folder / "runs")
     figures = []
     for i, v in enumerate(result.variants):
@@ -640,6 +641,9 @@ def transfer(ctx: Context) -> Section:
         budget += (f" Fine-tuning then trained every layer from that head for {result.finetune_epochs} epoch"
                    f"{'s' if result.finetune_epochs != 1 else ''} at lr {result.finetune_lr:g}.")
     budget += f" From scratch: {result.scratch_epochs} epochs ({result.scratch_epochs_rule})."
+    if result.timing_repeats > 1:
+        budget += (f" Head and fine-tuning wall times are the fastest of {result.timing_repeats} identical runs of "
+                   f"each stage (a stage of a second or two is otherwise timed by whatever else the machine did).")
     return Section("transfer", "Transfer learning and fine-tuning",
                    f"{' vs '.join(result.classes)}: the CNN's base frozen ({head.frozen:,} parameters) with a new sigmoid head "
                    f"({head.trainable:,} trainable) reaches {head.accuracy:.4f}"
