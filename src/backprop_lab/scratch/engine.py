@@ -10,6 +10,7 @@ from ..spec import ModelSpec
 from ..training.loop import Loop, StepResult
 from ..training.metrics import targets
 from .allocator import keep_freed_memory
+from .denormals import flushed
 from .model import ScratchModel, Weights
 from .optimizers import make_optimizer
 
@@ -34,7 +35,8 @@ class ScratchState:
     def step(self, x, t, lr) -> StepResult:
         for k in self.keys:
             np.copyto(self.old[k], self.w[k])
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is the loop's to report
+        # denormals flushed to zero, as TensorFlow computes (denormals.py); divergence is the loop's to report
+        with flushed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out, caches = self.model.forward(self.w, x, True, self.rng)
             value = self.model.loss_value(self.w, caches, out, t, self.loss, self.l2)
             grads = self.model.backward(self.w, caches, out, t, self.loss, self.l2)
@@ -68,7 +70,8 @@ class ScratchState:
         self.rng.bit_generator.state = meta["rng"]
 
     def predict(self, x) -> np.ndarray:
-        return self.model.predict(self.w, x)
+        with flushed():
+            return self.model.predict(self.w, x)
 
     def drive(self, loop: Loop) -> None:
         loop.step_through(self)
@@ -90,10 +93,12 @@ class ScratchEngine:
         loss = get_loss(config.loss)
         w = {k: v.astype(config.dtype) for k, v in weights.items()}
         t = targets(spec, y, config.dtype)
-        out, caches = model.forward(w, x.astype(config.dtype), training, rng)
-        value = model.loss_value(w, caches, out, t, loss, config.l2)
-        return value, model.backward(w, caches, out, t, loss, config.l2)
+        with flushed():
+            out, caches = model.forward(w, x.astype(config.dtype), training, rng)
+            value = model.loss_value(w, caches, out, t, loss, config.l2)
+            return value, model.backward(w, caches, out, t, loss, config.l2)
 
     def predict(self, spec: ModelSpec, weights: Weights, x: np.ndarray, dtype: str = "float32") -> np.ndarray:
         w = {k: v.astype(dtype) for k, v in weights.items()}
-        return ScratchModel(spec).predict(w, x.astype(dtype))
+        with flushed():
+            return ScratchModel(spec).predict(w, x.astype(dtype))
