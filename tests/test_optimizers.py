@@ -113,3 +113,27 @@ def test_adam_update_is_keras_formula_bit_for_bit(dtype, compiled):
             ref[k] -= (m[k] * alpha) / (np.sqrt(v2[k]) + 1e-7)
     for k in shapes:
         assert np.array_equal(w[k], ref[k]) and w[k].dtype == np.dtype(dtype), k
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "momentum", "rmsprop"])
+def test_apply_keeping_is_apply_with_the_old_weights_kept_and_finiteness_told(name):
+    """The engine's step: the update of ``apply`` exactly, the weights before it in ``old``, and False as soon as
+    one updated weight is not finite (Adam's fused kernel does all three in one pass)."""
+    rng = np.random.default_rng(5)
+    shapes = {"k": (9, 4), "b": (4,)}
+    w0 = {k: rng.standard_normal(s).astype("float32") for k, s in shapes.items()}
+    grads = [{k: rng.standard_normal(s).astype("float32") for k, s in shapes.items()} for _ in range(3)]
+    opt_a, opt_b = (make_optimizer(TrainConfig(optimizer=name, lr=0.01)) for _ in range(2))
+    wa, wb = ({k: v.copy() for k, v in w0.items()} for _ in range(2))
+    sa, sb = opt_a.build(wa), opt_b.build(wb)
+    old = {k: np.empty_like(v) for k, v in w0.items()}
+    for g in grads:
+        before = {k: v.copy() for k, v in wb.items()}
+        opt_a.apply(wa, g, sa, 0.01)
+        assert opt_b.apply_keeping(wb, g, sb, 0.01, old) is True
+        for k in shapes:
+            np.testing.assert_array_equal(wb[k], wa[k])
+            np.testing.assert_array_equal(old[k], before[k])
+    bad = {k: v.copy() for k, v in grads[0].items()}
+    bad["b"][2] = np.inf
+    assert opt_b.apply_keeping(wb, bad, sb, 0.01, old) is False

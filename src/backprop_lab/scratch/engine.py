@@ -33,16 +33,14 @@ class ScratchState:
         self.grad_norms = False
 
     def step(self, x, t, lr) -> StepResult:
-        for k in self.keys:
-            np.copyto(self.old[k], self.w[k])
         # denormals flushed to zero, as TensorFlow computes (denormals.py); divergence is the loop's to report
         with flushed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out, caches = self.model.forward(self.w, x, True, self.rng)
             value = self.model.loss_value(self.w, caches, out, t, self.loss, self.l2)
             grads = self.model.backward(self.w, caches, out, t, self.loss, self.l2)
             norms = {k: float(np.linalg.norm(g)) for k, g in grads.items()} if self.grad_norms else None
-            self.optimizer.apply(self.w, grads, self.slots, lr)
-        return StepResult(value, out, all(np.isfinite(self.w[k]).all() for k in self.keys), norms)
+            finite = self.optimizer.apply_keeping(self.w, grads, self.slots, lr, self.old)  # old: the weights before
+        return StepResult(value, out, finite, norms)
 
     def rollback(self) -> None:
         for k in self.keys:

@@ -39,6 +39,14 @@ class Optimizer:
     def update_step(self, w: np.ndarray, g: np.ndarray, slots: dict[str, np.ndarray], lr: float, t: int) -> None:
         raise NotImplementedError
 
+    def apply_keeping(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: State, lr: float,
+                      old: dict[str, np.ndarray]) -> bool:
+        """:meth:`apply`, with the weights before it copied into ``old``; True when every updated weight is finite."""
+        for key in grads:
+            np.copyto(old[key], weights[key])
+        self.apply(weights, grads, state, lr)
+        return all(np.isfinite(weights[key]).all() for key in grads)
+
     def buffers(self, like: np.ndarray, count: int) -> list[np.ndarray]:
         """``count`` scratch arrays shaped like ``like``, kept across steps (variables of one shape share them:
         updates run one variable at a time)."""
@@ -102,17 +110,46 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.compiled = compiled and kernels.adam_update is not None  # one fused pass (kernels.py)
 
-    def update_step(self, w, g, slots, lr, t):
-        m, v = slots["m"], slots["v"]
+    def _alpha(self, w, lr, t):
         # In the variable's dtype, as Keras computes it: in float32, 0.999 ** t is not 0.999 ** t in float64.
         f = w.dtype.type
         b1, b2 = f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2))
-        alpha = f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
-        if self.compiled and g.dtype == w.dtype and all(a.flags.c_contiguous for a in (w, g, m, v)):
-            # the Python scalars become the variable's dtype exactly as NumPy casts them below
-            kernels.adam_update(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), f(1 - self.beta_1),
-                                f(1 - self.beta_2), alpha, f(self.epsilon))
+        return f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
+
+    def _fused(self, w, g, m, v, *more) -> bool:
+        return self.compiled and g.dtype == w.dtype and all(a.flags.c_contiguous for a in (w, g, m, v, *more))
+
+    def _kernel_scalars(self, w, lr, t):
+        """The kernel's scalars, in the variable's dtype exactly as NumPy casts them in the NumPy path."""
+        f = w.dtype.type
+        return f(1 - self.beta_1), f(1 - self.beta_2), self._alpha(w, lr, t), f(self.epsilon)
+
+    def apply_keeping(self, weights, grads, state, lr, old) -> bool:
+        """One fused pass per variable (kernels.adam_update_keep): keep, update, check."""
+        if not self.compiled:
+            return super().apply_keeping(weights, grads, state, lr, old)
+        lr = keras_scalar(lr)
+        t = int(state["iterations"]) + 1
+        finite = True
+        for key, g in grads.items():
+            w, m, v, before = weights[key], state["m"][key], state["v"][key], old[key]
+            if self._fused(w, g, m, v, before):
+                finite &= kernels.adam_update_keep(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                                   before.reshape(-1), *self._kernel_scalars(w, lr, t))
+            else:
+                np.copyto(before, w)
+                self.update_step(w, g, {"m": m, "v": v}, lr, t)
+                finite &= bool(np.isfinite(w).all())
+        state["iterations"] = t
+        return bool(finite)
+
+    def update_step(self, w, g, slots, lr, t):
+        m, v = slots["m"], slots["v"]
+        if self._fused(w, g, m, v):
+            kernels.adam_update(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                *self._kernel_scalars(w, lr, t))
             return
+        alpha = self._alpha(w, lr, t)
         # Keras's three lines, operation by operation in the same order (so bit for bit the same),
         # written into two reused buffers instead of seven fresh temporaries:
         #   m += (g - m) * (1 - b1);  v += (g * g - v) * (1 - b2);  w -= (m * alpha) / (sqrt(v) + eps)
