@@ -14,10 +14,13 @@ from backprop_lab.scratch import kernels
 from backprop_lab.scratch.layers.conv2d import Conv2DLayer
 from backprop_lab.scratch.layers.dense import DenseLayer
 from backprop_lab.scratch.layers.maxpool2d import MaxPool2DLayer
-from backprop_lab.spec import Conv2D, Dense, LayerInfo, MaxPool2D
+from backprop_lab.numerics.losses import get_loss
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.scratch.model import ScratchModel
+from backprop_lab.spec import Conv2D, Dense, Flatten, LayerInfo, MaxPool2D, ModelSpec
 
 needs_numba = pytest.mark.skipif(kernels.col2im is None, reason="numba is not installed (or BPLAB_NO_NUMBA is set)")
-COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward")
+COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward")
 
 
 @pytest.fixture
@@ -135,3 +138,65 @@ def test_maxpool_routes_nan_as_argmax_does():
     arg = np.empty(out.shape, dtype=np.uint8)
     kernels.maxpool_forward(x, 2, 2, out, arg)
     assert np.isnan(out[0, 0, 0, 0]) and arg[0, 0, 0, 0] == np.argmax(x.reshape(-1)) == 1
+
+
+RELU_POOL_CASES = [  # (input shape, pool, stride): covered, cropped edges, gaps between windows, overlapping windows
+    ((12, 12, 2), 2, 2), ((11, 9, 1), 2, 2), ((13, 13, 3), 2, 3), ((12, 12, 2), 3, 2), ((10, 10, 1), 3, 3),
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", RELU_POOL_CASES)
+def test_pool_after_relu_backward_in_one_pass_equals_the_two_steps(case, dtype, numpy_paths, monkeypatch):
+    """The fused pass gives dL/dZ of the ReLU layer exactly as the pool's backward followed by ReLU' does, the
+    sign of every zero included: dead units, windows of zeros (ties at 0), negative gradients."""
+    shape, p, s = case
+    rng = np.random.default_rng(len(shape) + p * 10 + s)
+    conv = conv_layer(*shape, 4, 3, 1, "valid", "relu")
+    h, w = shape[0] - 2, shape[1] - 2
+    oh, ow = (h - p) // s + 1, (w - p) // s + 1
+    pool = MaxPool2DLayer(LayerInfo("pool", MaxPool2D(p, s), (h, w, 4), (oh, ow, 4), {}))
+    params = {"kernel": rng.standard_normal((3, 3, shape[2], 4)).astype(dtype), "bias": np.full(4, -0.5, dtype)}
+    x = rng.standard_normal((3, *shape)).astype(dtype)
+    x[0] = 0  # every unit of the first image dead: windows of zeros
+    a, conv_cache = conv.forward(params, x, True, None)
+    assert (a == 0).mean() > 0.3
+    out, pool_cache = pool.forward({}, a, True, None)
+    d = rng.standard_normal(out.shape).astype(dtype)
+    fused = pool.backward_through_relu(pool_cache, d)
+    if s < p:  # overlapping windows take the NumPy window path: nothing to fuse
+        assert fused is None
+        return
+    two = conv.activation_backward(conv_cache[1], a, pool.backward({}, pool_cache, d)[0])
+    slow = numpy_paths(lambda: conv.activation_backward(conv_cache[1], a, pool.backward(
+        {}, numpy_paths(pool.forward, {}, a, True, None)[1], d)[0]))
+    for other in (two, slow):
+        assert fused.dtype == other.dtype and np.array_equal(fused, other)
+        assert np.array_equal(np.signbit(fused), np.signbit(other))
+
+
+@needs_numba
+@pytest.mark.parametrize("case", RELU_POOL_CASES)
+def test_a_network_with_relu_then_pool_has_the_same_gradients_fused_or_not(case, numpy_paths, monkeypatch):
+    shape, p, s = case
+    spec = ModelSpec(shape, (Conv2D(4, 3, 1, "valid", "relu"), MaxPool2D(p, s), Conv2D(3, 1, 1, "valid", "relu"),
+                             MaxPool2D(1, 1), Flatten(), Dense(5, "softmax")))
+    rng = np.random.default_rng(7)
+    weights = init_weights(spec.param_shapes(), "glorot_uniform", 1, "float32")
+    x = rng.standard_normal((4, *shape)).astype("float32")
+    t = np.eye(5, dtype="float32")[rng.integers(0, 5, 4)]
+    model, loss = ScratchModel(spec), get_loss("categorical_crossentropy")
+
+    def grads():
+        out, caches = model.forward(weights, x, True, None)
+        return model.backward(weights, caches, out, t, loss)
+
+    fused = grads()
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "maxpool_relu_backward", None)
+        two = grads()
+    slow = numpy_paths(grads)
+    assert list(fused) == list(two) == list(slow)
+    for k in fused:
+        assert np.array_equal(fused[k], two[k]) and np.array_equal(fused[k], slow[k]), k

@@ -20,7 +20,10 @@ The convolutional network's step has four more (profiled in the README's "Where 
   k*k strided scatter-adds onto a zeroed array);
 - ``maxpool_forward`` / ``maxpool_backward``: the window maximum with the offset of its first
   maximum (one byte per output), and the gradient routed from that offset (NumPy: k*k comparisons
-  and masks over the input again in backward).
+  and masks over the input again in backward);
+- ``maxpool_relu_backward``: that routing and the derivative of the ReLU before the pool in one
+  pass (the model takes it where a pool follows a ReLU layer; NumPy: a full-size dX written, then
+  read back with the activations).
 
 Each does the same arithmetic in the same order as its NumPy path (the additions of col2im go in
 kernel-offset order from zero, as the scatter-adds do), so the two agree bit for bit (tested).
@@ -149,5 +152,25 @@ if numba is not None:
                             for ch in range(c):
                                 d = dout[b, y, x0, ch]
                                 dx[b, y * s + i, x0 * s + j, ch] = d if arg[b, y, x0, ch] == o else zero * d
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_relu_backward(dout, arg, out, p, s, dz, one, zero):  # pragma: no cover - compiled; tested against NumPy
+        """maxpool_backward, then relu_backward of the ReLU before the pool, in one pass (dz zeroed where no window
+        covers it). At a window's maximum ReLU' reads [out > 0] (the maximum is that ReLU's output there), elsewhere
+        the routed 0 * d times ReLU's 1 or 0 is 0 * d itself; so no array of the input's size is written twice or
+        read back: the same numbers as the two kernels one after the other."""
+        n, oh, ow, c = dout.shape
+        for b in range(n):
+            for y in range(oh):
+                for x0 in range(ow):
+                    for i in range(p):
+                        for j in range(p):
+                            o = i * p + j
+                            for ch in range(c):
+                                d = dout[b, y, x0, ch]
+                                if arg[b, y, x0, ch] == o:
+                                    dz[b, y * s + i, x0 * s + j, ch] = d * (one if out[b, y, x0, ch] > 0 else zero)
+                                else:
+                                    dz[b, y * s + i, x0 * s + j, ch] = zero * d
 else:
-    adam_update = adam_update_keep = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None
+    adam_update = adam_update_keep = maxpool_relu_backward = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None

@@ -8,6 +8,7 @@ import numpy as np
 from ..spec import ModelSpec
 from .layers import build_layer
 from .layers.base import AffineLayer
+from .layers.maxpool2d import MaxPool2DLayer
 from ..numerics.losses import Loss, l2_factor, l2_penalty, output_loss
 
 Weights = dict[str, np.ndarray]
@@ -42,6 +43,12 @@ class ScratchModel:
         logits = caches[-1][1] if isinstance(last, AffineLayer) else None
         return output_loss(loss, self.output_activation, output, logits, target) + l2_penalty(weights, self.kernel_keys, l2)
 
+    def _relu_before_pool(self, i: int) -> bool:
+        """Layer i is a max-pool whose input is the output of a ReLU layer (their backward passes fuse)."""
+        below = self.layers[i - 1] if i > 0 else None
+        return (isinstance(self.layers[i], MaxPool2DLayer) and isinstance(below, AffineLayer)
+                and below.activation.name == "relu")
+
     def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0) -> Weights:
         """Gradients of loss (+ l2 * sum of squared trainable kernels) w.r.t. every trainable weight."""
         grads: Weights = {}
@@ -56,6 +63,9 @@ class ScratchModel:
             if delta is not None and isinstance(layer, AffineLayer):
                 dout, layer_grads = layer.backward_z(params, caches[i], delta, need_dx)
                 delta = None
+            elif need_dx and self._relu_before_pool(i) and (fused := layer.backward_through_relu(caches[i], dout)) \
+                    is not None:
+                delta, dout, layer_grads = fused, None, {}  # the ReLU layer below takes dL/dZ (backward_z)
             else:
                 dout, layer_grads = layer.backward(params, caches[i], dout, need_dx)
             if self.spec.infos[i].trainable:

@@ -42,7 +42,7 @@ class MaxPool2DLayer(Layer):
             out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
             arg = np.empty(out.shape, dtype=np.uint8)
             kernels.maxpool_forward(x, p, s, out, arg)
-            return out, ("fast", x.shape, arg)
+            return out, ("fast", x.shape, arg, out)
         if s >= p:
             offsets = _offsets(p)
             out = np.maximum(_slice(x, *offsets[0], s, oh, ow), _slice(x, *offsets[1], s, oh, ow)) if p > 1 \
@@ -57,11 +57,26 @@ class MaxPool2DLayer(Layer):
             np.maximum(out, _slice(x, i, j, s, oh, ow), out=out)
         return out, ("window", x.shape, arg)
 
+    def backward_through_relu(self, cache, dout) -> np.ndarray | None:
+        """dL/dZ of the ReLU layer before this pool, from this pool's output gradient, in one compiled pass
+        (``kernels.maxpool_relu_backward``); None where that pass does not apply (the caller then takes the
+        two steps: this layer's backward, then the ReLU's derivative)."""
+        if kernels.maxpool_relu_backward is None or cache[0] != "fast" or not isinstance(cache[1], tuple):
+            return None
+        p, s = self.info.spec.pool, self.info.spec.step
+        _, shape, arg, out = cache
+        oh, ow = dout.shape[1], dout.shape[2]
+        covered = s == p and oh * p == shape[1] and ow * p == shape[2]
+        dz = (np.empty if covered else np.zeros)(shape, dtype=dout.dtype)
+        f = dz.dtype.type
+        kernels.maxpool_relu_backward(np.ascontiguousarray(dout), arg, out, p, s, dz, f(1), f(0))
+        return dz
+
     def backward(self, params, cache, dout, need_dx=True):
         p, s = self.info.spec.pool, self.info.spec.step
         oh, ow = dout.shape[1], dout.shape[2]
         if cache[0] == "fast" and isinstance(cache[1], tuple):  # the compiled path's (input shape, argmax)
-            _, shape, arg = cache
+            _, shape, arg, _ = cache
             covered = s == p and oh * p == shape[1] and ow * p == shape[2]
             dx = (np.empty if covered else np.zeros)(shape, dtype=dout.dtype)
             kernels.maxpool_backward(np.ascontiguousarray(dout), arg, p, s, dx, dx.dtype.type(0))
