@@ -225,16 +225,25 @@ def cnn97(accuracy: float, epochs: int, data: str, train_size: int) -> Verdict:
     return Verdict("cnn97", FAILS, measured, "below 96% on MNIST after 2 epochs")
 
 
+MIN_TIMED_S = 1.0  # a stage shorter than this is timed mostly by one-off costs and the machine's other work
+
+
 def finetune(head_acc: float, finetune_acc: float, head_s: float, finetune_total_s: float) -> Verdict:
-    """Head-only and fine-tuned test accuracy (one run each) and their wall times (fine-tune including the head)."""
+    """Head-only and fine-tuned test accuracy (one run each) and their wall times (fine-tune including the head).
+    "About twice" is 1.3x to 3x; a head stage under ``MIN_TIMED_S`` is too short for its ratio to tell (on
+    mnist-5k the head takes 0.2 s, and the same set-up measured 2.4x to 3.7x from run to run)."""
     ratio = finetune_total_s / head_s if head_s > 0 else float("inf")
     gain = finetune_acc - head_acc
     measured = (f"head only {head_acc:.4f} in {head_s:.1f} s; fine-tuned {finetune_acc:.4f} in {finetune_total_s:.1f} s "
                 f"({ratio:.1f}x the time)")
-    if gain > 0.005 and 1.3 <= ratio <= 3.0:
-        return Verdict("finetune", HOLDS, measured, f"fine-tuning gains {100 * gain:.1f} pp and takes about twice the time")
     if gain < -0.005:
         return Verdict("finetune", FAILS, measured, f"fine-tuning loses {100 * -gain:.1f} pp")
+    if head_s < MIN_TIMED_S:
+        return Verdict("finetune", _unsure(1), measured, f"the head stage takes {head_s:.1f} s, too short to time: its "
+                       f"ratio to fine-tuning varies from run to run more than 'about twice' allows"
+                       + (f" (fine-tuning gains {100 * gain:.1f} pp)" if gain > 0.005 else ""))
+    if gain > 0.005 and 1.3 <= ratio <= 3.0:
+        return Verdict("finetune", HOLDS, measured, f"fine-tuning gains {100 * gain:.1f} pp and takes about twice the time")
     if gain > 0.005:
         return Verdict("finetune", FAILS, measured, f"fine-tuning gains {100 * gain:.1f} pp but takes {ratio:.1f}x the "
                        "time, not about twice")
