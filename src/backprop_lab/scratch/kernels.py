@@ -43,20 +43,10 @@ except ImportError:  # the NumPy paths are used
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
-    def adam_update(w, g, m, v, c1, c2, alpha, eps):  # pragma: no cover - compiled; tested through Adam
-        """In place over flat arrays: m += (g - m) c1;  v += (g g - v) c2;  w -= (m alpha) / (sqrt(v) + eps)."""
-        for i in range(w.size):
-            gi = g[i]
-            mi = m[i] + (gi - m[i]) * c1
-            vi = v[i] + (gi * gi - v[i]) * c2
-            m[i] = mi
-            v[i] = vi
-            w[i] = w[i] - (mi * alpha) / (np.sqrt(vi) + eps)
-
-    @numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
     def adam_update_keep(w, g, m, v, old, c1, c2, alpha, eps):  # pragma: no cover - compiled; tested through Adam
-        """adam_update, in the same pass copying w into old first and telling whether every new w is finite
-        (a step of mlp:256,128,64 spent as long on the separate copy and np.isfinite as on Adam itself)."""
+        """In place over flat arrays: old = w;  m += (g - m) c1;  v += (g g - v) c2;  w -= (m alpha) / (sqrt(v) + eps);
+        True when every new w is finite. Keeping old and checking in the same pass: a step of mlp:256,128,64
+        spent as long on a separate copy and np.isfinite as on Adam itself."""
         bad = 0
         for i in range(w.size):
             wi = w[i]
@@ -138,27 +128,9 @@ if numba is not None:
                                 arg[b, y, x0, ch] = o if take else arg[b, y, x0, ch]
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
-    def maxpool_backward(dout, arg, p, s, dx, zero):  # pragma: no cover - compiled; tested against NumPy
-        """dx (zeroed where no window covers it, when s > p or the edge is cropped): each window's
-        gradient goes to the offset in arg, every other element of the window gets 0 * gradient (as the
-        NumPy path multiplies by its mask); zero in dx's dtype."""
-        n, oh, ow, c = dout.shape
-        for b in range(n):
-            for y in range(oh):
-                for x0 in range(ow):
-                    for i in range(p):
-                        for j in range(p):
-                            o = i * p + j
-                            for ch in range(c):
-                                d = dout[b, y, x0, ch]
-                                dx[b, y * s + i, x0 * s + j, ch] = d if arg[b, y, x0, ch] == o else zero * d
-
-    @numba.njit(cache=True, nogil=True, fastmath=False)
-    def maxpool_relu_backward(dout, arg, out, p, s, dz, one, zero):  # pragma: no cover - compiled; tested against NumPy
-        """maxpool_backward, then relu_backward of the ReLU before the pool, in one pass (dz zeroed where no window
-        covers it). At a window's maximum ReLU' reads [out > 0] (the maximum is that ReLU's output there), elsewhere
-        the routed 0 * d times ReLU's 1 or 0 is 0 * d itself; so no array of the input's size is written twice or
-        read back: the same numbers as the two kernels one after the other."""
+    def _maxpool_route(dout, arg, out, p, s, dx, one, zero, relu):  # pragma: no cover - compiled
+        """Each window's gradient d to the offset in arg (times ReLU' = [out > 0] when ``relu``), 0 * d to every
+        other element of the window (as the NumPy path multiplies by its mask)."""
         n, oh, ow, c = dout.shape
         for b in range(n):
             for y in range(oh):
@@ -169,8 +141,23 @@ if numba is not None:
                             for ch in range(c):
                                 d = dout[b, y, x0, ch]
                                 if arg[b, y, x0, ch] == o:
-                                    dz[b, y * s + i, x0 * s + j, ch] = d * (one if out[b, y, x0, ch] > 0 else zero)
+                                    dx[b, y * s + i, x0 * s + j, ch] = \
+                                        d * (one if out[b, y, x0, ch] > 0 else zero) if relu else d
                                 else:
-                                    dz[b, y * s + i, x0 * s + j, ch] = zero * d
+                                    dx[b, y * s + i, x0 * s + j, ch] = zero * d
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_backward(dout, arg, p, s, dx, zero):  # pragma: no cover - compiled; tested against NumPy
+        """dx (zeroed where no window covers it, when s > p or the edge is cropped) from the pool's output
+        gradient; zero in dx's dtype."""
+        _maxpool_route(dout, arg, dout, p, s, dx, zero, zero, False)
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_relu_backward(dout, arg, out, p, s, dz, one, zero):  # pragma: no cover - compiled; tested against NumPy
+        """maxpool_backward, then relu_backward of the ReLU before the pool, in one pass (dz zeroed where no window
+        covers it). At a window's maximum ReLU' reads [out > 0] (the maximum is that ReLU's output there), elsewhere
+        the routed 0 * d times ReLU's 1 or 0 is 0 * d itself; so no array of the input's size is written twice or
+        read back: the same numbers as the two kernels one after the other."""
+        _maxpool_route(dout, arg, out, p, s, dz, one, zero, True)
 else:
-    adam_update = adam_update_keep = maxpool_relu_backward = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None
+    adam_update_keep = maxpool_relu_backward = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None

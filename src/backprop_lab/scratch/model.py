@@ -22,6 +22,10 @@ class ScratchModel:
         self.trainable_keys = [key for info, keys in zip(spec.infos, self._keys) if info.trainable for key in keys.values()]
         self.kernel_keys = [k for k in self.trainable_keys if k.endswith("/kernel")]
         self.output_activation = spec.output_activation
+        # max-pools whose input is a ReLU layer's output: their backward passes fuse (MaxPool2DLayer.backward_through_relu)
+        self._pool_after_relu = {i for i, (below, layer) in enumerate(zip([None, *self.layers], self.layers))
+                                 if isinstance(layer, MaxPool2DLayer) and isinstance(below, AffineLayer)
+                                 and below.activation.name == "relu"}
 
     def _params(self, i: int, weights: Weights) -> dict[str, np.ndarray]:
         return {k: weights[key] for k, key in self._keys[i].items()}
@@ -43,12 +47,6 @@ class ScratchModel:
         logits = caches[-1][1] if isinstance(last, AffineLayer) else None
         return output_loss(loss, self.output_activation, output, logits, target) + l2_penalty(weights, self.kernel_keys, l2)
 
-    def _relu_before_pool(self, i: int) -> bool:
-        """Layer i is a max-pool whose input is the output of a ReLU layer (their backward passes fuse)."""
-        below = self.layers[i - 1] if i > 0 else None
-        return (isinstance(self.layers[i], MaxPool2DLayer) and isinstance(below, AffineLayer)
-                and below.activation.name == "relu")
-
     def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0) -> Weights:
         """Gradients of loss (+ l2 * sum of squared trainable kernels) w.r.t. every trainable weight."""
         grads: Weights = {}
@@ -63,7 +61,7 @@ class ScratchModel:
             if delta is not None and isinstance(layer, AffineLayer):
                 dout, layer_grads = layer.backward_z(params, caches[i], delta, need_dx)
                 delta = None
-            elif need_dx and self._relu_before_pool(i) and (fused := layer.backward_through_relu(caches[i], dout)) \
+            elif need_dx and i in self._pool_after_relu and (fused := layer.backward_through_relu(caches[i], dout)) \
                     is not None:
                 delta, dout, layer_grads = fused, None, {}  # the ReLU layer below takes dL/dZ (backward_z)
             else:

@@ -108,7 +108,7 @@ class Adam(Optimizer):
 
     def __init__(self, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7, compiled: bool = True):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.compiled = compiled and kernels.adam_update is not None  # one fused pass (kernels.py)
+        self.compiled = compiled and kernels.adam_update_keep is not None  # one fused pass (kernels.py)
 
     def _alpha(self, w, lr, t):
         # In the variable's dtype, as Keras computes it: in float32, 0.999 ** t is not 0.999 ** t in float64.
@@ -146,8 +146,9 @@ class Adam(Optimizer):
     def update_step(self, w, g, slots, lr, t):
         m, v = slots["m"], slots["v"]
         if self._fused(w, g, m, v):
-            kernels.adam_update(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                *self._kernel_scalars(w, lr, t))
+            old = self.buffers(w, 1)[0]  # the kept weights are not needed here
+            kernels.adam_update_keep(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), old.reshape(-1),
+                                     *self._kernel_scalars(w, lr, t))
             return
         alpha = self._alpha(w, lr, t)
         # Keras's three lines, operation by operation in the same order (so bit for bit the same),
