@@ -53,6 +53,8 @@ def test_the_reference_study_loads_and_prints(tmp_path):
     ('data = "digits"\n[presets.full]\n', "no preset 'quick'"),
     ('data = "digits"\nepochs = "five"\n[presets.quick]\n', "epochs = 'five' has the wrong type"),
     ('data = "digits\n', "not valid TOML"),
+    ('data = "digits"\n[transfer]\ntiming_repeats = 0\n[presets.quick]\n', "[transfer]: timing_repeats = 0 must be at least 1"),
+    ('data = "digits"\n[presets.quick]\nseeds = 0\n', "seeds = 0 must be at least 1"),
 ])
 def test_bad_study_files_are_refused_with_the_key_named(tmp_path, text, fragment):
     path = tmp_path / "bad.toml"

@@ -23,6 +23,7 @@ COMMON = {"data": str, "model": str, "seeds": int, "engine": str, "data_dir": st
           **{o.name: (int, str) if o.name == "batch_size" else o.value_type for o in TRAINING}}
 EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool, "timing_repeats": int}}
 TOP = {**COMMON, "sections": list}
+POSITIVE = ("seeds", "epochs", "timing_repeats")  # counts: refused when the file is read, not sections later
 
 
 def reference_text() -> str:
@@ -38,6 +39,8 @@ def _check(table: dict, allowed: dict, where: str) -> dict:
         ok = isinstance(value, kinds) or (float in kinds and isinstance(value, int) and not isinstance(value, bool))
         if not ok or (bool not in kinds and isinstance(value, bool)):
             raise BplabError(f"{where}: {key} = {value!r} has the wrong type")
+        if key in POSITIVE and value < 1:
+            raise BplabError(f"{where}: {key} = {value!r} must be at least 1")
     return table
 
 
