@@ -144,9 +144,13 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
     """The matrix products of one scratch training step, as (left, right) operand pairs at the
     engine's shapes and memory layouts: per Dense layer A W (forward), A^T dZ (weight gradient),
     dZ W^T (input gradient, not for the first trainable layer); per Conv2D the same with the
-    im2col matrix (n*oh*ow, k*k*C) for A and the kernel as (k*k*C, F). Bias sums, activations,
-    the loss and the optimizer are left out: this is the step with nothing but its products."""
+    im2col matrix (n*oh*ow, k*k*C) for A, made by the layer's own ``im2col`` (so in its layout),
+    the kernel as (k*k*C, F), and the weight gradient's operands as the layer takes them (image by
+    image where it is small). Bias sums, activations, the loss and the optimizer are left out:
+    this is the step with nothing but its products."""
     import numpy as np
+
+    from backprop_lab.scratch.layers.conv2d import im2col, same_padding, weight_gradient_operands
 
     rng = np.random.default_rng(seed)
     pairs, first = [], True
@@ -154,15 +158,19 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
         kind = type(info.spec).__name__
         if kind == "Dense":
             rows, inner, out = batch, info.input_shape[-1], info.spec.units
+            a = rng.standard_normal((rows, inner), dtype=np.float32).astype(dtype)
         elif kind == "Conv2D":
-            oh, ow, out = info.output_shape
-            rows, inner = batch * oh * ow, info.spec.kernel ** 2 * info.input_shape[-1]
+            (h, w_, c), (oh, ow, out), k, s = info.input_shape, info.output_shape, info.spec.kernel, info.spec.stride
+            if info.spec.padding == "same":
+                h, w_ = h + sum(same_padding(h, k, s)), w_ + sum(same_padding(w_, k, s))
+            a = im2col(rng.standard_normal((batch, h, w_, c), dtype=np.float32).astype(dtype), k, s, oh, ow)
+            rows, inner = a.shape
         else:
             continue
-        a = rng.standard_normal((rows, inner), dtype=np.float32).astype(dtype)
         w = rng.standard_normal((inner, out), dtype=np.float32).astype(dtype)
         dz = rng.standard_normal((rows, out), dtype=np.float32).astype(dtype)
-        pairs += [(a, w), (a.T, dz)] + ([] if first else [(dz, w.T)])
+        gradient = weight_gradient_operands(a, dz, batch) if kind == "Conv2D" else (a.T, dz)
+        pairs += [(a, w), gradient] + ([] if first else [(dz, w.T)])
         first = False
     return pairs
 

@@ -28,6 +28,22 @@ def test_epoch_flops_counts_forward_and_backward_matrix_products():
     assert speed.epoch_flops(cnn, n) == pytest.approx(2 * conv + 3 * dense)
 
 
+@pytest.mark.parametrize("model, shape", [("cnn:32,64,64", (28, 28, 1)), ("cnn:16,32", (32, 32, 3)),
+                                          ("mlp:64,32", (28, 28, 1))])
+def test_the_product_floor_runs_the_steps_products_at_their_flops(model, shape):
+    import numpy as np
+
+    spec = parse_model(model, shape, 10)
+    pairs = speed.product_operands(spec, 8)
+    flops = 0
+    for a, b in pairs:
+        product = np.matmul(a, b)
+        flops += 2 * product.size * a.shape[-1]
+    assert flops == pytest.approx(speed.epoch_flops(spec, 8))
+    if model.startswith("cnn"):  # the first layer's small weight gradient, image by image, as the layer takes it
+        assert pairs[1][0].ndim == 3 and len(pairs[1][0]) == 8
+
+
 @pytest.mark.parametrize("engine", ["scratch", "stock"])
 def test_a_worker_reports_times_accuracy_and_memory(engine):
     if engine == "stock":

@@ -1,5 +1,5 @@
 """The compiled fast paths of the scratch layers (``scratch/kernels.py``: fused bias + ReLU, ReLU',
-col2im by gathering, max-pool with a one-byte argmax) give the same numbers as the NumPy paths
+col2im image by image, max-pool with a one-byte argmax) give the same numbers as the NumPy paths
 they replace, bit for bit, and agree with the plain reference definitions of ``derive/ops.py``:
 odd sizes, every stride / padding combination, ties in max-pool, float32 and float64. Without numba
 the layer tests still check the NumPy paths against the reference."""
@@ -11,7 +11,7 @@ import pytest
 
 from backprop_lab.derive import ops
 from backprop_lab.scratch import kernels
-from backprop_lab.scratch.layers.conv2d import Conv2DLayer
+from backprop_lab.scratch.layers.conv2d import Conv2DLayer, im2col, weight_gradient, weight_gradient_operands, windows
 from backprop_lab.scratch.layers.dense import DenseLayer
 from backprop_lab.scratch.layers.maxpool2d import MaxPool2DLayer
 from backprop_lab.numerics.losses import get_loss
@@ -54,6 +54,7 @@ CONV_CASES = [  # (n, h, w, c, f, k, s, padding)
     (3, 6, 7, 5, 2, 2, 2, "valid"), (2, 5, 5, 1, 3, 1, 1, "valid"), (2, 9, 6, 3, 4, 5, 2, "valid"),
     (2, 7, 9, 3, 4, 3, 1, "same"), (2, 7, 9, 1, 3, 3, 2, "same"), (1, 8, 5, 2, 5, 4, 3, "same"),
     (2, 6, 6, 5, 3, 2, 1, "same"), (1, 5, 4, 3, 2, 5, 2, "same"),
+    (2, 9, 8, 2, 3, 2, 3, "valid"), (1, 8, 7, 2, 3, 2, 3, "same"),  # gaps between patches
 ]
 
 
@@ -80,6 +81,33 @@ def test_conv2d_compiled_equals_numpy_and_the_reference(case, activation, dtype,
     tol = 1e-4 if dtype == "float32" else 1e-10
     np.testing.assert_allclose(fast[1], ops.conv2d_dx(g, w64, (h, w, c), s, padding), rtol=tol, atol=tol)
     np.testing.assert_allclose(fast[2]["kernel"], ops.conv2d_dw(x64, g, k, s, padding), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("c", [1, 3, 4, 5, 8])
+@pytest.mark.parametrize("k, s", [(3, 1), (2, 2), (5, 2), (1, 1)])
+def test_im2col_layouts_hold_the_same_patches(c, k, s):
+    rng = np.random.default_rng(c * 10 + k)
+    x = rng.standard_normal((3, 9, 8, c)).astype(np.float32)
+    oh, ow = (9 - k) // s + 1, (8 - k) // s + 1
+    cols = im2col(x, k, s, oh, ow)
+    expected = windows(x, k, s, oh, ow).reshape(3 * oh * ow, k * k * c)
+    assert cols.shape == expected.shape and np.array_equal(cols, expected)
+    # few channels: the transposed layout (each kernel offset one block copy); more: rows of patches
+    assert (cols.T.flags.c_contiguous if c <= 4 and k > 1 else cols.flags.c_contiguous)
+
+
+@pytest.mark.parametrize("c, f, per_image", [(1, 32, True), (3, 32, True), (3, 64, False), (8, 4, False)])
+def test_small_weight_gradients_are_summed_image_by_image(c, f, per_image):
+    rng = np.random.default_rng(c + f)
+    n, k = 4, 3
+    x = rng.standard_normal((n, 10, 10, c)).astype(np.float32)
+    cols = im2col(x, k, 1, 8, 8)
+    dz2 = rng.standard_normal((n * 64, f)).astype(np.float32)
+    left, right = weight_gradient_operands(cols, dz2, n)
+    assert (left.ndim == 3 and left.shape == (n, k * k * c, 64) and right.shape == (n, 64, f)) == per_image
+    got = weight_gradient(cols, dz2, n)
+    assert got.shape == (k * k * c, f) and got.dtype == np.float32
+    np.testing.assert_allclose(got, cols.astype(float).T @ dz2.astype(float), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

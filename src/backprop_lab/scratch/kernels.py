@@ -16,8 +16,8 @@ The convolutional network's step has four more (profiled in the README's "Where 
 
 - ``bias_relu``: Z += b and A = max(Z, 0) in one pass, in place (NumPy: two passes);
 - ``relu_backward``: dZ = dA * [A > 0] in one pass (NumPy: a mask array, a cast and a product);
-- ``col2im``: the patch gradients gathered onto each input pixel, each pixel written once (NumPy:
-  k*k strided scatter-adds onto a zeroed array);
+- ``col2im``: the k*k scatter-adds of the patch gradients onto a zeroed array in one compiled loop,
+  image by image (NumPy: k*k strided adds over the whole batch, each a trip through memory);
 - ``maxpool_forward`` / ``maxpool_backward``: the window maximum with the offset of its first
   maximum (one byte per output), and the gradient routed from that offset (NumPy: k*k comparisons
   and masks over the input again in backward);
@@ -80,29 +80,26 @@ if numba is not None:
     @numba.njit(cache=True, nogil=True, fastmath=False)
     def col2im(dcols, dx, k, s, oh, ow, ph, pw):  # pragma: no cover - compiled; tested against NumPy
         """dcols (n, oh, ow, k, k, C) patch gradients -> dx (n, H, W, C) (the unpadded input, written
-        whole): each pixel sums, in kernel-offset order, the patch entries that read it."""
+        whole): zeroed, then each kernel offset (i, j) in turn adds its patch entries onto the pixels they
+        read, row by row of C contiguous values (the NumPy path's scatter-adds, image by image so that
+        the image's dx stays in cache)."""
         n, h, w, c = dx.shape
-        acc = np.empty(c, dtype=dx.dtype)
+        dx[:] = 0
         for b in range(n):
-            for y in range(h):
-                yp = y + ph
-                for x in range(w):
-                    xp = x + pw
-                    acc[:] = 0
-                    for i in range(k):
-                        ty = yp - i
-                        if ty < 0 or ty % s != 0 or ty // s >= oh:
-                            continue
-                        oy = ty // s
-                        for j in range(k):
-                            tx = xp - j
-                            if tx < 0 or tx % s != 0 or tx // s >= ow:
-                                continue
-                            ox = tx // s
+            for i in range(k):
+                oy0 = max(0, -((i - ph) // s))  # the first output row whose patch row i lands in the image
+                for j in range(k):
+                    ox0 = max(0, -((j - pw) // s))
+                    for oy in range(oy0, oh):
+                        y = oy * s + i - ph
+                        if y >= h:
+                            break
+                        for ox in range(ox0, ow):
+                            x = ox * s + j - pw
+                            if x >= w:
+                                break
                             for ch in range(c):
-                                acc[ch] += dcols[b, oy, ox, i, j, ch]
-                    for ch in range(c):
-                        dx[b, y, x, ch] = acc[ch]
+                                dx[b, y, x, ch] += dcols[b, oy, ox, i, j, ch]
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
     def maxpool_forward(x, p, s, out, arg):  # pragma: no cover - compiled; tested against NumPy

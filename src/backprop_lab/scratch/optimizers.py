@@ -131,11 +131,14 @@ class Adam(Optimizer):
         lr = keras_scalar(lr)
         t = int(state["iterations"]) + 1
         finite = True
+        scalars = {}  # per dtype: the same for every variable of the step
         for key, g in grads.items():
             w, m, v, before = weights[key], state["m"][key], state["v"][key], old[key]
             if self._fused(w, g, m, v, before):
+                if w.dtype not in scalars:
+                    scalars[w.dtype] = self._kernel_scalars(w, lr, t)
                 finite &= kernels.adam_update_keep(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                                   before.reshape(-1), *self._kernel_scalars(w, lr, t))
+                                                   before.reshape(-1), *scalars[w.dtype])
             else:
                 np.copyto(before, w)
                 self.update_step(w, g, {"m": m, "v": v}, lr, t)
