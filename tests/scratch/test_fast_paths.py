@@ -20,7 +20,8 @@ from backprop_lab.scratch.model import ScratchModel
 from backprop_lab.spec import Conv2D, Dense, Flatten, LayerInfo, MaxPool2D, ModelSpec
 
 needs_numba = pytest.mark.skipif(kernels.col2im is None, reason="numba is not installed (or BPLAB_NO_NUMBA is set)")
-COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward")
+COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward",
+            "bias_relu_maxpool")
 
 
 @pytest.fixture
@@ -168,6 +169,29 @@ def test_maxpool_routes_nan_as_argmax_does():
     assert np.isnan(out[0, 0, 0, 0]) and arg[0, 0, 0, 0] == np.argmax(x.reshape(-1)) == 1
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("p, s", [(2, 2), (3, 3), (2, 3)])
+def test_bias_relu_and_pool_in_one_pass_equal_the_two_kernels(p, s, dtype):
+    """Ties at 0 (dead units), NaN (kept by the ReLU, taken by the pool), -0.0, a cropped edge."""
+    rng = np.random.default_rng(p * 10 + s)
+    z = rng.standard_normal((3, 9, 8, 5)).astype(dtype)
+    z[0] = -1.0
+    z[1, 0, 1, 2] = np.nan
+    z[2, :2, :2] = -0.0
+    bias = rng.standard_normal(5).astype(dtype)
+    bias[3] = 0
+    oh, ow = (9 - p) // s + 1, (8 - p) // s + 1
+    out, arg = np.empty((3, oh, ow, 5), dtype), np.empty((3, oh, ow, 5), np.uint8)
+    kernels.bias_relu_maxpool(z.copy(), bias, p, s, out, arg, z.dtype.type(0))
+    a = z.copy().reshape(-1, 5)
+    kernels.bias_relu(a, bias, z.dtype.type(0))
+    out2, arg2 = np.empty_like(out), np.empty_like(arg)
+    kernels.maxpool_forward(a.reshape(z.shape), p, s, out2, arg2)
+    assert np.array_equal(out, out2, equal_nan=True) and np.array_equal(arg, arg2)
+    assert np.array_equal(np.signbit(out), np.signbit(out2)) and np.isnan(out[1]).any()
+
+
 RELU_POOL_CASES = [  # (input shape, pool, stride): covered, cropped edges, gaps between windows, overlapping windows
     ((12, 12, 2), 2, 2), ((11, 9, 1), 2, 2), ((13, 13, 3), 2, 3), ((12, 12, 2), 3, 2), ((10, 10, 1), 3, 3),
 ]
@@ -212,6 +236,9 @@ def test_a_network_with_relu_then_pool_has_the_same_gradients_fused_or_not(case,
                              MaxPool2D(1, 1), Flatten(), Dense(5, "softmax")))
     rng = np.random.default_rng(7)
     weights = init_weights(spec.param_shapes(), "glorot_uniform", 1, "float32")
+    for key in weights:
+        if key.endswith("/bias"):  # not the zeros of the initialiser: the fused passes add them
+            weights[key] = rng.normal(0, 0.3, weights[key].shape).astype("float32")
     x = rng.standard_normal((4, *shape)).astype("float32")
     t = np.eye(5, dtype="float32")[rng.integers(0, 5, 4)]
     model, loss = ScratchModel(spec), get_loss("categorical_crossentropy")
@@ -221,10 +248,17 @@ def test_a_network_with_relu_then_pool_has_the_same_gradients_fused_or_not(case,
         return model.backward(weights, caches, out, t, loss)
 
     fused = grads()
+    out, caches = model.forward(weights, x, True, None)
+    if s >= p:  # the first pool took the conv's bias and ReLU: no Z or A was kept
+        assert caches[0][1] is None and caches[0][2] is None
     with monkeypatch.context() as m:
-        m.setattr(kernels, "maxpool_relu_backward", None)
+        m.setattr(kernels, "bias_relu_maxpool", None)  # forward in two passes, backward fused
+        backward_only = grads()
+        m.setattr(kernels, "maxpool_relu_backward", None)  # neither
         two = grads()
     slow = numpy_paths(grads)
-    assert list(fused) == list(two) == list(slow)
+    assert list(fused) == list(backward_only) == list(two) == list(slow)
     for k in fused:
-        assert np.array_equal(fused[k], two[k]) and np.array_equal(fused[k], slow[k]), k
+        for other in (backward_only, two, slow):
+            assert np.array_equal(fused[k], other[k]), k
+    assert np.array_equal(out, numpy_paths(model.forward, weights, x, True, None)[0])

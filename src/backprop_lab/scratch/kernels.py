@@ -12,7 +12,7 @@ numba is optional: without it (``pip`` could not install it, or ``BPLAB_NO_NUMBA
 caller uses its NumPy path. Compiled code is cached beside this file, so only the first process
 pays the compilation (about a second).
 
-The convolutional network's step has four more (profiled in the README's "Where the time goes"):
+The convolutional network's step has more (profiled in the README's "Where the time goes"):
 
 - ``bias_relu``: Z += b and A = max(Z, 0) in one pass, in place (NumPy: two passes);
 - ``relu_backward``: dZ = dA * [A > 0] in one pass (NumPy: a mask array, a cast and a product);
@@ -21,6 +21,9 @@ The convolutional network's step has four more (profiled in the README's "Where 
 - ``maxpool_forward`` / ``maxpool_backward``: the window maximum with the offset of its first
   maximum (one byte per output), and the gradient routed from that offset (NumPy: k*k comparisons
   and masks over the input again in backward);
+- ``bias_relu_maxpool``: a ReLU layer's bias and ReLU and the max-pool after it in one pass, from the
+  layer's matrix product (the model takes it where a pool follows a ReLU layer; NumPy: Z + b and A
+  written out whole, then read again by the pool);
 - ``maxpool_relu_backward``: that routing and the derivative of the ReLU before the pool in one
   pass (the model takes it where a pool follows a ReLU layer; NumPy: a full-size dX written, then
   read back with the activations).
@@ -102,27 +105,40 @@ if numba is not None:
                                 dx[b, y, x, ch] += dcols[b, oy, ox, i, j, ch]
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
-    def maxpool_forward(x, p, s, out, arg):  # pragma: no cover - compiled; tested against NumPy
-        """out (n, oh, ow, C) = max over each p x p window (stride s) of x; arg = the row-major offset
-        of the window's first maximum (as argmax: the first NaN, where there is one)."""
+    def _maxpool_take(x, bias, p, s, out, arg, zero, relu):  # pragma: no cover - compiled
+        """out = max over each p x p window of x (of max(x + bias, 0) when ``relu``), arg = its first maximum's offset."""
         n, oh, ow, c = out.shape
         for b in range(n):
             for y in range(oh):
                 for x0 in range(ow):
-                    for ch in range(c):
-                        out[b, y, x0, ch] = x[b, y * s, x0 * s, ch]
-                        arg[b, y, x0, ch] = 0
                     for i in range(p):
                         for j in range(p):
-                            if i == 0 and j == 0:
-                                continue
                             o = i * p + j
                             for ch in range(c):
                                 v = x[b, y * s + i, x0 * s + j, ch]
-                                best = out[b, y, x0, ch]
-                                take = v > best or (v != v and best == best)
-                                out[b, y, x0, ch] = v if take else best
-                                arg[b, y, x0, ch] = o if take else arg[b, y, x0, ch]
+                                if relu:
+                                    v = v + bias[ch]
+                                    v = v if (v > 0 or v != v) else zero
+                                if o == 0:
+                                    out[b, y, x0, ch] = v
+                                    arg[b, y, x0, ch] = 0
+                                else:
+                                    best = out[b, y, x0, ch]
+                                    take = v > best or (v != v and best == best)
+                                    out[b, y, x0, ch] = v if take else best
+                                    arg[b, y, x0, ch] = o if take else arg[b, y, x0, ch]
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def maxpool_forward(x, p, s, out, arg):  # pragma: no cover - compiled; tested against NumPy
+        """out (n, oh, ow, C) = max over each p x p window (stride s) of x; arg = the row-major offset
+        of the window's first maximum (as argmax: the first NaN, where there is one)."""
+        _maxpool_take(x, np.zeros(1, out.dtype), p, s, out, arg, out.dtype.type(0), False)
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def bias_relu_maxpool(z, bias, p, s, out, arg, zero):  # pragma: no cover - compiled; tested against NumPy
+        """bias_relu, then maxpool_forward, in one pass: the ReLU layer's Z + b and A = max(Z + b, 0) are never
+        written out, only the pool's output and argmax (the same numbers as the two kernels one after the other)."""
+        _maxpool_take(z, bias, p, s, out, arg, zero, True)
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
     def _maxpool_route(dout, arg, out, p, s, dx, one, zero, relu):  # pragma: no cover - compiled
@@ -157,4 +173,4 @@ if numba is not None:
         read back: the same numbers as the two kernels one after the other."""
         _maxpool_route(dout, arg, out, p, s, dz, one, zero, True)
 else:
-    adam_update_keep = maxpool_relu_backward = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None
+    adam_update_keep = maxpool_relu_backward = bias_relu_maxpool = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None

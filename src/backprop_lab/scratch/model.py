@@ -8,6 +8,7 @@ import numpy as np
 from ..spec import ModelSpec
 from .layers import build_layer
 from .layers.base import AffineLayer
+from .layers.conv2d import Conv2DLayer
 from .layers.maxpool2d import MaxPool2DLayer
 from ..numerics.losses import Loss, l2_factor, l2_penalty, output_loss
 
@@ -22,7 +23,8 @@ class ScratchModel:
         self.trainable_keys = [key for info, keys in zip(spec.infos, self._keys) if info.trainable for key in keys.values()]
         self.kernel_keys = [k for k in self.trainable_keys if k.endswith("/kernel")]
         self.output_activation = spec.output_activation
-        # max-pools whose input is a ReLU layer's output: their backward passes fuse (MaxPool2DLayer.backward_through_relu)
+        # max-pools whose input is a ReLU layer's output: their backward passes fuse (MaxPool2DLayer.backward_through_relu),
+        # and after a Conv2D so do the forward passes (Conv2DLayer.forward_into)
         self._pool_after_relu = {i for i, (below, layer) in enumerate(zip([None, *self.layers], self.layers))
                                  if isinstance(layer, MaxPool2DLayer) and isinstance(below, AffineLayer)
                                  and below.activation.name == "relu"}
@@ -31,10 +33,20 @@ class ScratchModel:
         return {k: weights[key] for k, key in self._keys[i].items()}
 
     def forward(self, weights: Weights, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None):
-        caches = []
-        for i, layer in enumerate(self.layers):
+        caches, i = [], 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            if i + 1 in self._pool_after_relu and isinstance(layer, Conv2DLayer):  # the pool may take bias + ReLU
+                x, cache, pool_cache = layer.forward_into(self._params(i, weights), x, self.layers[i + 1])
+                caches.append(cache)
+                if pool_cache is None:
+                    x, pool_cache = self.layers[i + 1].forward({}, x, training, rng)
+                caches.append(pool_cache)
+                i += 2
+                continue
             x, cache = layer.forward(self._params(i, weights), x, training, rng)
             caches.append(cache)
+            i += 1
         return x, caches
 
     def predict(self, weights: Weights, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:

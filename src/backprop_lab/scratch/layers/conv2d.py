@@ -105,6 +105,13 @@ class Conv2DLayer(AffineLayer):
         return (0, 0), (0, 0)
 
     def forward(self, params, x, training, rng):
+        return self.forward_into(params, x, None)[:2]
+
+    def forward_into(self, params, x, pool):
+        """forward, and where ``pool`` (the max-pool after this ReLU layer) takes the bias and the ReLU
+        into its own pass (``MaxPool2DLayer.forward_bias_relu``), that pool's forward too: (output, cache,
+        the pool's cache or None when the pool is still to run). The cache then keeps no Z or A: the
+        backward pass reads the ReLU's derivative from the pool's output (``backward_through_relu``)."""
         spec = self.info.spec
         k, s = spec.kernel, spec.stride
         ph, pw = self._pads(x.shape[1], x.shape[2])
@@ -112,11 +119,14 @@ class Conv2DLayer(AffineLayer):
         oh = (xp.shape[1] - k) // s + 1
         ow = (xp.shape[2] - k) // s + 1
         cols = im2col(xp, k, s, oh, ow)
-        z2, a2 = self.activate(np.matmul(cols, params["kernel"].reshape(-1, spec.filters)), params["bias"])
+        product = np.matmul(cols, params["kernel"].reshape(-1, spec.filters))
         shape = (len(x), oh, ow, spec.filters)
+        if pool is not None and (pooled := pool.forward_bias_relu(product.reshape(shape), params["bias"])) is not None:
+            return pooled[0], (x, None, None, cols, xp.shape, ph, pw), pooled[1]
+        z2, a2 = self.activate(product, params["bias"])
         z = z2.reshape(shape)
         a = z if a2 is z2 else a2.reshape(shape)  # one array where bias and ReLU ran in place
-        return a, (x, z, a, cols, xp.shape, ph, pw)
+        return a, (x, z, a, cols, xp.shape, ph, pw), None
 
     def backward_z(self, params, cache, dz, need_dx=True):
         x, _, _, cols, _, ph, pw = cache

@@ -57,6 +57,20 @@ class MaxPool2DLayer(Layer):
             np.maximum(out, _slice(x, i, j, s, oh, ow), out=out)
         return out, ("window", x.shape, arg)
 
+    def forward_bias_relu(self, z, bias) -> tuple[np.ndarray, tuple] | None:
+        """This pool's forward of A = max(Z + b, 0), the ReLU layer below's activation, from that layer's product Z,
+        in one compiled pass (``kernels.bias_relu_maxpool``): (output, cache), with Z + b and A never written out;
+        None where that pass does not apply (the layer below then adds its bias and applies its ReLU itself)."""
+        p, s = self.info.spec.pool, self.info.spec.step
+        if kernels.bias_relu_maxpool is None or kernels.maxpool_relu_backward is None or s < p or p * p > 256 \
+                or not z.flags.c_contiguous or bias.dtype != z.dtype:  # (backward then reads ReLU' from the output)
+            return None
+        oh, ow = (z.shape[1] - p) // s + 1, (z.shape[2] - p) // s + 1
+        out = np.empty((z.shape[0], oh, ow, z.shape[3]), dtype=z.dtype)
+        arg = np.empty(out.shape, dtype=np.uint8)
+        kernels.bias_relu_maxpool(z, bias, p, s, out, arg, z.dtype.type(0))
+        return out, ("fast", z.shape, arg, out)
+
     def backward_through_relu(self, cache, dout) -> np.ndarray | None:
         """dL/dZ of the ReLU layer before this pool, from this pool's output gradient, in one compiled pass
         (``kernels.maxpool_relu_backward``); None where that pass does not apply (the caller then takes the
