@@ -109,19 +109,35 @@ class ScratchRunner:
 
     def _profile(self, repeats, timed, model, w, first) -> None:
         from backprop_lab.scratch.layers.base import AffineLayer
+        from backprop_lab.scratch.layers.conv2d import Conv2DLayer
 
         for _ in range(repeats):
             for x, t in self.batches:
-                caches, h = [], x
-                for i, layer in enumerate(model.layers):
+                caches, h, i = [], x, 0
+                while i < len(model.layers):  # as ScratchModel.forward: a pool after Conv2D + ReLU runs with it
+                    layer = model.layers[i]
+                    if i + 1 in model._pool_after_relu and isinstance(layer, Conv2DLayer):
+                        pool = model.layers[i + 1]
+                        h, cache, pool_cache = timed(f"{layer.name} forward (+ {pool.name})", layer.forward_into,
+                                                     model._params(i, w), h, pool)
+                        caches.append(cache)
+                        if pool_cache is None:
+                            h, pool_cache = timed(f"{pool.name} forward", pool.forward, {}, h, True, self.rng)
+                        caches.append(pool_cache)
+                        i += 2
+                        continue
                     h, cache = timed(f"{layer.name} forward", layer.forward, model._params(i, w), h, True, self.rng)
                     caches.append(cache)
+                    i += 1
                 timed("loss", model.loss_value, w, caches, h, t, self.loss)
                 delta = self.loss.fused_delta(model.output_activation, h, t)
                 dout = None
                 for i in range(len(model.layers) - 1, first - 1, -1):
                     layer, params, need_dx = model.layers[i], model._params(i, w), i > first
-                    if isinstance(layer, AffineLayer):
+                    if i in model._pool_after_relu and (fused := timed(
+                            f"{layer.name} backward (+ ReLU')", layer.backward_through_relu, caches[i], dout)) is not None:
+                        delta, dout = fused, None
+                    elif isinstance(layer, AffineLayer):
                         if delta is None:
                             _, z, a = caches[i][:3]
                             backward = getattr(layer, "activation_backward", layer.activation.backward)
@@ -131,7 +147,7 @@ class ScratchRunner:
                     else:
                         dout, _ = timed(f"{layer.name} backward", layer.backward, params, caches[i], dout, need_dx)
                 grads = model.backward(w, caches, h, t, self.loss)
-                timed("adam", self.optimizer.apply, w, grads, self.slots, 1e-3)
+                timed("adam", self.optimizer.apply_keeping, w, grads, self.slots, 1e-3, self.state.old)
 
 
 class KerasRunner:
@@ -250,8 +266,8 @@ def main(argv=None) -> None:
         names = sorted(set().union(*profiles.values()), key=lambda n: -max(p.get(n, 0) for p in profiles.values()))
         print("\nprofile, ms per step: " + "  ".join(f"{k:>9s}" for k in profiled))
         for name in names:
-            print(f"  {name:28s}" + "  ".join(f"{profiles[k].get(name, 0) * 1e3:9.3f}" for k in profiled))
-        print(f"  {'total':28s}" + "  ".join(f"{sum(profiles[k].values()) * 1e3:9.3f}" for k in profiled))
+            print(f"  {name:34s}" + "  ".join(f"{profiles[k].get(name, 0) * 1e3:9.3f}" for k in profiled))
+        print(f"  {'total':34s}" + "  ".join(f"{sum(profiles[k].values()) * 1e3:9.3f}" for k in profiled))
 
     for proc, conn in workers.values():
         conn.send("stop")

@@ -19,6 +19,10 @@ by image, one small product per image: OpenBLAS runs one long product with an
 output that small at a fraction of its rate (cnn:32,64,64's first layer at batch
 32: 0.26 ms as one product, 0.17 ms image by image).
 
+Where a max-pool follows a ReLU convolution, ``forward_into`` hands the product
+to the pool, which adds the bias, applies the ReLU and pools in one pass
+(``MaxPool2DLayer.forward_bias_relu``); ``ScratchModel.forward`` chooses it.
+
 Everything stays in the input's dtype (float32 stays float32).
 """
 
