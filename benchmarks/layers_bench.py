@@ -109,14 +109,13 @@ class ScratchRunner:
 
     def _profile(self, repeats, timed, model, w, first) -> None:
         from backprop_lab.scratch.layers.base import AffineLayer
-        from backprop_lab.scratch.layers.conv2d import Conv2DLayer
 
         for _ in range(repeats):
             for x, t in self.batches:
                 caches, h, i = [], x, 0
                 while i < len(model.layers):  # as ScratchModel.forward: a pool after Conv2D + ReLU runs with it
                     layer = model.layers[i]
-                    if i + 1 in model._pool_after_relu and isinstance(layer, Conv2DLayer):
+                    if i in model._conv_into_pool:
                         pool = model.layers[i + 1]
                         h, cache, pool_cache = timed(f"{layer.name} forward (+ {pool.name})", layer.forward_into,
                                                      model._params(i, w), h, pool)

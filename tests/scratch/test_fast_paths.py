@@ -183,7 +183,7 @@ def test_bias_relu_and_pool_in_one_pass_equal_the_two_kernels(p, s, dtype):
     bias[3] = 0
     oh, ow = (9 - p) // s + 1, (8 - p) // s + 1
     out, arg = np.empty((3, oh, ow, 5), dtype), np.empty((3, oh, ow, 5), np.uint8)
-    kernels.bias_relu_maxpool(z.copy(), bias, p, s, out, arg, z.dtype.type(0))
+    kernels.bias_relu_maxpool(z.copy(), bias, z.dtype.type(0), p, s, out, arg)
     a = z.copy().reshape(-1, 5)
     kernels.bias_relu(a, bias, z.dtype.type(0))
     out2, arg2 = np.empty_like(out), np.empty_like(arg)

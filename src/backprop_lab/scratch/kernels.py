@@ -135,7 +135,7 @@ if numba is not None:
         _maxpool_take(x, np.zeros(1, out.dtype), p, s, out, arg, out.dtype.type(0), False)
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
-    def bias_relu_maxpool(z, bias, p, s, out, arg, zero):  # pragma: no cover - compiled; tested against NumPy
+    def bias_relu_maxpool(z, bias, zero, p, s, out, arg):  # pragma: no cover - compiled; tested against NumPy
         """bias_relu, then maxpool_forward, in one pass: the ReLU layer's Z + b and A = max(Z + b, 0) are never
         written out, only the pool's output and argmax (the same numbers as the two kernels one after the other)."""
         _maxpool_take(z, bias, p, s, out, arg, zero, True)

@@ -28,6 +28,7 @@ class ScratchModel:
         self._pool_after_relu = {i for i, (below, layer) in enumerate(zip([None, *self.layers], self.layers))
                                  if isinstance(layer, MaxPool2DLayer) and isinstance(below, AffineLayer)
                                  and below.activation.name == "relu"}
+        self._conv_into_pool = {i - 1 for i in self._pool_after_relu if isinstance(self.layers[i - 1], Conv2DLayer)}
 
     def _params(self, i: int, weights: Weights) -> dict[str, np.ndarray]:
         return {k: weights[key] for k, key in self._keys[i].items()}
@@ -36,7 +37,7 @@ class ScratchModel:
         caches, i = [], 0
         while i < len(self.layers):
             layer = self.layers[i]
-            if i + 1 in self._pool_after_relu and isinstance(layer, Conv2DLayer):  # the pool may take bias + ReLU
+            if i in self._conv_into_pool:  # the pool after it may take its bias + ReLU
                 x, cache, pool_cache = layer.forward_into(self._params(i, weights), x, self.layers[i + 1])
                 caches.append(cache)
                 if pool_cache is None:

@@ -38,11 +38,8 @@ class MaxPool2DLayer(Layer):
         p, s = self.info.spec.pool, self.info.spec.step
         oh = (x.shape[1] - p) // s + 1
         ow = (x.shape[2] - p) // s + 1
-        if s >= p and kernels.maxpool_forward is not None and x.flags.c_contiguous and p * p <= 256:
-            out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
-            arg = np.empty(out.shape, dtype=np.uint8)
-            kernels.maxpool_forward(x, p, s, out, arg)
-            return out, ("fast", x.shape, arg, out)
+        if (compiled := self._compiled(kernels.maxpool_forward, x)) is not None:
+            return compiled
         if s >= p:
             offsets = _offsets(p)
             out = np.maximum(_slice(x, *offsets[0], s, oh, ow), _slice(x, *offsets[1], s, oh, ow)) if p > 1 \
@@ -57,19 +54,25 @@ class MaxPool2DLayer(Layer):
             np.maximum(out, _slice(x, i, j, s, oh, ow), out=out)
         return out, ("window", x.shape, arg)
 
+    def _compiled(self, kernel, x, *before_pool) -> tuple[np.ndarray, tuple] | None:
+        """(output, cache) of a compiled forward ``kernel(x, *before_pool, p, s, out, arg)`` for non-overlapping
+        windows (one byte of argmax per output); None where it does not apply (no numba, overlapping windows)."""
+        p, s = self.info.spec.pool, self.info.spec.step
+        if kernel is None or s < p or p * p > 256 or not x.flags.c_contiguous:
+            return None
+        oh, ow = (x.shape[1] - p) // s + 1, (x.shape[2] - p) // s + 1
+        out = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+        arg = np.empty(out.shape, dtype=np.uint8)
+        kernel(x, *before_pool, p, s, out, arg)
+        return out, ("fast", x.shape, arg, out)
+
     def forward_bias_relu(self, z, bias) -> tuple[np.ndarray, tuple] | None:
         """This pool's forward of A = max(Z + b, 0), the ReLU layer below's activation, from that layer's product Z,
         in one compiled pass (``kernels.bias_relu_maxpool``): (output, cache), with Z + b and A never written out;
         None where that pass does not apply (the layer below then adds its bias and applies its ReLU itself)."""
-        p, s = self.info.spec.pool, self.info.spec.step
-        if kernels.bias_relu_maxpool is None or kernels.maxpool_relu_backward is None or s < p or p * p > 256 \
-                or not z.flags.c_contiguous or bias.dtype != z.dtype:  # (backward then reads ReLU' from the output)
+        if kernels.maxpool_relu_backward is None or bias.dtype != z.dtype:  # backward reads ReLU' from the output
             return None
-        oh, ow = (z.shape[1] - p) // s + 1, (z.shape[2] - p) // s + 1
-        out = np.empty((z.shape[0], oh, ow, z.shape[3]), dtype=z.dtype)
-        arg = np.empty(out.shape, dtype=np.uint8)
-        kernels.bias_relu_maxpool(z, bias, p, s, out, arg, z.dtype.type(0))
-        return out, ("fast", z.shape, arg, out)
+        return self._compiled(kernels.bias_relu_maxpool, z, bias, z.dtype.type(0))
 
     def backward_through_relu(self, cache, dout) -> np.ndarray | None:
         """dL/dZ of the ReLU layer before this pool, from this pool's output gradient, in one compiled pass
