@@ -87,9 +87,7 @@ class ScratchRunner:
         return speed.product_floor_s(self.pairs, len(self.batches))
 
     def profile(self, repeats: int = 3) -> dict[str, float]:
-        """Seconds per step in each layer's forward, activation derivative and backward."""
-        from backprop_lab.scratch.layers.base import AffineLayer
-
+        """Seconds per step in each layer's forward and backward (as the step fuses them), the loss and Adam."""
         totals: dict[str, float] = defaultdict(float)
 
         def timed(name, fn, *args):
@@ -100,52 +98,18 @@ class ScratchRunner:
 
         from backprop_lab.scratch.denormals import flushed
 
-        model, w = self.model, self.w
-        first = min(i for i, info in enumerate(self.spec.infos) if info.params)
         with flushed():  # as the engine's step computes
-            self._profile(repeats, timed, model, w, first)
+            self._profile(repeats, timed)
         steps = repeats * len(self.batches)
         return {k: v / steps for k, v in totals.items()}
 
-    def _profile(self, repeats, timed, model, w, first) -> None:
-        from backprop_lab.scratch.layers.base import AffineLayer
-
+    def _profile(self, repeats, timed) -> None:
+        model, w = self.model, self.w
         for _ in range(repeats):
-            for x, t in self.batches:
-                caches, h, i = [], x, 0
-                while i < len(model.layers):  # as ScratchModel.forward: a pool after Conv2D + ReLU runs with it
-                    layer = model.layers[i]
-                    if i in model._conv_into_pool:
-                        pool = model.layers[i + 1]
-                        h, cache, pool_cache = timed(f"{layer.name} forward (+ {pool.name})", layer.forward_into,
-                                                     model._params(i, w), h, pool)
-                        caches.append(cache)
-                        if pool_cache is None:
-                            h, pool_cache = timed(f"{pool.name} forward", pool.forward, {}, h, True, self.rng)
-                        caches.append(pool_cache)
-                        i += 2
-                        continue
-                    h, cache = timed(f"{layer.name} forward", layer.forward, model._params(i, w), h, True, self.rng)
-                    caches.append(cache)
-                    i += 1
+            for x, t in self.batches:  # the step's own calls, each layer's timed (ScratchModel's timer)
+                h, caches = model.forward(w, x, True, self.rng, timer=timed)
                 timed("loss", model.loss_value, w, caches, h, t, self.loss)
-                delta = self.loss.fused_delta(model.output_activation, h, t)
-                dout = None
-                for i in range(len(model.layers) - 1, first - 1, -1):
-                    layer, params, need_dx = model.layers[i], model._params(i, w), i > first
-                    if i in model._pool_after_relu and (fused := timed(
-                            f"{layer.name} backward (+ ReLU')", layer.backward_through_relu, caches[i], dout)) is not None:
-                        delta, dout = fused, None
-                    elif isinstance(layer, AffineLayer):
-                        if delta is None:
-                            _, z, a = caches[i][:3]
-                            backward = getattr(layer, "activation_backward", layer.activation.backward)
-                            delta = timed(f"{layer.name} activation'", backward, z, a, dout)
-                        dout, _ = timed(f"{layer.name} backward", layer.backward_z, params, caches[i], delta, need_dx)
-                        delta = None
-                    else:
-                        dout, _ = timed(f"{layer.name} backward", layer.backward, params, caches[i], dout, need_dx)
-                grads = model.backward(w, caches, h, t, self.loss)
+                grads = model.backward(w, caches, h, t, self.loss, timer=timed)
                 timed("adam", self.optimizer.apply_keeping, w, grads, self.slots, 1e-3, self.state.old)
 
 

@@ -108,16 +108,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux (bytes on macOS)
 
 
+def computed_grid(info, above) -> tuple[int, int]:
+    """The output rows and columns the scratch engine computes for a Conv2D (``info``) with layer ``above`` after
+    it: those a max-pool there reads (``MaxPool2D.extent``), else all."""
+    oh, ow = info.output_shape[:2]
+    if above is not None and type(above.spec).__name__ == "MaxPool2D":
+        return above.spec.extent(oh), above.spec.extent(ow)
+    return oh, ow
+
+
 def epoch_flops(spec, n: int) -> float:
-    """Matrix-product FLOPs of one epoch: forward 2 n k m per dense layer (2 n OH OW k k C F per conv), and
-    twice that backward (weight gradient and input gradient; the first layer needs no input gradient)."""
+    """Matrix-product FLOPs of one epoch as the scratch engine computes them: forward 2 n k m per dense layer
+    (2 n OH OW k k C F per conv, over the output it computes: ``computed_grid``), and twice that backward
+    (weight gradient and input gradient; the first layer needs no input gradient)."""
     total, first = 0.0, True
-    for info in spec.infos:
+    for info, above in zip(spec.infos, [*spec.infos[1:], None]):
         kind = type(info.spec).__name__
         if kind == "Dense":
             forward = 2.0 * n * info.input_shape[-1] * info.spec.units
         elif kind == "Conv2D":
-            oh, ow, f = info.output_shape
+            (oh, ow), f = computed_grid(info, above), info.spec.filters
             forward = 2.0 * n * oh * ow * info.spec.kernel ** 2 * info.input_shape[-1] * f
         else:
             continue
@@ -146,7 +156,8 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
     dZ W^T (input gradient, not for the first trainable layer); per Conv2D the same with the
     im2col matrix (n*oh*ow, k*k*C) for A, made by the layer's own ``im2col`` (so in its layout),
     the kernel as (k*k*C, F), and the weight gradient's operands as the layer takes them (image by
-    image where it is small). Bias sums, activations, the loss and the optimizer are left out:
+    image where it is small); a Conv2D that a max-pool reads has only the output rows and columns the
+    pool reads (``computed_grid``), as the engine computes it. Bias sums, activations, the loss and the optimizer are left out:
     this is the step with nothing but its products."""
     import numpy as np
 
@@ -154,13 +165,14 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
 
     rng = np.random.default_rng(seed)
     pairs, first = [], True
-    for info in spec.infos:
+    for info, above in zip(spec.infos, [*spec.infos[1:], None]):
         kind = type(info.spec).__name__
         if kind == "Dense":
             rows, inner, out = batch, info.input_shape[-1], info.spec.units
             a = rng.standard_normal((rows, inner), dtype=np.float32).astype(dtype)
         elif kind == "Conv2D":
-            (h, w_, c), (oh, ow, out), k, s = info.input_shape, info.output_shape, info.spec.kernel, info.spec.stride
+            (h, w_, c), out, k, s = info.input_shape, info.spec.filters, info.spec.kernel, info.spec.stride
+            oh, ow = computed_grid(info, above)
             if info.spec.padding == "same":
                 h, w_ = h + sum(same_padding(h, k, s)), w_ + sum(same_padding(w_, k, s))
             a = im2col(rng.standard_normal((batch, h, w_, c), dtype=np.float32).astype(dtype), k, s, oh, ow)

@@ -26,9 +26,13 @@ def test_epoch_flops_counts_forward_and_backward_matrix_products():
     conv = 2 * n * 6 * 6 * 9 * 1 * 4
     dense = 2 * n * (3 * 3 * 4) * 10
     assert speed.epoch_flops(cnn, n) == pytest.approx(2 * conv + 3 * dense)
+    # a conv whose output a 2x2 pool does not tile: only the 6 x 6 of its 7 x 7 outputs the pool reads
+    cropped = parse_model("cnn:4", (9, 9, 1), 10)
+    assert cropped.infos[0].output_shape == (7, 7, 4)
+    assert speed.epoch_flops(cropped, n) == pytest.approx(2 * conv + 3 * dense)
 
 
-@pytest.mark.parametrize("model, shape", [("cnn:32,64,64", (28, 28, 1)), ("cnn:16,32", (32, 32, 3)),
+@pytest.mark.parametrize("model, shape", [("cnn:32,64,64", (28, 28, 1)), ("cnn:16,32", (32, 32, 3)), ("cnn:8,8", (23, 23, 2)),
                                           ("mlp:64,32", (28, 28, 1))])
 def test_the_product_floor_runs_the_steps_products_at_their_flops(model, shape):
     import numpy as np

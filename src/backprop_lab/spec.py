@@ -138,6 +138,11 @@ class MaxPool2D:
             raise ValueError(f"a {self.pool}x{self.pool} pool collapses input {shape} to zero size")
         return (oh, ow, c)
 
+    def extent(self, size: int) -> int:
+        """How many of an input's ``size`` rows (or columns) some window reads: 'valid' pooling leaves out
+        the last ``size - extent`` when the windows do not tile the input (a 2x2/2 pool of 11 rows reads 10)."""
+        return (_conv_length(size, self.pool, self.step, "valid") - 1) * self.step + self.pool
+
     def param_shapes(self, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         return {}
 

@@ -262,3 +262,47 @@ def test_a_network_with_relu_then_pool_has_the_same_gradients_fused_or_not(case,
         for other in (backward_only, two, slow):
             assert np.array_equal(fused[k], other[k]), k
     assert np.array_equal(out, numpy_paths(model.forward, weights, x, True, None)[0])
+
+
+CROP_CASES = [  # (input shape, conv (filters, kernel, stride, padding, activation), pool (size, stride)), the pool not tiling
+    ((13, 13, 1), (4, 3, 1, "valid", "relu"), (2, 2)),  # 11 x 11 -> the pool reads 10 x 10
+    ((12, 9, 2), (3, 3, 1, "valid", "relu"), (3, 3)),  # 10 x 7 -> 9 x 6
+    ((11, 10, 3), (4, 3, 2, "same", "relu"), (2, 2)),  # stride 2, 'same': 6 x 5 -> 6 x 4
+    ((10, 11, 1), (2, 2, 1, "valid", "tanh"), (3, 2)),  # overlapping windows, no fused pass: 9 x 10 -> 9 x 9
+    ((12, 12, 2), (3, 3, 1, "valid", "sigmoid"), (2, 3)),  # gaps between windows: 10 x 10 -> 8 x 8
+    ((9, 9, 2), (3, 5, 1, "same", "relu"), (4, 2)),  # 9 x 9 -> 8 x 8
+]
+
+
+@pytest.mark.parametrize("case", CROP_CASES)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_convolution_computes_only_what_the_pool_after_it_reads(case, compiled, numpy_paths):
+    """Cropped to the rows and columns the pool reads, the network's output and every gradient are those of the
+    whole convolution (float64: the sums lose only zero terms), and the cropping really happens."""
+    shape, conv, (p, s) = case
+    spec = ModelSpec(shape, (Conv2D(*conv), MaxPool2D(p, s), Flatten(), Dense(3, "relu"), Dense(4, "softmax")))
+    rng = np.random.default_rng(3)
+    weights = init_weights(spec.param_shapes(), "glorot_uniform", 2, "float64")
+    for key in weights:
+        if key.endswith("/bias"):
+            weights[key] = rng.normal(0, 0.3, weights[key].shape)
+    x = rng.standard_normal((3, *shape))
+    t = np.eye(4)[rng.integers(0, 4, 3)]
+    loss = get_loss("categorical_crossentropy")
+    cropped, whole = ScratchModel(spec), ScratchModel(spec)
+    whole._conv_before_pool = whole._conv_into_pool = set()  # the convolution computed whole, then pooled
+
+    def run(model):
+        out, caches = model.forward(weights, x, True, None)
+        return out, caches, model.backward(weights, caches, out, t, loss)
+
+    (out, caches, grads), (out_whole, caches_whole, grads_whole) = (
+        (run(cropped), run(whole)) if compiled else (numpy_paths(run, cropped), numpy_paths(run, whole)))
+    oh, ow = spec.infos[0].output_shape[:2]
+    rows = len(x) * MaxPool2D(p, s).extent(oh) * MaxPool2D(p, s).extent(ow)
+    assert rows < len(x) * oh * ow  # the case crops
+    assert caches[0][3].shape[0] == rows and caches_whole[0][3].shape[0] == len(x) * oh * ow
+    np.testing.assert_allclose(out, out_whole, rtol=1e-12, atol=1e-15)
+    assert list(grads) == list(grads_whole)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], grads_whole[k], rtol=1e-10, atol=1e-14, err_msg=k)

@@ -15,6 +15,11 @@ from ..numerics.losses import Loss, l2_factor, l2_penalty, output_loss
 Weights = dict[str, np.ndarray]
 
 
+def _call(name: str, fn, *args):
+    """How forward and backward call each layer: ``fn(*args)``; a profiler passes its own (``timer``), timing ``name``."""
+    return fn(*args)
+
+
 class ScratchModel:
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -29,23 +34,29 @@ class ScratchModel:
                                  if isinstance(layer, MaxPool2DLayer) and isinstance(below, AffineLayer)
                                  and below.activation.name == "relu"}
         self._conv_into_pool = {i - 1 for i in self._pool_after_relu if isinstance(self.layers[i - 1], Conv2DLayer)}
+        # convolutions a max-pool reads: they compute only the rows and columns the pool's windows read
+        self._conv_before_pool = {i for i, (layer, above) in enumerate(zip(self.layers, self.layers[1:]))
+                                  if isinstance(layer, Conv2DLayer) and isinstance(above, MaxPool2DLayer)}
 
     def _params(self, i: int, weights: Weights) -> dict[str, np.ndarray]:
         return {k: weights[key] for k, key in self._keys[i].items()}
 
-    def forward(self, weights: Weights, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None):
+    def forward(self, weights: Weights, x: np.ndarray, training: bool = False, rng: np.random.Generator | None = None,
+                timer=_call):
         caches, i = [], 0
         while i < len(self.layers):
             layer = self.layers[i]
-            if i in self._conv_into_pool:  # the pool after it may take its bias + ReLU
-                x, cache, pool_cache = layer.forward_into(self._params(i, weights), x, self.layers[i + 1])
+            if i in self._conv_before_pool:  # cropped to what the pool reads; the pool may take its bias + ReLU
+                pool = self.layers[i + 1]
+                x, cache, pool_cache = timer(f"{layer.name} forward (+ {pool.name})", layer.forward_into,
+                                             self._params(i, weights), x, pool, i in self._conv_into_pool)
                 caches.append(cache)
                 if pool_cache is None:
-                    x, pool_cache = self.layers[i + 1].forward({}, x, training, rng)
+                    x, pool_cache = timer(f"{pool.name} forward", pool.forward, {}, x, training, rng)
                 caches.append(pool_cache)
                 i += 2
                 continue
-            x, cache = layer.forward(self._params(i, weights), x, training, rng)
+            x, cache = timer(f"{layer.name} forward", layer.forward, self._params(i, weights), x, training, rng)
             caches.append(cache)
             i += 1
         return x, caches
@@ -60,25 +71,26 @@ class ScratchModel:
         logits = caches[-1][1] if isinstance(last, AffineLayer) else None
         return output_loss(loss, self.output_activation, output, logits, target) + l2_penalty(weights, self.kernel_keys, l2)
 
-    def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0) -> Weights:
+    def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0,
+                 timer=_call) -> Weights:
         """Gradients of loss (+ l2 * sum of squared trainable kernels) w.r.t. every trainable weight."""
         grads: Weights = {}
         last = len(self.layers) - 1
-        delta = loss.fused_delta(self.output_activation, output, target)
-        dout = loss.grad(output, target) if delta is None else None
+        delta = timer("loss gradient", loss.fused_delta, self.output_activation, output, target)
+        dout = timer("loss gradient", loss.grad, output, target) if delta is None else None
         first_trainable = min((i for i, info in enumerate(self.spec.infos) if info.trainable and info.params), default=0)
         for i in range(last, -1, -1):
             layer = self.layers[i]
             params = self._params(i, weights)
             need_dx = i > first_trainable
             if delta is not None and isinstance(layer, AffineLayer):
-                dout, layer_grads = layer.backward_z(params, caches[i], delta, need_dx)
+                dout, layer_grads = timer(f"{layer.name} backward", layer.backward_z, params, caches[i], delta, need_dx)
                 delta = None
-            elif need_dx and i in self._pool_after_relu and (fused := layer.backward_through_relu(caches[i], dout)) \
-                    is not None:
+            elif need_dx and i in self._pool_after_relu and (fused := timer(
+                    f"{layer.name} backward (+ ReLU')", layer.backward_through_relu, caches[i], dout)) is not None:
                 delta, dout, layer_grads = fused, None, {}  # the ReLU layer below takes dL/dZ (backward_z)
             else:
-                dout, layer_grads = layer.backward(params, caches[i], dout, need_dx)
+                dout, layer_grads = timer(f"{layer.name} backward", layer.backward, params, caches[i], dout, need_dx)
             if self.spec.infos[i].trainable:
                 for k, g in layer_grads.items():
                     grads[self._keys[i][k]] = g

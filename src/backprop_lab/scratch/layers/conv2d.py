@@ -111,21 +111,26 @@ class Conv2DLayer(AffineLayer):
     def forward(self, params, x, training, rng):
         return self.forward_into(params, x, None)[:2]
 
-    def forward_into(self, params, x, pool):
-        """forward, and where ``pool`` (the max-pool after this ReLU layer) takes the bias and the ReLU
-        into its own pass (``MaxPool2DLayer.forward_bias_relu``), that pool's forward too: (output, cache,
-        the pool's cache or None when the pool is still to run). The cache then keeps no Z or A: the
-        backward pass reads the ReLU's derivative from the pool's output (``backward_through_relu``)."""
+    def forward_into(self, params, x, pool, fuse=False):
+        """forward, for a convolution whose output ``pool`` (a max-pool) reads: (output, cache, the pool's cache
+        or None when the pool is still to run). Only the rows and columns of the output that the pool's windows
+        read are computed (``MaxPool2D.extent``): Z, A and the cache are cropped to them. The pool's output is
+        the same, and the gradient at the positions it never reads is zero, so dW, db and dX are the same sums
+        without their zero terms. Where ``fuse`` (the pool follows this ReLU layer) and the pool can, it takes the
+        bias and the ReLU into its own pass (``MaxPool2D.forward_bias_relu``) and runs its forward: the cache then
+        keeps no Z or A, and the backward pass reads ReLU' from the pool's output (``backward_through_relu``)."""
         spec = self.info.spec
         k, s = spec.kernel, spec.stride
         ph, pw = self._pads(x.shape[1], x.shape[2])
         xp = np.pad(x, ((0, 0), ph, pw, (0, 0))) if any(ph + pw) else x
         oh = (xp.shape[1] - k) // s + 1
         ow = (xp.shape[2] - k) // s + 1
+        if pool is not None:
+            oh, ow = pool.info.spec.extent(oh), pool.info.spec.extent(ow)
         cols = im2col(xp, k, s, oh, ow)
         product = np.matmul(cols, params["kernel"].reshape(-1, spec.filters))
         shape = (len(x), oh, ow, spec.filters)
-        if pool is not None and (pooled := pool.forward_bias_relu(product.reshape(shape), params["bias"])) is not None:
+        if fuse and (pooled := pool.forward_bias_relu(product.reshape(shape), params["bias"])) is not None:
             return pooled[0], (x, None, None, cols, xp.shape, ph, pw), pooled[1]
         z2, a2 = self.activate(product, params["bias"])
         z = z2.reshape(shape)
