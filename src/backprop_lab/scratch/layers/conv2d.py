@@ -19,9 +19,12 @@ by image, one small product per image: OpenBLAS runs one long product with an
 output that small at a fraction of its rate (cnn:32,64,64's first layer at batch
 32: 0.26 ms as one product, 0.17 ms image by image).
 
-Where a max-pool follows a ReLU convolution, ``forward_into`` hands the product
-to the pool, which adds the bias, applies the ReLU and pools in one pass
-(``MaxPool2DLayer.forward_bias_relu``); ``ScratchModel.forward`` chooses it.
+Where a max-pool reads the convolution's output, ``forward_into`` computes only
+the rows and columns the pool's windows read (``MaxPool2D.extent``: a 2x2/2 pool
+of 11 x 11 reads 10 x 10), so im2col, every product and col2im shrink; where the
+convolution is a ReLU layer it also hands the product to the pool, which adds the
+bias, applies the ReLU and pools in one pass (``MaxPool2DLayer.forward_bias_relu``).
+``ScratchModel.forward`` chooses both.
 
 Everything stays in the input's dtype (float32 stays float32).
 """
