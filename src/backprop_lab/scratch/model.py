@@ -37,6 +37,11 @@ class ScratchModel:
         # convolutions a max-pool reads: they compute only the rows and columns the pool's windows read
         self._conv_before_pool = {i for i, (layer, above) in enumerate(zip(self.layers, self.layers[1:]))
                                   if isinstance(layer, Conv2DLayer) and isinstance(above, MaxPool2DLayer)}
+        # what a timer (a profiler) is told each call is: built once here, not per step
+        self._forward_names = [f"{layer.name} forward" + (f" (+ {self.layers[i + 1].name})" if i in self._conv_before_pool
+                                                          else "") for i, layer in enumerate(self.layers)]
+        self._backward_names = [f"{layer.name} backward" for layer in self.layers]
+        self._through_relu_names = {i: f"{self.layers[i].name} backward (+ ReLU')" for i in self._pool_after_relu}
 
     def _params(self, i: int, weights: Weights) -> dict[str, np.ndarray]:
         return {k: weights[key] for k, key in self._keys[i].items()}
@@ -48,15 +53,15 @@ class ScratchModel:
             layer = self.layers[i]
             if i in self._conv_before_pool:  # cropped to what the pool reads; the pool may take its bias + ReLU
                 pool = self.layers[i + 1]
-                x, cache, pool_cache = timer(f"{layer.name} forward (+ {pool.name})", layer.forward_into,
+                x, cache, pool_cache = timer(self._forward_names[i], layer.forward_into,
                                              self._params(i, weights), x, pool, i in self._conv_into_pool)
                 caches.append(cache)
                 if pool_cache is None:
-                    x, pool_cache = timer(f"{pool.name} forward", pool.forward, {}, x, training, rng)
+                    x, pool_cache = timer(self._forward_names[i + 1], pool.forward, {}, x, training, rng)
                 caches.append(pool_cache)
                 i += 2
                 continue
-            x, cache = timer(f"{layer.name} forward", layer.forward, self._params(i, weights), x, training, rng)
+            x, cache = timer(self._forward_names[i], layer.forward, self._params(i, weights), x, training, rng)
             caches.append(cache)
             i += 1
         return x, caches
@@ -84,13 +89,13 @@ class ScratchModel:
             params = self._params(i, weights)
             need_dx = i > first_trainable
             if delta is not None and isinstance(layer, AffineLayer):
-                dout, layer_grads = timer(f"{layer.name} backward", layer.backward_z, params, caches[i], delta, need_dx)
+                dout, layer_grads = timer(self._backward_names[i], layer.backward_z, params, caches[i], delta, need_dx)
                 delta = None
             elif need_dx and i in self._pool_after_relu and (fused := timer(
-                    f"{layer.name} backward (+ ReLU')", layer.backward_through_relu, caches[i], dout)) is not None:
+                    self._through_relu_names[i], layer.backward_through_relu, caches[i], dout)) is not None:
                 delta, dout, layer_grads = fused, None, {}  # the ReLU layer below takes dL/dZ (backward_z)
             else:
-                dout, layer_grads = timer(f"{layer.name} backward", layer.backward, params, caches[i], dout, need_dx)
+                dout, layer_grads = timer(self._backward_names[i], layer.backward, params, caches[i], dout, need_dx)
             if self.spec.infos[i].trainable:
                 for k, g in layer_grads.items():
                     grads[self._keys[i][k]] = g
