@@ -208,8 +208,38 @@ def floor_job(job: dict) -> dict:
     pairs = product_operands(setup.spec, job["batch_size"])
     product_floor_s(pairs, 5)  # warm-up
     per_step = [product_floor_s(pairs, max(1, steps // 4)) for _ in range(8)]
+    update = optimizer_alone_s(setup.spec, max(1, steps // 4))
     return {"step_s": min(per_step), "median_step_s": statistics.median(per_step), "steps_per_epoch": steps,
-            "epoch_s": min(per_step) * steps}
+            "epoch_s": min(per_step) * steps, "optimizer_step_s": update, "optimizer_epoch_s": update * steps}
+
+
+def optimizer_alone_s(spec, steps: int, rounds: int = 8, seed: int = 0) -> float:
+    """Seconds per step of the scratch engine's Adam update alone (``apply_keeping``: keep, update, check, as the
+    step calls it) over the model's trainable weights, operands hot, fastest of ``rounds`` rounds of ``steps``.
+    With the product floor it bounds the step from below: a step must run its products and its update."""
+    import numpy as np
+
+    from backprop_lab.config import TrainConfig
+    from backprop_lab.scratch.denormals import flushed
+    from backprop_lab.scratch.model import ScratchModel
+    from backprop_lab.scratch.optimizers import make_optimizer
+
+    rng = np.random.default_rng(seed)
+    shapes = {k: shape for k, shape in spec.param_shapes().items() if k in ScratchModel(spec).trainable_keys}
+    weights = {k: rng.standard_normal(shape, dtype=np.float32) for k, shape in shapes.items()}
+    grads = {k: rng.standard_normal(shape, dtype=np.float32) for k, shape in shapes.items()}
+    old = {k: np.empty_like(w) for k, w in weights.items()}
+    optimizer = make_optimizer(TrainConfig(optimizer="adam", lr=1e-3))
+    slots = optimizer.build(weights)
+    best = float("inf")
+    with flushed():  # as the engine's step runs it
+        optimizer.apply_keeping(weights, grads, slots, 1e-3, old)  # compiled on first use
+        for _ in range(rounds):
+            begin = time.perf_counter()
+            for _ in range(steps):
+                optimizer.apply_keeping(weights, grads, slots, 1e-3, old)
+            best = min(best, (time.perf_counter() - begin) / steps)
+    return best
 
 
 def measure(job: dict) -> dict:
@@ -239,7 +269,8 @@ def speed(data: str, quick: bool) -> dict:
                 floors.append(measure({"kind": "floor", "data": data, "model": setup["model"],
                                        "batch_size": setup["batch_size"]}))
                 print(f"{name} product floor {floors[-1]['step_s'] * 1e3:.3f} ms/step, "
-                      f"{floors[-1]['epoch_s']:.3f}s/epoch", flush=True)
+                      f"{floors[-1]['epoch_s']:.3f}s/epoch; Adam alone {floors[-1]['optimizer_step_s'] * 1e3:.3f} "
+                      "ms/step", flush=True)
                 continue
             runs[engine].append(measure({"kind": "train", "engine": engine, "data": data, **setup}))
             r = runs[engine][-1]
@@ -250,13 +281,16 @@ def speed(data: str, quick: bool) -> dict:
         scratch = rows["scratch"]
         achieved = scratch["flops_per_epoch"] / scratch["steady_epoch_s"] / 1e9
         floor = {"epoch_s": min(f["epoch_s"] for f in floors), "step_s": min(f["step_s"] for f in floors),
-                 "steps_per_epoch": floors[0]["steps_per_epoch"]}
+                 "steps_per_epoch": floors[0]["steps_per_epoch"],
+                 "optimizer_epoch_s": min(f["optimizer_epoch_s"] for f in floors)}
         out[name] = {"setup": setup, "engines": rows,
                      "ratio_vs_stock": {e: rows[e]["steady_epoch_s"] / stock for e in ENGINES},
                      "fastest_vs_stock": {e: rows[e]["fastest_epoch_s"] / rows["stock"]["fastest_epoch_s"]
                                           for e in ENGINES},
                      "scratch_fastest_vs_stock_first": scratch["fastest_epoch_s"] / rows["stock"]["first_epoch_s"],
                      "product_floor": floor, "scratch_fastest_vs_floor": scratch["fastest_epoch_s"] / floor["epoch_s"],
+                     # the products and Adam's update, each alone with hot operands: no step can take less
+                     "floor_and_optimizer_vs_floor": (floor["epoch_s"] + floor["optimizer_epoch_s"]) / floor["epoch_s"],
                      "scratch_gflops": achieved, "scratch_fraction_of_sgemm": achieved / sgemm}
         print(f"{name}: epoch time / stock Keras fit: " + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}"
                                                                     for e in ENGINES[1:])

@@ -48,6 +48,19 @@ def test_the_product_floor_runs_the_steps_products_at_their_flops(model, shape):
         assert pairs[1][0].ndim == 3 and len(pairs[1][0]) == 8
 
 
+def test_the_floor_job_also_times_adams_update_alone_and_the_table_adds_it_to_the_floor():
+    floor = speed.floor_job({"data": "digits", "model": "mlp:32", "batch_size": 64})
+    assert floor["step_s"] > 0 and floor["optimizer_step_s"] > 0
+    assert floor["optimizer_epoch_s"] == pytest.approx(floor["optimizer_step_s"] * floor["steps_per_epoch"])
+    result = _speed_result(0.93, 0.8)
+    result["mlp"]["product_floor"] = {"epoch_s": 0.4, "step_s": 0.4 / 469, "steps_per_epoch": 469,
+                                      "optimizer_epoch_s": 0.05}
+    result["mlp"]["scratch_fastest_vs_floor"], result["mlp"]["floor_and_optimizer_vs_floor"] = 2.0, 1.125
+    table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
+    assert "| mlp:8 | product floor + Adam's update alone (no step takes less) | | 0.450 | / floor 1.12 | | |" in table
+    assert "| cnn:8 | product floor + Adam" not in table  # only where the run measured it
+
+
 @pytest.mark.parametrize("engine", ["scratch", "stock"])
 def test_a_worker_reports_times_accuracy_and_memory(engine):
     if engine == "stock":
