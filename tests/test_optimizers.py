@@ -138,3 +138,37 @@ def test_apply_keeping_is_apply_with_the_old_weights_kept_and_finiteness_told(na
     bad["b"][2] = np.inf
     with np.errstate(invalid="ignore"):  # inf / inf in RMSprop and Adam: NaN, which is the point
         assert opt_b.apply_keeping(wb, bad, sb, 0.01, old) is False
+
+
+def test_adam_keeps_its_flat_views_only_while_the_same_arrays_come_back():
+    """apply_keeping keeps each variable's flat views across steps; a weight, slot or kept-weights array replaced
+    between steps (a new array in the dict) is the one updated, and the array it replaced is left alone."""
+    rng = np.random.default_rng(7)
+    shapes = {"k": (6, 3), "b": (3,)}
+    w = {k: rng.standard_normal(s).astype("float32") for k, s in shapes.items()}
+    grads = [{k: rng.standard_normal(s).astype("float32") for k, s in shapes.items()} for _ in range(4)]
+    kept, fresh = make_optimizer(TrainConfig(optimizer="adam")), make_optimizer(TrainConfig(optimizer="adam"))
+    wk, wf = ({k: v.copy() for k, v in w.items()} for _ in range(2))
+    sk, sf = kept.build(wk), fresh.build(wf)
+    old_k, old_f = ({k: np.empty_like(v) for k, v in w.items()} for _ in range(2))
+    replaced = []
+    for step, g in enumerate(grads):
+        if step == 1:
+            replaced.append(wk["k"])
+            wk["k"] = wk["k"].copy()
+        if step == 2:
+            replaced.append(sk["m"]["b"])
+            sk["m"]["b"] = sk["m"]["b"].copy()
+            old_k["k"] = np.empty_like(old_k["k"])
+        frozen = [r.copy() for r in replaced]
+        assert kept.apply_keeping(wk, g, sk, 1e-3, old_k) and fresh.apply_keeping(wf, g, sf, 1e-3, old_f)
+        for k in shapes:
+            assert np.array_equal(wk[k], wf[k]) and np.array_equal(old_k[k], old_f[k])
+            assert np.array_equal(sk["m"][k], sf["m"][k]) and np.array_equal(sk["v"][k], sf["v"][k])
+        assert all(np.array_equal(r, f) for r, f in zip(replaced, frozen))  # no longer updated
+        fresh._flat = {}  # the reference takes every step as a first one
+    fortran = {"k": np.asfortranarray(wk["k"]), "b": wk["b"]}  # not C-contiguous: the NumPy path takes it
+    assert not fortran["k"].flags.c_contiguous
+    assert kept.apply_keeping(fortran, grads[0], sk, 1e-3, old_k) and fresh.apply_keeping(wf, grads[0], sf, 1e-3, old_f)
+    for k in shapes:
+        assert np.array_equal(fortran[k], wf[k]) and np.array_equal(old_k[k], old_f[k])

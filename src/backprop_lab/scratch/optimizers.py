@@ -132,19 +132,31 @@ class Adam(Optimizer):
         t = int(state["iterations"]) + 1
         finite = True
         scalars = {}  # per dtype: the same for every variable of the step
+        ms, vs = state["m"], state["v"]
+        flat = self.__dict__.setdefault("_flat", {})
         for key, g in grads.items():
-            w, m, v, before = weights[key], state["m"][key], state["v"][key], old[key]
-            if self._fused(w, g, m, v, before):
+            w, m, v, before = weights[key], ms[key], vs[key], old[key]
+            views = flat.get(key)
+            if views is None or views[0] is not w or views[1] is not m or views[2] is not v or views[3] is not before:
+                views = flat[key] = self._flat_views(w, m, v, before)
+            if views[4] is not None and g.dtype == w.dtype and g.flags.c_contiguous:
                 if w.dtype not in scalars:
                     scalars[w.dtype] = self._kernel_scalars(w, lr, t)
-                finite &= kernels.adam_update_keep(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                                   before.reshape(-1), *scalars[w.dtype])
+                finite &= kernels.adam_update_keep(views[4], g.reshape(-1), views[5], views[6], views[7],
+                                                   *scalars[w.dtype])
             else:
                 np.copyto(before, w)
                 self.update_step(w, g, {"m": m, "v": v}, lr, t)
                 finite &= bool(np.isfinite(w).all())
         state["iterations"] = t
         return bool(finite)
+
+    def _flat_views(self, w, m, v, before) -> tuple:
+        """(w, m, v, before, then their flat views for the kernel, or None where it cannot take them): built once
+        per variable and kept while the same arrays come back, so a step does not re-check and re-view them."""
+        if not self._fused(w, w, m, v, before):
+            return w, m, v, before, None, None, None, None
+        return w, m, v, before, w.reshape(-1), m.reshape(-1), v.reshape(-1), before.reshape(-1)
 
     def update_step(self, w, g, slots, lr, t):
         m, v = slots["m"], slots["v"]
