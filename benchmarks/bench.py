@@ -185,6 +185,22 @@ def markdown(results: dict) -> str:
                                  f"less) | | {fl['epoch_s'] + fl['optimizer_epoch_s']:.3f} | / floor "
                                  f"{sp[net]['floor_and_optimizer_vs_floor']:.2f} | | |")
         lines.append("")
+        stepwise = [(sp[net]["setup"]["model"], sp[net]["alternating"]) for net in ("mlp", "cnn")
+                    if "alternating" in sp.get(net, {})]
+        if stepwise:
+            rounds = ", ".join(f"{m} {a['rounds']} of {a['steps_per_round']} steps" for m, a in stepwise)
+            lines += [f"Step by step (`layers_bench.alternate`: the scratch step, stock Keras `fit`'s step and the "
+                      f"product floor in alternating rounds in long-lived processes, random data; rounds: {rounds}). "
+                      "Medians, fastest rounds in brackets:", "",
+                      "| network | scratch step (ms) | stock Keras step (ms) | product floor (ms) | scratch / stock | "
+                      "scratch / floor |", "|---|---|---|---|---|---|"]
+            for model, a in stepwise:
+                med, fast = a["median_step_s"], a["fastest_step_s"]
+                lines.append(f"| {model} | " + " | ".join(f"{med[k] * 1e3:.2f} ({fast[k] * 1e3:.2f})"
+                                                          for k in ("scratch", "keras", "floor"))
+                             + f" | {a['scratch_vs_keras']:.2f} ({a['scratch_vs_keras_fastest']:.2f}) | "
+                             f"{a['scratch_vs_floor']:.2f} ({a['scratch_vs_floor_fastest']:.2f}) |")
+            lines.append("")
     targets = target_rows(results)
     if targets:
         lines += ["Targets (ratios taken in this run):", "", "| target | measured | met |", "|---|---|---|"] + targets + [""]
@@ -250,6 +266,13 @@ def target_rows(results: dict) -> list[str]:
                     1.25, "<="),
                    ("MLP: scratch fastest epoch / stock Keras fit's fastest <= 0.3", mlp["fastest_vs_stock"]["scratch"],
                     "{:.2f}", 0.3, "<=")]
+    if "alternating" in cnn and "alternating" in mlp:  # the same targets step by step, in alternating rounds
+        checks += [("CNN, step by step: scratch step / stock Keras fit's step <= 0.7 (medians of alternating rounds)",
+                    cnn["alternating"]["scratch_vs_keras"], "{:.2f}", 0.7, "<="),
+                   ("MLP, step by step: scratch step / product floor <= 1.25", mlp["alternating"]["scratch_vs_floor"],
+                    "{:.2f}", 1.25, "<="),
+                   ("MLP, step by step: scratch step / stock Keras fit's step <= 0.3",
+                    mlp["alternating"]["scratch_vs_keras"], "{:.2f}", 0.3, "<=")]
     rows = []
     cn = results.get("cnn")
     if cn and "stock_keras" in cn:  # accuracy: scratch's seeds against the spread of stock Keras's seeds

@@ -169,6 +169,62 @@ def worker(kind: str, args: dict, conn) -> None:
 
 # --- main -------------------------------------------------------------------------------------
 
+def start_workers(kinds: list[str], args: dict) -> dict:
+    """One long-lived worker process per kind, set up one at a time (so no set-up runs beside another's timing)."""
+    ctx = mp.get_context("spawn")
+    workers = {}
+    for kind in kinds:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=worker, args=(kind, args, child), daemon=True)
+        proc.start()
+        assert parent.recv() == "ready"
+        workers[kind] = (proc, parent)
+    return workers
+
+
+def stop_workers(workers: dict) -> None:
+    for proc, conn in workers.values():
+        conn.send("stop")
+        proc.join(timeout=30)
+
+
+def run_rounds(workers: dict, rounds: int, echo=None) -> dict[str, list[float]]:
+    """Seconds per step of each worker (and of the floor, in the scratch worker), in alternating rounds whose
+    first runner rotates, so that a machine that drifts during the run favours none."""
+    timed = list(workers) + ["floor"]
+    per_step: dict[str, list[float]] = {k: [] for k in timed}
+    for r in range(rounds):
+        for kind in timed[r % len(timed):] + timed[: r % len(timed)]:
+            conn = workers["scratch" if kind == "floor" else kind][1]
+            conn.send("floor" if kind == "floor" else "epoch")
+            per_step[kind].append(conn.recv())
+        if echo:
+            echo(f"round {r + 1}: " + "  ".join(f"{k} {per_step[k][-1] * 1e3:6.2f} ms" for k in timed))
+    return per_step
+
+
+def summary(per_step: dict[str, list[float]]) -> dict:
+    """Medians and the ratios of the alternating rounds: scratch against the product floor and against stock
+    Keras (where it ran), of the medians and of the fastest rounds."""
+    out = {"rounds": len(per_step["scratch"]), "median_step_s": {k: statistics.median(v) for k, v in per_step.items()},
+           "fastest_step_s": {k: min(v) for k, v in per_step.items()}}
+    for other in ("floor", "keras"):
+        if other in per_step:
+            out[f"scratch_vs_{other}"] = out["median_step_s"]["scratch"] / out["median_step_s"][other]
+            out[f"scratch_vs_{other}_fastest"] = out["fastest_step_s"]["scratch"] / out["fastest_step_s"][other]
+    return out
+
+
+def alternate(model: str, batch: int, steps: int, rounds: int, keras: bool = True, blas_threads: int = 0) -> dict:
+    """The scratch step, stock Keras's step and the product floor in alternating rounds (``summary``)."""
+    args = {"model": model, "batch": batch, "steps": steps, "blas_threads": blas_threads}
+    workers = start_workers(["scratch"] + (["keras"] if keras else []), args)
+    try:
+        return summary(run_rounds(workers, rounds))
+    finally:
+        stop_workers(workers)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="cnn:32,64,64")
@@ -188,37 +244,21 @@ def main(argv=None) -> None:
     print(f"{args.model} on {INPUT}: " + " -> ".join(f"{info.name}{tuple(info.output_shape)}" for info in spec.infos))
     print(f"batch {args.batch}, {args.steps} steps a round, {args.rounds} rounds, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    kinds = ["scratch"] + ([] if args.no_keras else ["keras"])
-    ctx = mp.get_context("spawn")
-    workers = {}
-    for kind in kinds:  # set up one at a time, so that no set-up runs beside another's timing
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=worker, args=(kind, vars(args), child), daemon=True)
-        proc.start()
-        assert parent.recv() == "ready"
-        workers[kind] = (proc, parent)
-
-    timed = kinds + ["floor"]  # the floor: the scratch step's matrix products alone, in the scratch worker
-    per_step: dict[str, list[float]] = {k: [] for k in timed}
-    for r in range(args.rounds):
-        order = timed[r % len(timed):] + timed[: r % len(timed)]  # rotate who goes first
-        for kind in order:
-            proc, conn = workers["scratch" if kind == "floor" else kind]
-            conn.send("floor" if kind == "floor" else "epoch")
-            per_step[kind].append(conn.recv())
-        print(f"round {r + 1}: " + "  ".join(f"{k} {per_step[k][-1] * 1e3:6.2f} ms" for k in timed), flush=True)
+    workers = start_workers(["scratch"] + ([] if args.no_keras else ["keras"]), vars(args))
+    per_step = run_rounds(workers, args.rounds, echo=lambda line: print(line, flush=True))
+    result = summary(per_step)
 
     steps_per_epoch = EPOCH_IMAGES // args.batch
-    median = {k: statistics.median(v) for k, v in per_step.items()}
+    median = result["median_step_s"]
     print(f"\nmedian per step (and per {EPOCH_IMAGES}-image epoch of {steps_per_epoch} steps):")
-    for k in timed:
+    for k in per_step:
         print(f"  {k:9s} {median[k] * 1e3:7.2f} ms/step  {median[k] * steps_per_epoch:6.1f} s/epoch  "
               f"(min {min(per_step[k]) * 1e3:.2f}, max {max(per_step[k]) * 1e3:.2f})")
     if "keras" in median:
-        print(f"  ratio scratch / keras  = {median['scratch'] / median['keras']:.2f} (fastest rounds: "
-              f"{min(per_step['scratch']) / min(per_step['keras']):.2f})")
-    print(f"  ratio scratch / product floor = {median['scratch'] / median['floor']:.2f} (fastest rounds: "
-          f"{min(per_step['scratch']) / min(per_step['floor']):.2f})")
+        print(f"  ratio scratch / keras  = {result['scratch_vs_keras']:.2f} (fastest rounds: "
+              f"{result['scratch_vs_keras_fastest']:.2f})")
+    print(f"  ratio scratch / product floor = {result['scratch_vs_floor']:.2f} (fastest rounds: "
+          f"{result['scratch_vs_floor_fastest']:.2f})")
 
     if args.profile:
         profiled = ["scratch"]
@@ -231,10 +271,7 @@ def main(argv=None) -> None:
         for name in names:
             print(f"  {name:34s}" + "  ".join(f"{profiles[k].get(name, 0) * 1e3:9.3f}" for k in profiled))
         print(f"  {'total':34s}" + "  ".join(f"{sum(profiles[k].values()) * 1e3:9.3f}" for k in profiled))
-
-    for proc, conn in workers.values():
-        conn.send("stop")
-        proc.join(timeout=30)
+    stop_workers(workers)
 
 
 if __name__ == "__main__":

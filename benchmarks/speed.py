@@ -297,7 +297,27 @@ def speed(data: str, quick: bool) -> dict:
               + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
               f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s = "
               f"{100 * achieved / sgemm:.0f}% of sgemm", flush=True)
+        out[name]["alternating"] = alternating(setup, quick)
     return out
+
+
+# Steps a round of the alternating measurement: about a second of each runner per round.
+ALTERNATING_STEPS = {"mlp": 100, "cnn": 60}
+
+
+def alternating(setup: dict, quick: bool) -> dict:
+    """The same targets step by step: the scratch step, stock Keras ``fit``'s step and the product floor in
+    alternating rounds in long-lived processes (``layers_bench.alternate``), which a host that drifts
+    between the runs above cannot favour."""
+    from layers_bench import alternate
+
+    steps = ALTERNATING_STEPS["cnn" if setup["model"].startswith("cnn") else "mlp"]
+    result = alternate(setup["model"], setup["batch_size"], steps, 5 if quick else 9)
+    result["steps_per_round"] = steps
+    print(f"{setup['model']} step by step, {result['rounds']} alternating rounds of {steps}: scratch / stock Keras "
+          f"{result['scratch_vs_keras']:.2f} (fastest rounds {result['scratch_vs_keras_fastest']:.2f}), scratch / "
+          f"product floor {result['scratch_vs_floor']:.2f} ({result['scratch_vs_floor_fastest']:.2f})", flush=True)
+    return result
 
 
 def combine(runs: list[dict]) -> dict:

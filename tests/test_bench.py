@@ -61,6 +61,39 @@ def test_the_floor_job_also_times_adams_update_alone_and_the_table_adds_it_to_th
     assert "| cnn:8 | product floor + Adam" not in table  # only where the run measured it
 
 
+def test_alternating_rounds_report_medians_and_ratios_of_the_scratch_step():
+    import layers_bench
+
+    summary = layers_bench.summary({"scratch": [0.002, 0.004, 0.003], "keras": [0.004, 0.008, 0.005],
+                                    "floor": [0.001, 0.002, 0.001]})
+    assert summary["rounds"] == 3 and summary["median_step_s"] == {"scratch": 0.003, "keras": 0.005, "floor": 0.001}
+    assert summary["scratch_vs_keras"] == pytest.approx(0.6) and summary["scratch_vs_floor"] == pytest.approx(3.0)
+    assert summary["scratch_vs_keras_fastest"] == pytest.approx(0.5) and summary["scratch_vs_floor_fastest"] == 2.0
+    measured = layers_bench.alternate("mlp:16", 32, 3, 2, keras=False)  # real worker processes
+    assert measured["rounds"] == 2 and "keras" not in measured["median_step_s"]
+    assert measured["median_step_s"]["scratch"] > measured["median_step_s"]["floor"] > 0
+
+
+def test_the_step_by_step_figures_get_their_table_and_target_rows():
+    result = _speed_result(0.93, 0.8)
+    for net, (vs_keras, vs_floor) in {"mlp": (0.34, 1.74), "cnn": (0.57, 1.56)}.items():
+        result[net]["alternating"] = {"rounds": 9, "steps_per_round": 60, "scratch_vs_keras": vs_keras,
+                                      "scratch_vs_floor": vs_floor, "scratch_vs_keras_fastest": vs_keras - 0.05,
+                                      "scratch_vs_floor_fastest": vs_floor - 0.1,
+                                      "median_step_s": {"scratch": 0.004, "keras": 0.007, "floor": 0.0025},
+                                      "fastest_step_s": {"scratch": 0.0035, "keras": 0.0065, "floor": 0.0024}}
+    for net in ("mlp", "cnn"):
+        result[net].update({"fastest_vs_stock": {"scratch": 0.5}, "scratch_fastest_vs_stock_first": 0.5,
+                            "scratch_fastest_vs_floor": 2.0})
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in bench.target_rows({"speed": result})}
+    assert rows["CNN, step by step: scratch step / stock Keras fit's step <= 0.7 (medians of alternating rounds)"
+                ].endswith("| 0.57 | yes |")
+    assert rows["MLP, step by step: scratch step / product floor <= 1.25"].endswith("| 1.74 | no |")
+    assert rows["MLP, step by step: scratch step / stock Keras fit's step <= 0.3"].endswith("| 0.34 | no |")
+    table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
+    assert "| cnn:8 | 4.00 (3.50) | 7.00 (6.50) | 2.50 (2.40) | 0.57 (0.52) | 1.56 (1.46) |" in table
+
+
 @pytest.mark.parametrize("engine", ["scratch", "stock"])
 def test_a_worker_reports_times_accuracy_and_memory(engine):
     if engine == "stock":
