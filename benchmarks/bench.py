@@ -190,7 +190,7 @@ def markdown(results: dict) -> str:
         if stepwise:
             rounds = ", ".join(f"{m} {a['rounds']} of {a['steps_per_round']} steps" for m, a in stepwise)
             lines += [f"Step by step (`layers_bench.alternate`: the scratch step, stock Keras `fit`'s step and the "
-                      f"product floor in alternating rounds in long-lived processes, random data; rounds: {rounds}). "
+                      f"product floor in alternating rounds in two long-lived processes, random data; rounds: {rounds}). "
                       "Medians, fastest rounds in brackets:", "",
                       "| network | scratch step (ms) | stock Keras step (ms) | product floor (ms) | scratch / stock | "
                       "scratch / floor |", "|---|---|---|---|---|---|"]

@@ -117,7 +117,7 @@ class KerasRunner:
     """Stock Keras: the same layers as ``parse_model`` resolves, ``compile`` + ``fit``."""
 
     def __init__(self, model_text: str, batch: int, steps: int):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import backprop_lab.keras_engines  # noqa: F401 - loads TensorFlow with its start-up lines silenced
         import keras
 
         import speed

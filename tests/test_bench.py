@@ -167,3 +167,19 @@ def test_the_speed_worker_explains_itself_and_refuses_bad_jobs_in_one_line(args,
         assert len(done.stderr.strip().splitlines()) == 1 and "expected one JSON job" in done.stderr
     else:
         assert "usage:" in done.stdout and "bench.py" in done.stdout
+
+
+def test_layers_bench_against_keras_prints_no_tensorflow_start_up_lines():
+    """Its Keras worker writes straight to our terminal (and into make bench's output): TensorFlow's absl and
+    oneDNN lines must not land there."""
+    import os
+    import subprocess
+
+    pytest.importorskip("tensorflow")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    done = subprocess.run([sys.executable, str(Path(bench.__file__).parent / "layers_bench.py"), "--model", "mlp:8",
+                           "--batch", "16", "--steps", "2", "--rounds", "1"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ratio scratch / keras" in done.stdout
+    for line in ("absl::InitializeLog", "oneDNN custom operations"):
+        assert line not in done.stderr and line not in done.stdout
