@@ -297,7 +297,7 @@ def speed(data: str, quick: bool) -> dict:
               + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
               f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s = "
               f"{100 * achieved / sgemm:.0f}% of sgemm", flush=True)
-        out[name]["alternating"] = alternating(setup, quick)
+        out[name]["alternating"] = alternating(name, setup, quick)
     return out
 
 
@@ -305,13 +305,13 @@ def speed(data: str, quick: bool) -> dict:
 ALTERNATING_STEPS = {"mlp": 100, "cnn": 60}
 
 
-def alternating(setup: dict, quick: bool) -> dict:
+def alternating(net: str, setup: dict, quick: bool) -> dict:
     """The same targets step by step: the scratch step, stock Keras ``fit``'s step and the product floor in
     alternating rounds in long-lived processes (``layers_bench.alternate``), which a host that drifts
     between the runs above cannot favour."""
     from layers_bench import alternate
 
-    steps = ALTERNATING_STEPS["cnn" if setup["model"].startswith("cnn") else "mlp"]
+    steps = ALTERNATING_STEPS[net]
     result = alternate(setup["model"], setup["batch_size"], steps, 5 if quick else 9)
     result["steps_per_round"] = steps
     print(f"{setup['model']} step by step, {result['rounds']} alternating rounds of {steps}: scratch / stock Keras "
