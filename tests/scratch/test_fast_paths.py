@@ -1,5 +1,6 @@
 """The compiled fast paths of the scratch layers (``scratch/kernels.py``: fused bias + ReLU, ReLU',
-col2im image by image, max-pool with a one-byte argmax) give the same numbers as the NumPy paths
+col2im image by image, max-pool with a one-byte argmax, softmax and the cross-entropy from its
+log-sum-exp) give the same numbers as the NumPy paths
 they replace, bit for bit, and agree with the plain reference definitions of ``derive/ops.py``:
 odd sizes, every stride / padding combination, ties in max-pool, float32 and float64. Without numba
 the layer tests still check the NumPy paths against the reference."""
@@ -21,7 +22,7 @@ from backprop_lab.spec import Conv2D, Dense, Flatten, LayerInfo, MaxPool2D, Mode
 
 needs_numba = pytest.mark.skipif(kernels.col2im is None, reason="numba is not installed (or BPLAB_NO_NUMBA is set)")
 COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward",
-            "bias_relu_maxpool")
+            "bias_relu_maxpool", "softmax_shift", "softmax_scale", "crossentropy_sum")
 
 
 @pytest.fixture
@@ -306,3 +307,111 @@ def test_a_convolution_computes_only_what_the_pool_after_it_reads(case, compiled
     assert list(grads) == list(grads_whole)
     for k in grads:
         np.testing.assert_allclose(grads[k], grads_whole[k], rtol=1e-10, atol=1e-14, err_msg=k)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pairwise_sum_adds_in_numpys_order(dtype):
+    """Every length across the three regimes (under 8, up to 128, split in halves), signed zeros, and values
+    whose sum depends on the order: the compiled sum is np.sum's number."""
+    rng = np.random.default_rng(11)
+    zero = np.dtype(dtype).type(0)
+    for n in [*range(0, 140), 255, 256, 257, 300, 1000, 1031, 4097]:
+        a = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 7, n)).astype(dtype)
+        assert kernels._pairwise_sum(a, 0, n, zero) + zero == np.sum(a), n
+        if n > 3:  # a slice of a larger array
+            assert kernels._pairwise_sum(a, 2, n - 3, zero) + zero == np.sum(a[2:n - 1]), n
+    negative_zeros = np.full(9, -0.0, dtype)
+    assert not np.signbit(zero + kernels._pairwise_sum(negative_zeros, 0, 9, zero)) and not np.signbit(np.sum(negative_zeros))
+
+
+def softmax_layer(k, features=4):
+    return DenseLayer(LayerInfo("out", Dense(k, "softmax"), (features,), (k,), {"kernel": (features, k), "bias": (k,)}))
+
+
+def softmax_loss(layer, params, x, y):
+    model = ScratchModel.__new__(ScratchModel)  # only loss_value's own state: the last layer and the kernels
+    model.layers, model.output_activation, model.kernel_keys = [layer], "softmax", []
+    with np.errstate(all="ignore"):  # the rows with NaN and inf
+        out, cache = layer.forward(params, x, True, None)
+        return out, cache, model.loss_value(params, [cache], out, y, get_loss("categorical_crossentropy"))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_and_crossentropy_compiled_equal_numpy(dtype, numpy_paths):
+    """Random batch sizes and class counts (one class, ties, huge and tiny logits, a row with NaN, one with
+    inf, soft targets): the probabilities, the kept log-sum-exp and the loss value are the NumPy path's, bit for bit."""
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        rows, k = int(rng.integers(1, 300)), int(rng.integers(1, 41))
+        layer = softmax_layer(k)
+        params = {"kernel": rng.standard_normal((4, k)).astype(dtype), "bias": rng.standard_normal(k).astype(dtype)}
+        x = (rng.standard_normal((rows, 4)) * 10.0 ** rng.integers(-3, 3)).astype(dtype)
+        if trial % 4 == 1:
+            x[:, :] = np.round(x)  # ties in the maximum
+            params["kernel"][:] = np.round(params["kernel"])
+            params["bias"][:] = 0
+        y = np.eye(k, dtype=dtype)[rng.integers(0, k, rows)]
+        if trial % 3 == 2:
+            y = rng.dirichlet(np.ones(k), rows).astype(dtype)
+        if trial % 5 == 3 and rows > 2:
+            x[0, 0], x[1, 1] = np.nan, np.inf
+        fast = softmax_loss(layer, params, x, y)
+        slow = numpy_paths(softmax_loss, layer, params, x, y)
+        assert fast[1][3] is not None and slow[1][3] is None  # the compiled path kept the log-sum-exp; NumPy's did not
+        assert fast[0].dtype == np.dtype(dtype) and np.array_equal(fast[0], slow[0], equal_nan=True), trial
+        assert np.array_equal(fast[1][1], slow[1][1], equal_nan=True)
+        assert fast[2] == slow[2] or (np.isnan(fast[2]) and np.isnan(slow[2])), (trial, fast[2], slow[2])
+        if not np.isnan(x).any():
+            z = fast[1][1].astype(float)  # and the definition: mean_i sum_k y (logsumexp - z)
+            lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)) + z.max(axis=1, keepdims=True)
+            want = float((y * (lse - z)).sum(axis=1).mean())
+            assert np.isclose(fast[2], want, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-5), trial
+
+
+@needs_numba
+def test_crossentropy_from_targets_of_another_dtype_takes_the_numpy_path():
+    rng = np.random.default_rng(2)
+    layer = softmax_layer(6)
+    params = {"kernel": rng.standard_normal((4, 6)).astype("float32"), "bias": np.zeros(6, "float32")}
+    x = rng.standard_normal((9, 4)).astype("float32")
+    y = np.eye(6)[rng.integers(0, 6, 9)]  # float64 targets: NumPy promotes, and so must the value
+    _, cache, value = softmax_loss(layer, params, x, y)
+    assert value == get_loss("categorical_crossentropy").value_from_logits(cache[1], y)
+
+
+CACHED_STEP = """
+import numpy as np
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.numerics.losses import get_loss
+from backprop_lab.scratch import kernels
+from backprop_lab.scratch.model import ScratchModel
+from backprop_lab.spec import parse_model
+assert kernels.crossentropy_sum is not None
+rng = np.random.default_rng(0)
+for text, rows in (("mlp:8", 300), ("cnn:2,3", 5)):  # more than 128 rows: the sums' halving
+    spec = parse_model(text, (12, 12, 1), 3)
+    w = init_weights(spec.param_shapes(), "glorot_uniform", 0, "float32")
+    model, loss = ScratchModel(spec), get_loss("categorical_crossentropy")
+    x = rng.random((rows, 12, 12, 1), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]
+    out, caches = model.forward(w, x, True, None)
+    print(model.loss_value(w, caches, out, y, loss), sorted(model.backward(w, caches, out, y, loss)))
+"""
+
+
+@needs_numba
+def test_the_compiled_kernels_load_back_from_numbas_cache(tmp_path):
+    """Each kernel is compiled with cache=True: a second process loads it from the cache (a recursive
+    kernel once crashed the process there) and computes the same numbers as the first."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", CACHED_STEP], capture_output=True, text=True, env=env, timeout=600)
+            for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert any(tmp_path.rglob("*.nbi")) and runs[0].stdout == runs[1].stdout and runs[0].stdout.count("kernel") >= 2

@@ -31,6 +31,12 @@ from .. import names
 EPSILON = 1e-7
 
 
+def logsumexp(z: np.ndarray) -> np.ndarray:
+    """Row-wise log(sum_k exp(Z_k)) as a column, shifted by the row's maximum (as softmax is computed)."""
+    top = z.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+
+
 class Loss:
     name = ""
     logits_activation = ""  # the output activation whose logits Keras uses for this loss
@@ -53,8 +59,10 @@ class CategoricalCrossentropy(Loss):
     logits_activation = "softmax"
 
     def value_from_logits(self, z, y):
-        top = z.max(axis=-1, keepdims=True)
-        lse = top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+        return self.value_from_lse(z, logsumexp(z), y)
+
+    def value_from_lse(self, z, lse, y):
+        """The value from the logits and their row-wise log-sum-exp (a column): mean_i sum_k Y_ik (lse_i - Z_ik)."""
         return float((y * (lse - z)).sum(axis=-1).mean())
 
     def value(self, p, y):

@@ -10,7 +10,8 @@ from .layers import build_layer
 from .layers.base import AffineLayer
 from .layers.conv2d import Conv2DLayer
 from .layers.maxpool2d import MaxPool2DLayer
-from ..numerics.losses import Loss, l2_factor, l2_penalty, output_loss
+from . import kernels
+from ..numerics.losses import CategoricalCrossentropy, Loss, l2_factor, l2_penalty, output_loss
 
 Weights = dict[str, np.ndarray]
 
@@ -18,6 +19,18 @@ Weights = dict[str, np.ndarray]
 def _call(name: str, fn, *args):
     """How forward and backward call each layer: ``fn(*args)``; a profiler passes its own (``timer``), timing ``name``."""
     return fn(*args)
+
+
+def _crossentropy_from_lse(loss: Loss, z: np.ndarray, lse: np.ndarray, y: np.ndarray) -> float | None:
+    """Categorical cross-entropy from the logits and the log-sum-exp the compiled softmax kept
+    (``AffineLayer.activate``), in one compiled pass: the numbers of ``value_from_lse``, whose mean is NumPy's
+    (the sum in the array's dtype, divided as a double, rounded back). None where that path does not apply."""
+    if not isinstance(loss, CategoricalCrossentropy) or kernels.crossentropy_sum is None or y.shape != z.shape \
+            or y.dtype != z.dtype or z.ndim != 2 or len(z) == 0:
+        return None
+    kind = z.dtype.type
+    total = kernels.crossentropy_sum(y, z, lse, np.empty(z.shape[1], z.dtype), np.empty(len(z), z.dtype), kind(0))
+    return float(kind(float(total) / len(z)))
 
 
 class ScratchModel:
@@ -74,7 +87,11 @@ class ScratchModel:
         """The batch loss as Keras 3 computes it (from the logits for softmax + CCE and sigmoid + BCE), plus L2."""
         last = self.layers[-1]
         logits = caches[-1][1] if isinstance(last, AffineLayer) else None
-        return output_loss(loss, self.output_activation, output, logits, target) + l2_penalty(weights, self.kernel_keys, l2)
+        lse = caches[-1][3] if logits is not None and len(caches[-1]) > 3 else None
+        value = _crossentropy_from_lse(loss, logits, lse, target) if lse is not None else None
+        if value is None:
+            value = output_loss(loss, self.output_activation, output, logits, target)
+        return value + l2_penalty(weights, self.kernel_keys, l2)
 
     def backward(self, weights: Weights, caches: list, output: np.ndarray, target: np.ndarray, loss: Loss, l2: float = 0.0,
                  timer=_call) -> Weights:

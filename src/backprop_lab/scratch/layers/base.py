@@ -37,15 +37,24 @@ class AffineLayer(Layer):
         super().__init__(info)
         self.activation: Activation = get_activation(info.spec.activation)
 
-    def activate(self, z: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(Z + b, g(Z + b)) from the product Z (a fresh C-contiguous array, overwritten). ReLU with
-        numba: one pass in place, and Z itself becomes A (ReLU' reads [A > 0], which is [Z > 0])."""
-        if self.activation.name == "relu" and kernels.bias_relu is not None and z.ndim == 2 \
-                and z.flags.c_contiguous and bias.dtype == z.dtype:
+    def activate(self, z: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(Z + b, g(Z + b), the rows' log-sum-exp or None) from the product Z (a fresh C-contiguous array,
+        overwritten). ReLU with numba: one pass in place, and Z itself becomes A (ReLU' reads [A > 0], which
+        is [Z > 0]). Softmax with numba: the shift and the scaling in compiled passes around NumPy's exp,
+        and the log-sum-exp the cross-entropy needs comes from the same sums (``ScratchModel.loss_value``)."""
+        compiled = z.ndim == 2 and z.flags.c_contiguous and bias.dtype == z.dtype
+        if compiled and self.activation.name == "relu" and kernels.bias_relu is not None:
             kernels.bias_relu(z, bias, z.dtype.type(0))
-            return z, z
+            return z, z, None
         z += bias
-        return z, self.activation.forward(z)
+        if compiled and self.activation.name == "softmax" and kernels.softmax_shift is not None and z.shape[1] > 0:
+            top, e = np.empty((len(z), 1), z.dtype), np.empty_like(z)
+            kernels.softmax_shift(z, top, e)
+            np.exp(e, out=e)
+            s = np.empty_like(top)
+            kernels.softmax_scale(e, s, z.dtype.type(0))
+            return z, e, top + np.log(s)
+        return z, self.activation.forward(z), None
 
     def backward(self, params, cache, dout, need_dx=True):
         _, z, a = cache[:3]

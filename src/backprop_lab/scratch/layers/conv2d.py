@@ -135,7 +135,7 @@ class Conv2DLayer(AffineLayer):
         shape = (len(x), oh, ow, spec.filters)
         if fuse and (pooled := pool.forward_bias_relu(product.reshape(shape), params["bias"])) is not None:
             return pooled[0], (x, None, None, cols, xp.shape, ph, pw), pooled[1]
-        z2, a2 = self.activate(product, params["bias"])
+        z2, a2, _ = self.activate(product, params["bias"])
         z = z2.reshape(shape)
         a = z if a2 is z2 else a2.reshape(shape)  # one array where bias and ReLU ran in place
         return a, (x, z, a, cols, xp.shape, ph, pw), None

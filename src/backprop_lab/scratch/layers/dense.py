@@ -1,4 +1,5 @@
-"""Dense: Z = X W + b, A = g(Z).  Backward: dW = X^T dZ, db = sum_rows dZ, dX = dZ W^T."""
+"""Dense: Z = X W + b, A = g(Z).  Backward: dW = X^T dZ, db = sum_rows dZ, dX = dZ W^T.
+The cache: (X, Z, A, the log-sum-exp of softmax's compiled path or None)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from .base import AffineLayer
 
 class DenseLayer(AffineLayer):
     def forward(self, params, x, training, rng):
-        z, a = self.activate(x @ params["kernel"], params["bias"])
-        return a, (x, z, a)
+        z, a, lse = self.activate(x @ params["kernel"], params["bias"])
+        return a, (x, z, a, lse)
 
     def backward_z(self, params, cache, dz, need_dx=True):
         x = cache[0]
