@@ -172,3 +172,39 @@ def test_equations_html_renders_in_chromium(tmp_path):
         browser.get(page.resolve().as_uri())
         sizes = browser.execute_script(MATH_SIZES)
         assert sizes and all(w > 10 and h > 5 for w, h, _ in sizes), sizes
+
+
+def _title_place(svg_path, title):
+    """(where the title starts, where its middle is) as fractions of the picture's width, in an SVG of either
+    renderer (matplotlib's drawn with svg.fonttype 'none', so that its text stays text); the text's width is
+    estimated from its font size."""
+    import re
+
+    root = ET.fromstring(svg_path.read_text())
+    width = float(re.match(r"[\d.]+", root.attrib["width"]).group(0))
+    for el in root.iter():
+        if el.tag.endswith("text") and "".join(el.itertext()).strip() == title:
+            style = el.attrib.get("style", "")
+            anchor = el.attrib.get("text-anchor") or re.search(r"text-anchor:\s*(\w+)", style).group(1)
+            size = float(el.attrib.get("font-size") or re.search(r"font-size:\s*([\d.]+)", style).group(1))
+            wide, x = 0.55 * size * len(title), float(el.attrib["x"])
+            start = {"start": x, "middle": x - wide / 2, "end": x - wide}[anchor]
+            return start / width, (start + wide / 2) / width
+    raise AssertionError(f"title {title!r} not found in {svg_path}")
+
+
+@pytest.mark.parametrize("renderer", ["matplotlib", "graphviz"])
+def test_a_computation_graphs_title_starts_where_its_scroll_box_opens(tmp_path, renderer):
+    """The forward and backward graphs are wider than the report and scroll sideways: their titles start at the
+    left edge, not centred over the whole drawing and off-screen; the network diagram's stays centred."""
+    import matplotlib
+
+    if renderer == "graphviz" and not render_mod.graphviz_available():
+        pytest.skip("Graphviz's dot is not installed")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        for graph in (forward_graph(MLP), backward_graph(MLP)):
+            start, _ = _title_place(render_mod.render(graph, tmp_path, "svg", renderer)[0], graph.title)
+            assert start < 0.05, (graph.name, start)
+        net = network_graph(MLP)
+        _, middle = _title_place(render_mod.render(net, tmp_path, "svg", renderer)[0], net.title)
+        assert 0.4 < middle < 0.6

@@ -50,10 +50,13 @@ def _label(node: Node) -> str:
 
 
 def to_dot(graph: Graph) -> str:
-    lines = [f'digraph "{graph.name}" {{', f"  rankdir={graph.direction};",
-             f'  label="{_escape(graph.title)}"; labelloc=t; fontname="Helvetica";',
-             '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];']
     pinned = layout(graph)[0] if is_neuron_diagram(graph) else {}
+    # a computation graph is wider than a page and is shown in a box that scrolls sideways: its title goes at the
+    # left, where the box opens, not in the middle of the drawing, off-screen
+    just = "" if pinned else " labeljust=l;"
+    lines = [f'digraph "{graph.name}" {{', f"  rankdir={graph.direction};",
+             f'  label="{_escape(graph.title)}"; labelloc=t;{just} fontname="Helvetica";',
+             '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];']
     if pinned:  # a neuron diagram keeps its columns in order: positions fixed, drawn by ``neato -n2``
         lines.append("  splines=false;")
     for node in graph.nodes:
@@ -161,7 +164,7 @@ def draw_matplotlib(graph: Graph, path: Path) -> Path:
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
     ax.set_ylim(min(ys) - (1.6 if neurons else 0.8), max(ys) + 0.8)
-    ax.set_title(graph.title, fontsize=11)
+    ax.set_title(graph.title, fontsize=11, loc="center" if neurons else "left")  # as to_dot places it
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
