@@ -162,6 +162,8 @@ def markdown(results: dict) -> str:
     if accuracy:
         lines += ["Accuracy (test set):", "", "| benchmark | figure | bar | met |", "|---|---|---|---|"] + accuracy + [""]
     if "speed" in results:
+        import speed
+
         sp = results["speed"]
         lines += [f"Speed on {sp['data']} (sgemm in this run: {sp['sgemm_gflops']:.0f} GFLOP/s):", "",
                   "| network | engine | first epoch (s) | steady epoch (s) | / stock Keras fit | test acc | peak RSS (MB) |",
@@ -185,6 +187,10 @@ def markdown(results: dict) -> str:
                                  f"less) | | {fl['epoch_s'] + fl['optimizer_epoch_s']:.3f} | / floor "
                                  f"{sp[net]['floor_and_optimizer_vs_floor']:.2f} | | |")
         lines.append("")
+        notes = [f"{sp[net]['setup']['model']}: {speed.steadiness_note(sp[net]['steadiness'])}" for net in ("mlp", "cnn")
+                 if sp.get(net, {}).get("steadiness")]
+        if notes:
+            lines += [*notes, ""]
         stepwise = [(sp[net]["setup"]["model"], sp[net]["alternating"]) for net in ("mlp", "cnn")
                     if "alternating" in sp.get(net, {})]
         if stepwise:

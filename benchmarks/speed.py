@@ -291,14 +291,28 @@ def speed(data: str, quick: bool) -> dict:
                      "product_floor": floor, "scratch_fastest_vs_floor": scratch["fastest_epoch_s"] / floor["epoch_s"],
                      # the products and Adam's update, each alone with hot operands: no step can take less
                      "floor_and_optimizer_vs_floor": (floor["epoch_s"] + floor["optimizer_epoch_s"]) / floor["epoch_s"],
-                     "scratch_gflops": achieved, "scratch_fraction_of_sgemm": achieved / sgemm}
+                     "scratch_gflops": achieved, "scratch_fraction_of_sgemm": achieved / sgemm,
+                     "steadiness": steadiness(rows)}
         print(f"{name}: epoch time / stock Keras fit: " + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}"
                                                                     for e in ENGINES[1:])
               + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
               f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s = "
               f"{100 * achieved / sgemm:.0f}% of sgemm", flush=True)
+        if not out[name]["steadiness"]["steady"]:
+            print(f"{name}: {steadiness_note(out[name]['steadiness'])}", flush=True)
         out[name]["alternating"] = alternating(name, setup, quick)
     return out
+
+
+def steadiness_note(st: dict) -> str:
+    """One sentence on how steady the host was, for the printout and the table."""
+    name = "stock Keras fit" if st["engine"] == "stock" else st["engine"]
+    said = (f"the steady epochs of {name} ranged {st['fastest_s']:.3f}-{st['slowest_s']:.3f} s "
+            f"({st['ratio']:.2f}x" + (f", the widest of the {st['engines']} engines)" if st["engines"] > 1 else ")"))
+    if st["steady"]:
+        return f"Host steady: {said}."
+    return (f"Host NOT steady: {said}; the host's speed changed during the run, so the epoch ratios above are "
+            "unreliable and the step-by-step figures of alternating rounds are the ones to go by.")
 
 
 # Steps a round of the alternating measurement: about a second of each runner per round.
@@ -320,13 +334,31 @@ def alternating(net: str, setup: dict, quick: bool) -> dict:
     return result
 
 
+# A steady epoch of one engine slower than its fastest by more than this: the host's speed changed under the run.
+UNSTEADY = 1.3
+
+
+def steadiness(rows: dict[str, dict]) -> dict | None:
+    """The engine whose steady epochs varied most (the slowest over the fastest): on a steady host each engine's
+    epochs agree within a few percent, while a shared host that lends half its cores for a while makes some of
+    them twice as long, which a ratio of medians then carries."""
+    ranged = {e: r["steady_range_s"] for e, r in rows.items() if "steady_range_s" in r}
+    if not ranged:
+        return None
+    engine = max(ranged, key=lambda e: ranged[e][1] / ranged[e][0])
+    low, high = ranged[engine]
+    return {"engine": engine, "fastest_s": low, "slowest_s": high, "ratio": high / low, "engines": len(ranged),
+            "steady": high / low <= UNSTEADY}
+
+
 def combine(runs: list[dict]) -> dict:
     """One engine's repeated runs as one row: medians of the first and of all steady epochs, the largest
     peak memory, the mean test accuracy."""
     steady = [t for r in runs for t in (r["epoch_s"][1:] or r["epoch_s"])]
     return {"epoch_s": [r["epoch_s"] for r in runs], "first_epoch_s": statistics.median(r["first_epoch_s"] for r in runs),
             "fastest_epoch_s": min(t for r in runs for t in r["epoch_s"]),
-            "steady_epoch_s": statistics.median(steady), "test_acc": statistics.fmean(r["test_acc"] for r in runs),
+            "steady_epoch_s": statistics.median(steady), "steady_range_s": [min(steady), max(steady)],
+            "test_acc": statistics.fmean(r["test_acc"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "flops_per_epoch": runs[0]["flops_per_epoch"]}
 
 

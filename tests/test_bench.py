@@ -183,3 +183,23 @@ def test_layers_bench_against_keras_prints_no_tensorflow_start_up_lines():
     assert "ratio scratch / keras" in done.stdout
     for line in ("absl::InitializeLog", "oneDNN custom operations"):
         assert line not in done.stderr and line not in done.stdout
+
+
+def test_an_unsteady_host_is_named_in_the_printout_and_the_table():
+    """Steady epochs of one engine that differ by more than UNSTEADY (a shared host lending half its cores
+    for a while) make the table say the epoch ratios are unreliable, naming the engine and its range."""
+    runs = [{"epoch_s": [1.0, 0.55, 0.56, 1.15], "first_epoch_s": 1.0, "test_acc": 0.9, "peak_rss_mb": 1.0,
+             "flops_per_epoch": 1.0}, {"epoch_s": [0.9, 0.54, 0.58], "first_epoch_s": 0.9, "test_acc": 0.9,
+                                       "peak_rss_mb": 1.0, "flops_per_epoch": 1.0}]
+    rows = {"stock": speed.combine([{**runs[1], "epoch_s": [2.0, 1.50, 1.52]}]), "scratch": speed.combine(runs)}
+    assert rows["scratch"]["steady_range_s"] == [0.54, 1.15]
+    st = speed.steadiness(rows)
+    assert st["engine"] == "scratch" and st["ratio"] == pytest.approx(1.15 / 0.54) and not st["steady"]
+    result = _speed_result(0.93, 0.8)
+    result["mlp"]["steadiness"] = st
+    result["cnn"]["steadiness"] = speed.steadiness({"stock": rows["stock"]})
+    table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
+    assert ("mlp:8: Host NOT steady: the steady epochs of scratch ranged 0.540-1.150 s (2.13x, the widest of the "
+            "2 engines)") in table
+    assert "cnn:8: Host steady: the steady epochs of stock Keras fit ranged 1.500-1.520 s (1.01x)." in table
+    assert speed.steadiness({"stock": {"steady_epoch_s": 1.0}}) is None  # figures from before the range was kept
