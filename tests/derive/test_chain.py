@@ -103,11 +103,18 @@ CORPUS = [
      ["chain-broken"], ["∂C/∂a[5] and ∂z[5]/∂b[5]: a[5] is not z[5] (missing: ∂a[5]/∂z[5])"]),
     # (c) a left-hand side that does not match the chain's ends
     ("mlp3-chain-stops-early", MLP3, "dC/dW[2] = dC/da[3] * da[3]/dz[3] * dz[3]/da[2] * da[2]/dz[2]",
-     ["lhs-mismatch"], ["the chain ends at z[2], but the left-hand side is with respect to W[2]"]),
+     ["lhs-mismatch"], ["the chain ends at z[2], but the left-hand side is with respect to W[2] (missing: dz[2]/dW[2])"]),
     ("mlp2-chain-starts-late", MLP2, "dC/db[2] = da[2]/dz[2] * dz[2]/db[2]",
-     ["lhs-mismatch"], ["the chain starts at a[2], but the left-hand side differentiates C"]),
+     ["lhs-mismatch"], ["the chain starts at a[2], but the left-hand side differentiates C (missing: dC/da[2])"]),
+    ("mlp3-chain-stops-two-short", MLP3, "dC/db[1] = dC/da[3] * da[3]/dz[3] * dz[3]/da[2] * da[2]/dz[2] * dz[2]/da[1]",
+     ["lhs-mismatch"], ["the chain ends at a[1], but the left-hand side is with respect to b[1] "
+                        "(missing: da[1]/dz[1] * dz[1]/db[1])"]),
+    ("mlp3-chain-starts-two-late", MLP3, "dC/dW[3] = dz[3]/dW[3]",
+     ["lhs-mismatch"], ["the chain starts at z[3], but the left-hand side differentiates C (missing: dC/da[3] * da[3]/dz[3])"]),
     ("mlp4-bias-chain-for-weight", MLP4, "dE/db[4] = dE/da[4] * da[4]/dz[4] * dz[4]/dW[4]",
      ["lhs-mismatch"], ["the chain ends at W[4], but the left-hand side is with respect to b[4]"]),
+    ("mlp3-chain-runs-past", MLP3, "dC/dW[3] = dC/da[3] * da[3]/dz[3] * dz[3]/da[2]",  # no path joins a[2] to W[3]
+     ["lhs-mismatch"], ["the chain ends at a[2], but the left-hand side is with respect to W[3]"]),
     # (d) sums over paths: one that does not exist, a repeated one, a missing one
     ("mlp3-sum-with-a-false-path", MLP3, chain(3, "W", 1) + " + dC/da[3] * da[3]/dz[3] * dz[3]/da[1] * da[1]/dz[1] "
                                                             "* dz[1]/dW[1]",
@@ -155,6 +162,8 @@ def test_corpus(name, model, line, codes, fragments):
     messages = "\n".join(i.message for i in verdict.issues)
     for fragment in fragments:
         assert fragment in messages
+    if name == "mlp3-chain-runs-past" or name == "mlp4-bias-chain-for-weight":
+        assert "missing" not in messages  # no path of the graph closes the gap: no factors to name
     lhs_unknown = name in ("mlp3-layer-4", "mlp2-layer-0")
     assert (verdict.expected is None) == lhs_unknown  # the correct chain for every left-hand side the model has
     if not codes:

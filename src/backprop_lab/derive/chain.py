@@ -647,19 +647,21 @@ def _term_issues(term: list[Pair], lhs: Pair, graph: ChainGraph, say: Notation, 
     pre = f"term {tag}: " if tag else ""
     out = [Issue("not-an-edge", f"{pre}{say.factor((n, d))}: {graph.why_not(n, d, say.node)}", tag)
            for n, d in term if n in graph and d in graph and not graph.is_edge(n, d)]
+    def missing(top: Node, bottom: Node) -> str:
+        """' (missing: the factors)' where exactly one path of the graph joins top to bottom."""
+        gap = graph.paths(top, bottom) if top in graph and bottom in graph and top != bottom else []
+        return f" (missing: {' * '.join(say.factor(pair) for pair in zip(gap[0], gap[0][1:]))})" if len(gap) == 1 else ""
+
     for a, b in zip(term, term[1:]):
         if a[1] != b[0]:
-            gap = graph.paths(a[1], b[0]) if a[1] in graph and b[0] in graph else []
-            hint = (f" (missing: {' * '.join(say.factor(pair) for pair in zip(gap[0], gap[0][1:]))})"
-                    if len(gap) == 1 else "")
             out.append(Issue("chain-broken", f"{pre}the chain breaks between {say.factor(a)} and {say.factor(b)}: "
-                                             f"{say.node(a[1])} is not {say.node(b[0])}{hint}", tag))
-    if term[0][0] != lhs[0]:
+                                             f"{say.node(a[1])} is not {say.node(b[0])}{missing(a[1], b[0])}", tag))
+    if term[0][0] != lhs[0]:  # a chain begun too low: the factors from the numerator down to its start are missing
         out.append(Issue("lhs-mismatch", f"{pre}the chain starts at {say.node(term[0][0])}, but the left-hand side "
-                                         f"differentiates {say.node(lhs[0])}", tag))
-    if term[-1][1] != lhs[1]:
+                                         f"differentiates {say.node(lhs[0])}{missing(lhs[0], term[0][0])}", tag))
+    if term[-1][1] != lhs[1]:  # stopped short: the factors from its end down to the denominator are missing
         out.append(Issue("lhs-mismatch", f"{pre}the chain ends at {say.node(term[-1][1])}, but the left-hand side "
-                                         f"is with respect to {say.node(lhs[1])}", tag))
+                                         f"is with respect to {say.node(lhs[1])}{missing(term[-1][1], lhs[1])}", tag))
     return out
 
 
