@@ -78,6 +78,13 @@ CORPUS = [
     ("mlp3-parentheses", MLP3, "dC/dW[2] = (dC/da[3] * da[3]/dz[3]) * (dz[3]/da[2] * (da[2]/dz[2] * dz[2]/dW[2]))",
      [], []),
     ("mlp2-written-backwards", MLP2, "dC/dW[2] = dz[2]/dW[2] * da[2]/dz[2] * dC/da[2]", [], []),
+    ("mlp3-superscript-digits", MLP3, chain(3, "W", 1, d="∂").translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+     .replace("[", "").replace("]", ""), [], []),
+    ("mlp3-subscript-digits-dots", MLP3, chain(3, "b", 2, op=" · ").translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+     .replace("[", "").replace("]", ""), [], []),
+    ("mlp3-x-as-times", MLP3, chain(3, "W", 2, cost="L", op=" x "), [], []),
+    ("mlp3-superscript-wrong", MLP3, "∂C/∂W¹ = ∂C/∂a³ ∂a³/∂z³ ∂z³/∂W¹",
+     ["not-an-edge", "nonexistent-path"], ["∂z[3]/∂W[1]: z[3] depends on a[2], W[3] and b[3], not on W[1]"]),
     ("mlp3-delta-of-a-layer", MLP3, "dC/dz[2] = dC/da[3] * da[3]/dz[3] * dz[3]/da[2] * da[2]/dz[2]", [], []),
     ("mlp3-zero-derivative", MLP3, "dz[2]/dW[3] = 0", [], []),
     ("dropout-collapses", "mlp:8,8/dropout=0.5", chain(3, "W", 2), [], []),
@@ -190,6 +197,9 @@ def test_the_correct_chain_comes_back_in_the_learners_notation():
     assert check_one(MLP3, mine).expected == tex(3, 3, diff="\\delta", cost="L", w="w", idx="^{{({})}}", op=" ")
     assert check_one(MLP3, "dL/dw[1] = dL/dw[1]").expected == chain(3, "W", 1, cost="L", w="w")
     assert check_one(MLP3, "∂C/∂W2 = ∂C/∂W2").expected.startswith("∂C/∂W2 = ∂C/∂a3 * ∂a3/∂z3 * ")
+    assert check_one(MLP2, "∂C/∂W¹ = ∂C/∂a² ∂a²/∂z² ∂z²/∂W¹").expected == "∂C/∂W¹ = ∂C/∂a² ∂a²/∂z² ∂z²/∂a¹ ∂a¹/∂z¹ ∂z¹/∂W¹"
+    assert check_one(MLP2, "dC/db₁ = dC/db₁").expected.startswith("dC/db₁ = dC/da₂ * da₂/dz₂ * ")
+    assert check_one(MLP2, "dJ/dW[2] = dJ/da[2] x dz[2]/dW[2]").expected == "dJ/dW[2] = dJ/da[2] x da[2]/dz[2] x dz[2]/dW[2]"
 
 
 def test_an_unknown_left_hand_side_has_no_correct_chain():
@@ -244,6 +254,9 @@ def test_comments_wrappers_and_several_equations():
     ("dC/dW[2] = dC/da[2] \\foo", "line 1, column 21: unexpected '\\foo'"),
     ("dC[2]/dW[2] = dC/dW[2]", "line 1, column 3: unexpected '[': expected no layer number after the cost"),
     ("# only comments\n", "no equation found"),
+    ("dC/dW[²] = dC/da[2]", "line 1, column 7: unexpected '²': expected a layer number in plain digits"),
+    ("dC/dW٢ = dC/da[2]", "line 1, column 6: unexpected '٢': expected a layer number after 'W'"),  # Arabic-Indic 2
+    ("dC/dW[2] = dC/da[2] xx da[2]/dz[2]", "line 1, column 21: unexpected 'x'"),  # only a lone x is a times sign
 ])
 def test_parse_errors_name_the_line_and_the_token(text, where):
     with pytest.raises(BplabError) as err:

@@ -172,6 +172,8 @@ class Notation:
             return self.letter(n.kind)
         pre, post = self.index or (("^{[", "]}") if self.latex else ("[", "]"))
         number = str(n.layer)
+        if pre in _SCRIPT_STYLES:  # W², a₃
+            return self.letter(n.kind) + number.translate(_SCRIPT_STYLES[pre])
         if pre in ("^", "_") and len(number) > 1:
             pre, post = pre + "{", "}"
         return self.letter(n.kind) + pre + number + post
@@ -214,6 +216,10 @@ _IGNORED_COMMANDS = {",", ";", ":", "!", " ", "quad", "qquad", "left", "right", 
 _WRAPPER_COMMANDS = {"mathrm", "mathit", "mathbf", "mathcal", "mathscr", "mathsf", "boldsymbol", "bm", "text",
                      "textrm", "textit", "operatorname"}
 _PUNCT = set("=+/()[]{}^_-")
+_SUPERSCRIPTS, _SUBSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹", "₀₁₂₃₄₅₆₇₈₉"
+_SCRIPT_DIGITS = _SUPERSCRIPTS + _SUBSCRIPTS
+_TO_ASCII = str.maketrans(_SCRIPT_DIGITS, "0123456789" * 2)
+_SCRIPT_STYLES = {"sup": str.maketrans("0123456789", _SUPERSCRIPTS), "sub": str.maketrans("0123456789", _SUBSCRIPTS)}
 _UNICODE = {"∂": ("diff", "d"), "δ": ("diff", "d"), "·": ("op", "·"), "⋅": ("op", "⋅"), "∙": ("op", "∙"),
             "×": ("op", "×"), "−": ("punct", "-")}
 
@@ -237,9 +243,15 @@ def tokenize(s: str, offset: int = 0) -> list[Token]:
         ch, col = s[i], offset + i + 1
         if ch.isspace() or ch == "&":  # & aligns in LaTeX
             i += 1
-        elif ch.isdigit():
+        elif ch in _SCRIPT_DIGITS:  # a[²], W₂: superscript or subscript digits, a run of one kind
             j = i
-            while j < len(s) and s[j].isdigit():
+            while j < len(s) and s[j] in _SCRIPT_DIGITS and (s[j] in _SUPERSCRIPTS) == (ch in _SUPERSCRIPTS):
+                j += 1
+            toks.append(Token("num", s[i:j].translate(_TO_ASCII), s[i:j], col))
+            i = j
+        elif ch in "0123456789":
+            j = i
+            while j < len(s) and s[j] in "0123456789":
                 j += 1
             toks.append(Token("num", s[i:j], s[i:j], col))
             i = j
@@ -269,6 +281,9 @@ def tokenize(s: str, offset: int = 0) -> list[Token]:
             else:
                 toks.append(Token("bad", text, text, col))
             i = j
+        elif ch in "xX" and 0 < i < len(s) - 1 and s[i - 1].isspace() and s[i + 1].isspace():
+            toks.append(Token("op", "*", ch, col))  # dC/da[2] x da[2]/dz[2]: a times sign typed as a letter
+            i += 1
         elif ch.isalpha():
             if ch == "d":
                 toks.append(Token("diff", "d", ch, col))
@@ -446,7 +461,7 @@ class _Parser:
     def variable(self) -> Var:
         tok = self.take()
         if tok.kind != "var":
-            raise self.fail(tok, "a symbol: a, z, W (w, \\omega), b or the cost C (c, L, E)")
+            raise self.fail(tok, "a symbol: a, z, W (w, \\omega), b or the cost C (c, L, E, J)")
         self.notation.letters.setdefault(tok.value, tok.text)
         if tok.text.startswith("\\"):
             self.notation.latex = True
@@ -502,6 +517,10 @@ class _Parser:
 
     def layer_number(self, style: tuple[str, str]) -> tuple[int, bool]:
         tok = self.take()
+        if tok.kind == "num" and tok.text != tok.value:  # superscript or subscript digits: the correct chain is too
+            if style != ("", ""):
+                raise self.fail(tok, "a layer number in plain digits inside brackets or after ^ or _")
+            style = ("sup" if tok.text[0] in _SUPERSCRIPTS else "sub", "")
         if self.notation.index is None:
             self.notation.index = style
         if tok.kind == "num":
