@@ -195,7 +195,7 @@ def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | 
     input = input if input is not None and len(input) else None
     target = target if target is not None and len(target) else None
     for name, value, least in (("--steps", steps, 1), ("--rows", rows, 1), ("--digits", digits, 1),
-                               ("--max-entries", max_entries, 1)):
+                               ("--max-entries", max_entries, 1), ("--seed", seed, 0)):
         if value < least:
             raise BplabError(f"{name}: must be at least {least}, got {value}")
     if weights is not None and run is not None:

@@ -28,7 +28,7 @@ import numpy as np
 from . import stats
 from .engines import Engine, check_engine, get_engine
 from .errors import BplabError
-from .fileio import write_json
+from .fileio import write_json, make_folder
 from .runs import Run, save_run
 from .spec import Dropout
 from .training import learning_rate, targets
@@ -127,7 +127,7 @@ class Comparison:
         from .viz.plots import save_curves
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_json(folder / "compare.json", self.to_dict())
         first = self.runs[self.seeds[0]]
         for ext in ("png", "svg"):
@@ -163,6 +163,8 @@ def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: di
     """Train every engine for every seed from identical initial weights and batch order."""
     if seeds < 1:
         raise BplabError(f"--seeds: must be at least 1, got {seeds}")
+    if seeds > 1000:
+        raise BplabError(f"--seeds: at most 1000, got {seeds}")
     notes = []
     if any(isinstance(l, Dropout) and l.rate > 0 for l in setup.spec.layers):
         notes.append("dropout masks come from different generators in NumPy and TensorFlow: per-step parity "

@@ -13,6 +13,12 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
+def printable(message: str) -> str:
+    """A message as one printable line: a line break or another control character that came in with the
+    user's input (a key in a file, an option) is written as its escape, so the error stays one line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in message)
+
+
 class SpecError(BplabError):
     """An invalid model description; the message names the offending layer."""
 

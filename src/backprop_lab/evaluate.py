@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BplabError
-from .fileio import write_json
+from .fileio import write_json, make_folder
 from .training import predicted_labels
 
 
@@ -127,7 +127,7 @@ class Evaluation:
         from .viz.plots import save_confusion_heatmap
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_json(folder / f"evaluation_{self.slug}.json", self.report)
         heatmap = save_confusion_heatmap(self.report, folder / f"confusion_{self.slug}.png",
                                          f"{self.source.name} on {self.data}")

@@ -14,6 +14,21 @@ import numpy as np
 from .errors import BplabError, first_line
 
 
+def make_folder(folder: Path) -> Path:
+    """``mkdir -p``, with a one-line error that names the folder when it cannot be made (a file where a
+    folder goes on the way, no permission, a read-only or full disk)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BplabError(f"{folder}: exists and is not a folder") from None
+    except OSError as exc:
+        blocked = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+        why = f"{blocked} is a file, not a folder" if blocked is not None else (exc.strerror or str(exc)).lower()
+        raise BplabError(f"{folder}: cannot create this folder: {why}") from None
+    return folder
+
+
 def atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -36,7 +36,7 @@ class Registry:
         return iter(self.names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.notes
+        return isinstance(name, str) and name in self.notes  # a list or a dict from a file is no name
 
     def __len__(self) -> int:
         return len(self.names)

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import api
 from .errors import BplabError
+from .fileio import make_folder
 
 COMMAND = re.compile(r"bplab\s+([^&;#]*)")
 
@@ -115,7 +116,7 @@ def _cell(kind: str, source: str, index: int) -> dict:
 def write_study_notebook(study, report, path: Path) -> Path:
     """study.ipynb for a study that ran (``report.sections``); returns its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     sources: list[tuple[str, str]] = [
         ("markdown", f"# backprop-lab study\n\nThe study of `{study.source}` (preset {study.preset}) on "
                      f"{study.common.get('data')}, section by section. Each section's markdown cell holds what the "

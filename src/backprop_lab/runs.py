@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import BplabError, first_line
-from .fileio import atomic_write, json_bytes, jsonable, read_json  # noqa: F401  (re-exported)
+from .fileio import atomic_write, json_bytes, jsonable, read_json, make_folder  # noqa: F401  (re-exported)
 from .spec import ModelSpec
 from .training.history import History
 
@@ -86,7 +86,7 @@ def prepare_out_dir(out: Path, force: bool) -> Path:
         raise BplabError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise BplabError(f"{out}: folder already holds files; choose another --out or pass --force to overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     return out
 
 
@@ -186,6 +186,8 @@ def read_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
     for key, value in doc.items():
         try:
             arrays[key] = np.array(value, dtype=np.float64)
+        except OverflowError:
+            raise BplabError(f"{path}: weight {key} holds a number too large for a float") from None
         except (ValueError, TypeError):
             raise BplabError(f"{path}: weight {key} is not a rectangular array of numbers") from None
     return checked_weights(path, spec.param_shapes(), arrays)

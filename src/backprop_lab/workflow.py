@@ -20,7 +20,7 @@ from .data import BatchPlan, Dataset, load_dataset
 from .engines import Engine, get_engine
 from .errors import BplabError
 from .evaluate import classification_report
-from .fileio import read_json, write_json
+from .fileio import read_json, write_json, make_folder
 from .numerics.initializers import init_weights
 from .runs import Run, prepare_out_dir, save_run
 from .spec import ModelSpec, parse_model
@@ -212,6 +212,6 @@ def sweep_folder(folder: Path, plan: dict, force: bool = False) -> Path:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     elif folder.is_dir() and any(folder.iterdir()) and not force:
         raise BplabError(f"{folder}: folder already holds files; choose another --out or pass --force")
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     write_json(record, plan)
     return folder

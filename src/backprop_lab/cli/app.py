@@ -19,7 +19,7 @@ from typer.exceptions import Abort, TyperException  # noqa: E402
 
 from .. import api  # noqa: E402
 from ..config import TrainConfig  # noqa: E402
-from ..errors import BplabError  # noqa: E402
+from ..errors import BplabError, printable  # noqa: E402
 from ..options import options_of  # noqa: E402
 from . import tables  # noqa: E402
 from .options import (AlphaOpt, DataDirOpt, DataOpt, EngineOpt, ForceOpt, InitOpt, JsonOpt, L2Opt, LossOpt,  # noqa: E402
@@ -385,7 +385,7 @@ def main() -> None:
     try:
         rv = app(standalone_mode=False)
     except BplabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except TyperException as exc:  # bad options: one line, exit 2 (Typer's usage errors)
         print(f"error: {exc.format_message()}", file=sys.stderr)
@@ -393,4 +393,8 @@ def main() -> None:
     except (Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # a path the system refuses (no permission, disk full, a file where a folder goes)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{(exc.strerror or str(exc)).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -193,6 +193,10 @@ def load_dataset(name: str, data_dir: Path | str | None = None, scale: str = "un
     """Load, validate and prepare a data set by name."""
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"--val-split: the validation fraction must be in [0, 1), got {val_fraction}")
+    if not isinstance(name, str):  # read from a file (a run's model.json, a sweep or study file)
+        raise DataError(f"data set: must be a name such as digits or csv:PATH, got {name!r}")
+    if data_dir is not None and not isinstance(data_dir, (str, Path)):
+        raise DataError(f"data_dir: must be a folder's path, got {data_dir!r}")
     data_dir = Path(data_dir) if data_dir else None
     xtr, ytr, xte, yte, classes, max_value, source = _load_raw(name, data_dir)
     x_val = y_val = None

@@ -20,6 +20,7 @@ tokenizer and a recursive descent over ``sum := product ('+' product)*``); nothi
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -232,8 +233,18 @@ class _Error(Exception):
         self.col, self.message = col, message
 
 
+def _visible(ch: str) -> bool:
+    return ch.isprintable() and unicodedata.category(ch) != "Cf"  # Cf: zero-width and direction marks
+
+
 def _shown(text: str) -> str:
-    return "'" + text + "'"
+    """Quoted; an invisible character (NUL, a zero-width space, a direction mark) as its code, so that the
+    one-line message neither hides it nor garbles the terminal."""
+    if len(text) > 40:  # a 5000-digit number: its ends are enough to find it
+        text = text[:16] + "…" + text[-8:]
+    if all(_visible(ch) for ch in text):
+        return "'" + text + "'"
+    return "'" + "".join(ch if _visible(ch) else f"U+{ord(ch):04X}" for ch in text) + "' (an invisible character)"
 
 
 def tokenize(s: str, offset: int = 0) -> list[Token]:
@@ -515,6 +526,12 @@ class _Parser:
             return self.is_punct(")", k + 1) or (self.peek(k + 1).value in ("-", "+") and self.is_punct(")", k + 3))
         return False
 
+    def _small(self, tok: Token) -> int:
+        """A layer number's value; no network has a million layers (and Python refuses 4300-digit ones)."""
+        if len(tok.value) > 6:
+            raise self.fail(tok, "a layer number of at most 6 digits")
+        return int(tok.value)
+
     def layer_number(self, style: tuple[str, str]) -> tuple[int, bool]:
         tok = self.take()
         if tok.kind == "num" and tok.text != tok.value:  # superscript or subscript digits: the correct chain is too
@@ -524,14 +541,14 @@ class _Parser:
         if self.notation.index is None:
             self.notation.index = style
         if tok.kind == "num":
-            return int(tok.value), False
+            return self._small(tok), False
         if tok.kind == "var" and tok.text == "L":  # the last layer: L, L-1, L+1
             if self.peek().kind == "punct" and self.peek().value in ("-", "+"):
                 sign = -1 if self.take().value == "-" else 1
                 number = self.take()
                 if number.kind != "num":
                     raise self.fail(number, "a number after L" + ("-" if sign < 0 else "+"))
-                return sign * int(number.value), True
+                return sign * self._small(number), True
             return 0, True
         raise self.fail(tok, "a layer number (0, 1, 2, ... or L)")
 
@@ -572,7 +589,7 @@ def parse_derivation(text: str, source: str = "derivation") -> list[Equation]:
     """Every equation of a file; a BplabError naming the line, column and token on the first that
     does not parse, and when there is none at all."""
     equations = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(re.split(r"\r\n|\n|\r(?!\n)", text), 1):  # line breaks as editors count them
         line, start = _unwrap_line(raw)
         if not line:
             continue

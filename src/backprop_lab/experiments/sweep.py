@@ -42,7 +42,7 @@ from .. import stats
 from ..config import TrainConfig, parse_batch_size
 from ..engines import check_engine
 from ..errors import BplabError, first_line
-from ..fileio import atomic_write, write_json
+from ..fileio import atomic_write, write_json, make_folder
 from ..options import TRAINING
 
 
@@ -52,6 +52,7 @@ OPTION_TYPES: dict[str, Callable] = {
     **{o.name: parse_batch_size if o.name == "batch_size" else o.value_type for o in TRAINING if o.name != "seed"},
     "model": str, "engine": str, "variant": str}
 SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
+MAX_SEEDS = 1000
 DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
 
 
@@ -118,6 +119,8 @@ class SweepPlan:
     def __post_init__(self) -> None:
         if self.seeds < 1:
             raise BplabError(f"seeds: must be at least 1, got {self.seeds}")
+        if self.seeds > MAX_SEEDS:  # a sweep of that many runs per cell is a typo, not a plan
+            raise BplabError(f"seeds: at most {MAX_SEEDS}, got {self.seeds}")
         for key, values in self.grid.items():
             if not values:
                 raise BplabError(f"grid: {key} has no values")
@@ -201,14 +204,19 @@ def plan_from_document(doc: dict, where: str, data: str | None = None) -> SweepP
             if name == "variant":
                 raise BplabError(f"{inner}: a variant cannot name another variant")
             variants[vname][name] = coerce(name, value, inner)
-    seeds = doc.get("seeds", 3)
-    if not isinstance(seeds, int) or isinstance(seeds, bool):
-        raise BplabError(f"{where}: seeds must be a whole number, got {seeds!r}")
+    seeds, seed = doc.get("seeds", 3), doc.get("seed", 0)
+    for key, value in (("seeds", seeds), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BplabError(f"{where}: {key} must be a whole number, got {value!r}")
+    if seed < 0:
+        raise BplabError(f"{where}: seed must be at least 0, got {seed}")
+    for key in ("data_dir", "baseline"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise BplabError(f"{where}: {key} must be a string, got {doc[key]!r}")
     name = data or doc.get("data")
     if not name:
         raise BplabError(f"{where}: no data set (give data = \"...\" or --data)")
-    return SweepPlan(str(name), base, grid, variants, seeds, int(doc.get("seed", 0)), doc.get("data_dir"),
-                     doc.get("baseline"))
+    return SweepPlan(str(name), base, grid, variants, seeds, seed, doc.get("data_dir"), doc.get("baseline"))
 
 
 def read_sweep_file(path: Path) -> dict:
@@ -216,9 +224,14 @@ def read_sweep_file(path: Path) -> dict:
     if not path.is_file():
         raise BplabError(f"{path}: sweep file not found")
     try:
-        return tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BplabError(f"{path}: not a valid TOML file ({exc})") from None
+    for key, what in (("grid", "[grid] must be a table of option = [values]"),
+                      ("variants", "[variants] must hold tables [variants.NAME]")):
+        if key in doc and not isinstance(doc[key], dict):
+            raise BplabError(f"{path}: {what}, got {key} = {doc[key]!r}")
+    return doc
 
 
 # --- running --------------------------------------------------------------
@@ -446,7 +459,7 @@ def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local",
         raise BplabError(f"--backend: must be local or ray, got {backend!r}")
     plan.validate()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     tasks = tasks_of(plan, out)
     begin = time.perf_counter()
     if backend == "ray":

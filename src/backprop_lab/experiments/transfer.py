@@ -31,7 +31,7 @@ from ..data import BatchPlan, Dataset, subset_classes
 from ..engines import get_engine
 from ..errors import BplabError
 from ..evaluate import classification_report
-from ..fileio import write_json
+from ..fileio import write_json, make_folder
 from ..numerics.initializers import init_weights
 from ..runs import Run, save_run
 from ..spec import Dense, ModelSpec, replace_head, unfreeze
@@ -157,7 +157,7 @@ class TransferResult:
         from ..viz.plots import save_confusion_heatmap
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         write_json(folder / "transfer.json", self.to_dict())
         for i, v in enumerate(self.variants):
             run_folder = save_run(v.run, folder / f"{i + 1}_{v.slug}", force=True)

@@ -24,6 +24,8 @@ COMMON = {"data": str, "model": str, "seeds": int, "engine": str, "data_dir": st
 EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool, "timing_repeats": int}}
 TOP = {**COMMON, "sections": list}
 POSITIVE = ("seeds", "epochs", "timing_repeats")  # counts: refused when the file is read, not sections later
+MAXIMA = {"seeds": 1000, "timing_repeats": 100}  # beyond these a study would run for days: a typo, refused
+ELEMENTS = {"sections": (str,), "presets": (str,), "alphas": (int, float)}  # what each list holds
 
 
 def reference_text() -> str:
@@ -41,6 +43,11 @@ def _check(table: dict, allowed: dict, where: str) -> dict:
             raise BplabError(f"{where}: {key} = {value!r} has the wrong type")
         if key in POSITIVE and value < 1:
             raise BplabError(f"{where}: {key} = {value!r} must be at least 1")
+        if key in MAXIMA and value > MAXIMA[key]:
+            raise BplabError(f"{where}: {key} = {value!r} is more than {MAXIMA[key]}")
+        if key in ELEMENTS and any(not isinstance(v, ELEMENTS[key]) or isinstance(v, bool) for v in value):
+            what = "names (strings)" if ELEMENTS[key] == (str,) else "numbers"
+            raise BplabError(f"{where}: {key} = {value!r} must be a list of {what}")
     return table
 
 
@@ -78,6 +85,9 @@ def load_study(path: Path | None = None, preset: str = "quick", data: str | None
     if not isinstance(presets, dict):
         raise BplabError(f"{where}: [presets] must hold tables [presets.NAME]")
     tables = {k: doc.pop(k) for k in list(doc) if k in SECTIONS}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise BplabError(f"{where}: {name} = {table!r}: a section's settings go in a table [{name}]")
     for key in doc:
         if key not in TOP:
             hint = " (a section table?)" if isinstance(doc[key], dict) else ""
@@ -88,6 +98,8 @@ def load_study(path: Path | None = None, preset: str = "quick", data: str | None
                  for name, table in tables.items()}
     if preset not in presets:
         raise BplabError(f"--preset: {where} has no preset {preset!r} (it has {', '.join(presets) or 'none'})")
+    if not isinstance(presets[preset], dict):
+        raise BplabError(f"{where}: presets.{preset} = {presets[preset]!r}: a preset is a table [presets.{preset}]")
     preset_data = presets[preset].get("data")
     for key, value in presets[preset].items():
         if key in SECTIONS:

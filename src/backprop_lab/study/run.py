@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..fileio import write_json
+from ..fileio import write_json, make_folder
 from .config import Study
 from .report import write_html, write_markdown
 from .sections import SECTION_FUNCTIONS, Context, Section
@@ -55,7 +55,7 @@ def machine() -> str:
 
 def run_study(study: Study, out: Path, command: str, progress=None) -> StudyResult:
     out = Path(out)
-    (out / "sections").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "sections")
     begin = time.perf_counter()
     sections, cached = [], set()
     for key in study.sections:

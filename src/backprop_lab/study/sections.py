@@ -17,6 +17,8 @@ from ..errors import BplabError, SpecError
 from ..tables import Table, history_table, report_table, sweep_table
 
 from ..options import TRAINING_NAMES  # noqa: E402
+from ..fileio import make_folder  # noqa: E402
+
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
@@ -52,7 +54,7 @@ class Context:
     def __init__(self, root: Path, settings: dict[str, Any], key: str, study=None):
         self.root, self.settings, self.key, self.study = Path(root), settings, key, study
         self.folder = self.root / "sections" / key
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
 
     def rel(self, path: Path) -> str:
         return str(Path(path).relative_to(self.root))
@@ -152,7 +154,9 @@ def equations(ctx: Context) -> Section:
     setup = _mlp_setup(ctx)
     config = setup.config
     write_equations(setup.spec, config, ctx.folder, f"{ctx.model} on {ctx.data} ({config.loss}, {config.optimizer})")
-    n = int(ctx.settings.get("batch_size", 16))
+    n = ctx.settings.get("batch_size", 16)
+    if not isinstance(n, int) or n < 1:  # 'full' trains on every row; the check takes this many rows
+        raise BplabError(f"[{ctx.key}] batch_size = {n!r}: the rows the gradients are checked on, a positive integer")
     x, y = setup.dataset.x_train[:n], setup.dataset.y_train[:n]
     derivation = derive(setup.spec, replace(config, dtype="float64"))
     checks = check(derivation, x, targets(setup.spec, y, "float64"), config.seed)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..derive.equations import SECTION_TITLES, Derivation, derive
 from ..spec import ModelSpec
+from ..fileio import make_folder
 
 NOTATION = ("Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
             "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.")
@@ -85,7 +86,7 @@ def render_svg(d: Derivation, path: Path, title: str) -> Path:
 def write_equations(spec: ModelSpec, config: TrainConfig, out_dir: Path, title: str) -> list[Path]:
     """equations.md, .tex, .html (MathML) and .svg in ``out_dir``."""
     d = derive(spec, config)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     written = []
     for name, text in (("equations.md", to_markdown(d, title)), ("equations.tex", to_latex(d, title)),
                        ("equations.html", to_html(d, title))):

@@ -16,6 +16,7 @@ from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
 from ..errors import BplabError  # noqa: E402
 from ..derive.graphs import Graph, Node  # noqa: E402
+from ..fileio import make_folder  # noqa: E402
 
 FORMATS = ("svg", "png", "pdf")
 RENDERERS = ("auto", "graphviz", "matplotlib")
@@ -181,7 +182,7 @@ def render(graph: Graph, out_dir: Path, fmt: str = "svg", renderer: str = "auto"
         raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if renderer not in RENDERERS:
         raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     dot_path = out_dir / f"{graph.name}.dot"
     dot_path.write_text(to_dot(graph))
     picture = out_dir / f"{graph.name}.{fmt}"
