@@ -424,6 +424,14 @@ CASES = [
          text("w.json", '{"dense_0/kernel": [[0.15, 0.25], [0.2, 0.3]], "dense_0/bias": [1' + "0" * 330 + ', 0.35], '
                         '"dense_1/kernel": [[0.4, 0.5], [0.45, 0.55]], "dense_1/bias": [0.6, 0.6]}'),
          "dense_0/bias", "too large"),
+    case("derive input row too short for the weights", "derive --input 0.05 --target 0.01,0.99 --weights w.json",
+         text("w.json", '{"dense_0/kernel": [[0.15, 0.25], [0.2, 0.3]], "dense_0/bias": [0.35, 0.35], '
+                        '"dense_1/kernel": [[0.4, 0.5], [0.45, 0.55]], "dense_1/bias": [0.6, 0.6]}'),
+         "dense_0/kernel", "each --input row"),
+    case("derive weight written as a table", "derive --input 0.05,0.10 --target 0.01,0.99 --weights w.json",
+         text("w.json", '{"dense_0/kernel": [[0.15, 0.25], [0.2, 0.3]], "dense_0/bias": {"a": 1}, '
+                        '"dense_1/kernel": [[0.4, 0.5], [0.45, 0.55]], "dense_1/bias": [0.6, 0.6]}'),
+         "dense_0/bias", "is a table"),
     case("derivation layer number of 5000 digits", "check-derivation d.txt --model mlp:4",
          text("d.txt", "dC/dW[" + "9" * 5000 + "] = dC/da[2]\n"), "line 1", "at most 6 digits"),
     case("derivation with a NUL byte", "check-derivation d.txt --model mlp:4",

@@ -229,7 +229,14 @@ def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | 
             raise BplabError(f"--run {run}: its model is not --model {model}")
         w, where = trained.weights, f"the weights of {run}"
     elif weights is not None:
-        w, where = read_weights(Path(weights), spec), f"the weights in {weights}"
+        try:
+            w, where = read_weights(Path(weights), spec), f"the weights in {weights}"
+        except BplabError as exc:
+            if data is None and f"{spec.infos[0].name}/kernel has shape" in str(exc):
+                # the first kernel's rows are the input's width: say which of the two sets it here
+                raise BplabError(f"{exc} (the spec's input width is the {x.shape[1]} value"
+                                 f"{'s' if x.shape[1] > 1 else ''} of each --input row)") from None
+            raise
     else:
         w, where = initial_weights(spec, config), f"{init} initial weights (seed {seed})"
     derivation = derivation_of(spec, config)

@@ -145,6 +145,9 @@ def checked_weights(path: Path, expected: dict[str, tuple[int, ...]], arrays: di
     """``arrays`` checked against the spec's keys and shapes: none missing, none extra, float, finite."""
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
+    for key in missing:  # {"dense_0/bias": {"a": 1}} comes back flattened as dense_0/bias/a
+        if any(k.startswith(key + "/") for k in arrays):
+            raise BplabError(f"{path}: weight {key} is a table, not an array of numbers")
     if missing:
         raise BplabError(f"{path}: missing weight {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     if extra:
