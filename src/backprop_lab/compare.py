@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stats
+from .config import MAX_SEEDS
 from .engines import Engine, check_engine, get_engine
 from .errors import BplabError
 from .fileio import write_json, make_folder
@@ -163,8 +164,8 @@ def compare(setup: Setup, engines: list[str], seeds: int = 1, engine_options: di
     """Train every engine for every seed from identical initial weights and batch order."""
     if seeds < 1:
         raise BplabError(f"--seeds: must be at least 1, got {seeds}")
-    if seeds > 1000:
-        raise BplabError(f"--seeds: at most 1000, got {seeds}")
+    if seeds > MAX_SEEDS:
+        raise BplabError(f"--seeds: at most {MAX_SEEDS}, got {seeds}")
     notes = []
     if any(isinstance(l, Dropout) and l.rate > 0 for l in setup.spec.layers):
         notes.append("dropout masks come from different generators in NumPy and TensorFlow: per-step parity "

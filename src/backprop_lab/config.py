@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import BplabError
+
+MAX_SEEDS = 1000  # seeds of one comparison, sweep cell or study: more is a typo, not a plan
 from .names import DECAYS, DEFAULT_LR, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS  # noqa: F401 - declared once, there
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import stats
-from ..config import TrainConfig, parse_batch_size
+from ..config import MAX_SEEDS, TrainConfig, parse_batch_size
 from ..engines import check_engine
 from ..errors import BplabError, first_line
 from ..fileio import atomic_write, write_json, make_folder
@@ -52,7 +52,6 @@ OPTION_TYPES: dict[str, Callable] = {
     **{o.name: parse_batch_size if o.name == "batch_size" else o.value_type for o in TRAINING if o.name != "seed"},
     "model": str, "engine": str, "variant": str}
 SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
-MAX_SEEDS = 1000
 DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_SEEDS
 from ..errors import BplabError
 
 SECTIONS = ("network", "forward", "backward", "equations", "tape", "engines", "numpy33", "experiments", "cifar",
@@ -24,7 +25,7 @@ COMMON = {"data": str, "model": str, "seeds": int, "engine": str, "data_dir": st
 EXTRA = {"experiments": {"presets": list}, "blend": {"alphas": list}, "transfer": {"classes": str, "finetune": bool, "timing_repeats": int}}
 TOP = {**COMMON, "sections": list}
 POSITIVE = ("seeds", "epochs", "timing_repeats")  # counts: refused when the file is read, not sections later
-MAXIMA = {"seeds": 1000, "timing_repeats": 100}  # beyond these a study would run for days: a typo, refused
+MAXIMA = {"seeds": MAX_SEEDS, "timing_repeats": 100}  # beyond these a study would run for days: a typo, refused
 ELEMENTS = {"sections": (str,), "presets": (str,), "alphas": (int, float)}  # what each list holds
 
 
