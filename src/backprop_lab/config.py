@@ -38,11 +38,26 @@ class TrainConfig:
         def bad(msg: str) -> None:
             raise BplabError(msg)
 
+        def option(name: str) -> str:
+            return f"--{name.replace('_', '-')}"
+
+        def is_int(value: object) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
         for name in ("lr", "l2", "alpha", "decay_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                bad(f"--{name.replace('_', '-')}: must be a finite number, got {value!r}")
+            if (value is not None or name != "lr") and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                                        or not math.isfinite(value)):
+                bad(f"{option(name)}: must be a finite number, got {value!r}")
+        for name in ("epochs", "batch_size", "decay_steps", "seed"):
+            value = getattr(self, name)
+            if not is_int(value) and (value is not None or name in ("epochs", "seed")):
+                bad(f"{option(name)}: must be a whole number, got {value!r}")
+        for name in ("optimizer", "loss", "init", "decay", "dtype"):
+            if not isinstance(getattr(self, name), str):
+                bad(f"{option(name)}: must be a name, got {getattr(self, name)!r}")
+        if not isinstance(self.extra, dict):
+            bad(f"extra: must be a table, got {self.extra!r}")
         OPTIMIZERS.check(self.optimizer, "--optimizer")
         LOSSES.check(self.loss, "--loss")
         INITIALIZERS.check(self.init, "--init")
@@ -53,6 +68,10 @@ class TrainConfig:
             bad(f"--lr: learning rate must be positive, got {self.lr}")
         if self.epochs < 1:
             bad(f"--epochs: must be at least 1, got {self.epochs}")
+        if self.seed < 0:
+            bad(f"--seed: must be a non-negative integer, got {self.seed}")
+        if self.epsilon < 0:
+            bad(f"--epsilon: must be zero or positive, got {self.epsilon}")
         if self.batch_size is not None and self.batch_size < 1:
             bad(f"--batch-size: must be a positive integer or 'full', got {self.batch_size}")
         if self.l2 < 0:

@@ -56,7 +56,7 @@ class Registry:
 
     def check(self, name: str, option: str | None = None) -> str:
         """``name`` if declared; else :class:`BplabError` naming ``option``, the name and the choices."""
-        if name not in self.notes:
+        if name not in self:
             raise BplabError(self.unknown(name, option))
         return name
 

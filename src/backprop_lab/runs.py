@@ -247,7 +247,10 @@ def load_run(folder: Path | str) -> Run:
         config = TrainConfig.from_dict(doc["config"])
         if not isinstance(doc["class_names"], list):
             raise BplabError(f"'class_names' must be a list, got {doc['class_names']!r}")
-        class_names = [str(c) for c in doc["class_names"]]
+        class_names = doc["class_names"]
+        for i, name in enumerate(class_names):
+            if not isinstance(name, str):
+                raise BplabError(f"'class_names' entry {i} must be a name in quotes, got {name!r}")
     except KeyError as exc:
         raise BplabError(f"{doc_path}: missing field {exc.args[0]!r}") from None
     except BplabError as exc:  # an invalid spec or training option: say in which file
@@ -256,6 +259,8 @@ def load_run(folder: Path | str) -> Run:
         raise BplabError(f"{doc_path}: invalid field ({first_line(exc)})") from None
     if not spec.param_shapes() or len(spec.output_shape) != 1:
         raise BplabError(f"{doc_path}: the model has no weights or does not end in a vector of class scores")
+    if len(class_names) != spec.output_shape[0]:
+        raise BplabError(f"{doc_path}: 'class_names' has {len(class_names)} names, the model has {spec.output_shape[0]} outputs")
     weights = load_weights(folder / "weights.npz", spec)
     history = History()
     if (folder / "history.json").is_file():

@@ -68,6 +68,11 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         row = int(np.argmax(labels))
         raise DataError(f"{path}: label {rows[row][0]!r} in data row {row + 1} is too large (at most {MAX_CLASSES} "
                         "classes, labelled 0, 1, ...); is the label in the first column?")
+    huge = np.abs(table[:, 1:]) > np.finfo(np.float32).max
+    if huge.any():
+        row, col = (int(i[0]) for i in np.nonzero(huge))
+        raise DataError(f"{path}: cell {rows[row][col + 1]!r} in data row {row + 1} is too large for a pixel "
+                        "(beyond float32)")
     x = table[:, 1:].astype(np.float32)
     side = math.isqrt(x.shape[1])
     if side * side == x.shape[1] and side > 1:
