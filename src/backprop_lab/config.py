@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import BplabError
+from .names import DECAYS, DEFAULT_LR, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS  # noqa: F401 - declared once, there
 
 MAX_SEEDS = 1000  # seeds of one comparison, sweep cell or study: more is a typo, not a plan
-from .names import DECAYS, DEFAULT_LR, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS  # noqa: F401 - declared once, there
+OPTIONAL = ("lr", "batch_size", "decay_steps")  # the fields that may be None (a default derived later)
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,19 @@ class TrainConfig:
         def option(name: str) -> str:
             return f"--{name.replace('_', '-')}"
 
-        def is_int(value: object) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
+        def given(name: str) -> Any:
+            """The field's value, or a number stand-in where an optional field is None."""
+            value = getattr(self, name)
+            return 0 if value is None and name in OPTIONAL else value
 
         for name in ("lr", "l2", "alpha", "decay_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon"):
-            value = getattr(self, name)
-            if (value is not None or name != "lr") and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                                        or not math.isfinite(value)):
-                bad(f"{option(name)}: must be a finite number, got {value!r}")
+            value = given(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                bad(f"{option(name)}: must be a finite number, got {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "decay_steps", "seed"):
-            value = getattr(self, name)
-            if not is_int(value) and (value is not None or name in ("epochs", "seed")):
-                bad(f"{option(name)}: must be a whole number, got {value!r}")
+            value = given(name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                bad(f"{option(name)}: must be a whole number, got {getattr(self, name)!r}")
         for name in ("optimizer", "loss", "init", "decay", "dtype"):
             if not isinstance(getattr(self, name), str):
                 bad(f"{option(name)}: must be a name, got {getattr(self, name)!r}")
@@ -84,7 +86,7 @@ class TrainConfig:
             bad(f"--decay-steps: must be at least 1, got {self.decay_steps}")
         for name in ("momentum", "rho", "beta_1", "beta_2"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                bad(f"--{name.replace('_', '-')}: must be in [0, 1), got {getattr(self, name)}")
+                bad(f"{option(name)}: must be in [0, 1), got {getattr(self, name)}")
 
     @property
     def learning_rate(self) -> float:
