@@ -63,7 +63,7 @@ if numba is not None:
         """In place over flat arrays: old = w;  m += (g - m) c1;  v += (g g - v) c2;  w -= (m alpha) / (sqrt(v) + eps);
         True when every new w is finite. Keeping old and checking in the same pass: a step of mlp:256,128,64
         spent as long on a separate copy and np.isfinite as on Adam itself."""
-        bad = 0
+        bad = False  # a bool, not an int: an int flag made LLVM vectorise 4 floats wide instead of 8 (half the speed)
         for i in range(w.size):
             wi = w[i]
             old[i] = wi
@@ -75,7 +75,7 @@ if numba is not None:
             nw = wi - (mi * alpha) / (np.sqrt(vi) + eps)
             w[i] = nw
             bad |= (nw - nw) != 0  # inf - inf and NaN - NaN are NaN
-        return bad == 0
+        return not bad
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
     def bias_relu(z, b, zero):  # pragma: no cover - compiled; tested against the NumPy path
