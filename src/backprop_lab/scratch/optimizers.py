@@ -110,19 +110,28 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.compiled = compiled and kernels.adam_update_keep is not None  # one fused pass (kernels.py)
 
+    def _constants(self, dtype: np.dtype) -> tuple:
+        """(1, b1, b2, 1 - b1, 1 - b2, eps) in ``dtype``, as the NumPy path casts them; made once per dtype."""
+        cache = self.__dict__.setdefault("_by_dtype", {})
+        if dtype not in cache:
+            f = dtype.type
+            cache[dtype] = (f(1), f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2)), f(1 - self.beta_1),
+                            f(1 - self.beta_2), f(self.epsilon))
+        return cache[dtype]
+
     def _alpha(self, w, lr, t):
         # In the variable's dtype, as Keras computes it: in float32, 0.999 ** t is not 0.999 ** t in float64.
         f = w.dtype.type
-        b1, b2 = f(keras_scalar(self.beta_1)), f(keras_scalar(self.beta_2))
-        return f(lr) * np.sqrt(f(1) - b2 ** f(t)) / (f(1) - b1 ** f(t))
+        one, b1, b2 = self._constants(w.dtype)[:3]
+        return f(lr) * np.sqrt(one - b2 ** f(t)) / (one - b1 ** f(t))
 
     def _fused(self, w, g, m, v, *more) -> bool:
         return self.compiled and g.dtype == w.dtype and all(a.flags.c_contiguous for a in (w, g, m, v, *more))
 
     def _kernel_scalars(self, w, lr, t):
         """The kernel's scalars, in the variable's dtype exactly as NumPy casts them in the NumPy path."""
-        f = w.dtype.type
-        return f(1 - self.beta_1), f(1 - self.beta_2), self._alpha(w, lr, t), f(self.epsilon)
+        c1, c2, eps = self._constants(w.dtype)[3:]
+        return c1, c2, self._alpha(w, lr, t), eps
 
     def apply_keeping(self, weights, grads, state, lr, old) -> bool:
         """One fused pass per variable (kernels.adam_update_keep): keep, update, check."""
