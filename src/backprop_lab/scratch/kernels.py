@@ -41,6 +41,10 @@ Sums over a row are NumPy's pairwise summation (``_pairwise_sum``: eight accumul
 added onto 0 as ``np.add.reduce`` does), so these too give NumPy's numbers. exp and log stay NumPy's:
 its vectorised float32 exp and log do not round as the C library's do.
 
+Written so that LLVM vectorises them on any CPU numba compiles for: selections are selects, not
+branches (a max-pool's argmax branch went either way as often and cost 4.5x on a Zen 2 host), and
+a flag carried through a loop is a bool (an int flag made Adam's loop 4 floats wide, not 8).
+
 Each does the same arithmetic in the same order as its NumPy path (the additions of col2im go in
 kernel-offset order from zero, as the scatter-adds do), so the two agree bit for bit (tested).
 """
