@@ -415,3 +415,34 @@ def test_the_compiled_kernels_load_back_from_numbas_cache(tmp_path):
     for run in runs:
         assert run.returncode == 0, run.stderr[-2000:]
     assert any(tmp_path.rglob("*.nbi")) and runs[0].stdout == runs[1].stdout and runs[0].stdout.count("kernel") >= 2
+
+
+def _host_has_avx2() -> bool:
+    import os
+
+    import llvmlite.binding as llvm
+
+    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
+        return False  # compiled for another CPU than this one
+    return bool(llvm.get_host_cpu_features().get("avx2"))
+
+
+@needs_numba
+@pytest.mark.skipif(kernels.col2im is None or not _host_has_avx2(), reason="needs numba and an AVX2 CPU")
+def test_adams_kernel_is_vectorised_full_width():
+    """Adam's fused loop is bound by float32 sqrt and division; on an AVX2 CPU LLVM must do them 8 at a
+    time (ymm). A loop-carried int flag once made it choose 4 (xmm), which halved its speed; this reads
+    the compiled code, not a clock."""
+    import re
+
+    import numba
+
+    # compiled afresh with the kernel's own options: a kernel loaded from numba's cache has no assembly to read
+    options = {k: v for k, v in kernels.adam_update_keep.targetoptions.items() if k != "nopython"}  # njit's own
+    kernel = numba.njit(**options)(kernels.adam_update_keep.py_func)
+    w, g, m, v, old = (np.full(64, 0.5, np.float32) for _ in range(5))
+    f = np.float32
+    assert kernel(w, g, m, v, old, f(0.1), f(0.001), f(0.001), f(1e-7))
+    asm = kernel.inspect_asm(kernel.signatures[0])
+    widths = {(op, reg) for op, reg in re.findall(r"\b(vsqrtps|vdivps)\s+[^\n]*?%([xyz]mm)", asm)}
+    assert ("vsqrtps", "ymm") in widths and ("vdivps", "ymm") in widths, sorted(widths)
