@@ -127,6 +127,19 @@ def test_the_targets_table_says_met_or_not_from_the_figures():
     assert "Targets (ratios taken in this run)" in table and "| cnn:8 | scratch |" in table
 
 
+def test_the_fraction_of_sgemm_uses_the_runs_highest_reading(capsys):
+    """sgemm is read several times in a speed run; a reading taken while the host was slow must not flatter
+    the scratch engine's fraction of it: the fraction is of the highest reading, and the table gives the range."""
+    out = speed.with_sgemm({"mlp": {"scratch_gflops": 90.0}, "cnn": {"scratch_gflops": 45.0}}, [100.0, 180.0, 150.0])
+    assert out["sgemm_gflops"] == 180.0 and out["sgemm_readings"] == [100.0, 180.0, 150.0]
+    assert out["mlp"]["scratch_fraction_of_sgemm"] == pytest.approx(0.5)
+    assert out["cnn"]["scratch_fraction_of_sgemm"] == pytest.approx(0.25)
+    assert "50% of sgemm's 180" in capsys.readouterr().out
+    assert bench.sgemm_phrase(out) == ("sgemm in this run: 100-180 GFLOP/s over 3 readings; the fractions of sgemm "
+                                       "use the highest, 180")
+    assert bench.sgemm_phrase({"sgemm_gflops": 87.4}) == "sgemm in this run: 87 GFLOP/s"  # an older run's results
+
+
 def test_a_quick_run_never_replaces_the_full_figures(tmp_path):
     """--quick writes results-quick.*; --only refuses to merge quick figures into a file of full ones."""
     import json
