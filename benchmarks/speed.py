@@ -7,8 +7,9 @@ test accuracy and the peak resident memory. Ratios are taken against stock Keras
 Keras model built and trained with Keras's own code only, on the same data and batch size.
 The sgemm throughput is measured in the same run (before, between and after the networks; the
 highest reading is the rate), and the scratch engine's achieved GFLOP/s (the matrix products of
-forward and backward, counted from the shapes) is reported as a fraction of it. So is the "product floor": the scratch step's own matrix products run alone at
-the same shapes (``product_operands``), in their own process in the middle of the ABBA order;
+forward and backward, counted from the shapes) is reported as a fraction of it. So is the
+"product floor": the scratch step's own matrix products run alone at the same shapes
+(``product_operands``), in their own process in the middle of the ABBA order;
 the scratch engine's fastest epoch is reported against it and against stock Keras's fastest and
 first epochs.
 """

@@ -417,18 +417,19 @@ def test_the_compiled_kernels_load_back_from_numbas_cache(tmp_path):
     assert any(tmp_path.rglob("*.nbi")) and runs[0].stdout == runs[1].stdout and runs[0].stdout.count("kernel") >= 2
 
 
-def _host_has_avx2() -> bool:
+def _compiled_as_run_on_an_avx2_host() -> bool:
     import os
 
     import llvmlite.binding as llvm
 
-    if os.environ.get("NUMBA_CPU_NAME") or os.environ.get("NUMBA_CPU_FEATURES"):
-        return False  # compiled for another CPU than this one
+    if any(os.environ.get(name) for name in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "NUMBA_DISABLE_JIT",
+                                             "NUMBA_BOUNDSCHECK")) or os.environ.get("NUMBA_OPT", "3") != "3":
+        return False  # compiled for another CPU, not compiled, or compiled other than as the package runs it
     return bool(llvm.get_host_cpu_features().get("avx2"))
 
 
 @needs_numba
-@pytest.mark.skipif(kernels.col2im is None or not _host_has_avx2(), reason="needs numba and an AVX2 CPU")
+@pytest.mark.skipif(kernels.col2im is None or not _compiled_as_run_on_an_avx2_host(), reason="needs numba and an AVX2 CPU")
 def test_adams_kernel_is_vectorised_full_width():
     """Adam's fused loop is bound by float32 sqrt and division; on an AVX2 CPU LLVM must do them 8 at a
     time (ymm). A loop-carried int flag once made it choose 4 (xmm), which halved its speed; this reads
