@@ -21,7 +21,7 @@ from backprop_lab.scratch.model import ScratchModel
 from backprop_lab.spec import Conv2D, Dense, Flatten, LayerInfo, MaxPool2D, ModelSpec
 
 needs_numba = pytest.mark.skipif(kernels.col2im is None, reason="numba is not installed (or BPLAB_NO_NUMBA is set)")
-COMPILED = ("bias_relu", "relu_backward", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward",
+COMPILED = ("bias_relu", "relu_backward", "relu_backward_sum", "col2im", "maxpool_forward", "maxpool_backward", "maxpool_relu_backward",
             "bias_relu_maxpool", "softmax_shift", "softmax_scale", "crossentropy_sum")
 
 
@@ -447,3 +447,44 @@ def test_adams_kernel_is_vectorised_full_width():
     asm = kernel.inspect_asm(kernel.signatures[0])
     widths = {(op, reg) for op, reg in re.findall(r"\b(vsqrtps|vdivps)\s+[^\n]*?%([xyz]mm)", asm)}
     assert ("vsqrtps", "ymm") in widths and ("vdivps", "ymm") in widths, sorted(widths)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows, units", [(1, 1), (3, 7), (128, 256), (1000, 3), (2, 600)])
+def test_relu_derivative_and_bias_sum_in_one_pass_equal_numpys(rows, units, dtype):
+    """kernels.relu_backward_sum: dZ = dA * [A > 0] and db = dZ.sum(axis=0), bit for bit NumPy's (its sum over
+    axis 0 starts from +0 and adds row after row: a column of -0.0 sums to +0.0), NaN, inf and -0.0 included."""
+    rng = np.random.default_rng(rows * 1000 + units)
+    da = (rng.standard_normal((rows, units)) * 10.0 ** rng.integers(-4, 4, (rows, units))).astype(dtype)
+    a = np.where(rng.random((rows, units)) < 0.5, 0.0, rng.random((rows, units))).astype(dtype)
+    da[:, 0] = -0.0
+    if rows > 2 and units > 2:
+        da[1, 1], da[2, 2], a[1, 1], a[2, 2] = np.nan, np.inf, 1.0, 1.0
+    out, db = np.empty_like(da), np.empty(units, dtype=dtype)
+    kernels.relu_backward_sum(da, a, out, db, np.dtype(dtype).type(1), np.dtype(dtype).type(0))
+    with np.errstate(invalid="ignore"):
+        expected = da * (a > 0)
+        expected_db = expected.sum(axis=0)
+    assert np.array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))
+    assert np.array_equal(db.view(f"u{db.itemsize}"), expected_db.view(f"u{db.itemsize}"))
+
+
+def test_a_dense_relu_layer_takes_its_bias_gradient_from_the_relu_pass(monkeypatch):
+    """Where the fused pass applies, DenseLayer.backward does not sum dZ again; where it does not (no numba, or
+    another activation), the bias gradient is NumPy's sum, and the two give the same numbers."""
+    rng = np.random.default_rng(8)
+    layer = DenseLayer(LayerInfo("dense", Dense(6, "relu"), (4,), (6,), {"kernel": (4, 6), "bias": (6,)}))
+    params = {"kernel": rng.standard_normal((4, 6)).astype("float32"), "bias": rng.standard_normal(6).astype("float32")}
+    x = rng.standard_normal((9, 4)).astype("float32")
+    a, cache = layer.forward(params, x, True, None)
+    dout = rng.standard_normal(a.shape).astype("float32")
+    seen = []
+    real = DenseLayer.backward_z
+    monkeypatch.setattr(DenseLayer, "backward_z", lambda self, *args, **kw: seen.append(kw.get("bias_grad")) or
+                        real(self, *args, **kw))
+    fused = layer.backward(params, cache, dout)
+    monkeypatch.setattr(kernels, "relu_backward_sum", None)
+    plain = layer.backward(params, cache, dout)
+    assert (seen[0] is not None) == (kernels.col2im is not None) and seen[1] is None
+    assert np.array_equal(fused[0], plain[0]) and all(np.array_equal(fused[1][k], plain[1][k]) for k in params)

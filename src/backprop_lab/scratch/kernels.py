@@ -16,6 +16,8 @@ The convolutional network's step has more (profiled in the README's "Where the t
 
 - ``bias_relu``: Z += b and A = max(Z, 0) in one pass, in place (NumPy: two passes);
 - ``relu_backward``: dZ = dA * [A > 0] in one pass (NumPy: a mask array, a cast and a product);
+- ``relu_backward_sum``: that, and a Dense layer's bias gradient (dZ's column sums) in the same pass
+  (NumPy: dZ read again by ``dZ.sum(axis=0)``; 17 -> 8 us for a 128 x 256 layer);
 - ``col2im``: the k*k scatter-adds of the patch gradients onto a zeroed array in one compiled loop,
   image by image (NumPy: k*k strided adds over the whole batch, each a trip through memory);
 - ``maxpool_forward`` / ``maxpool_backward``: the window maximum with the offset of its first
@@ -96,6 +98,19 @@ if numba is not None:
         kept); one and zero in the arrays' dtype."""
         for i in range(out.size):
             out[i] = da[i] * (one if a[i] > 0 else zero)
+
+    @numba.njit(cache=True, nogil=True, fastmath=False)
+    def relu_backward_sum(da, a, out, db, one, zero):  # pragma: no cover - compiled; tested against NumPy
+        """relu_backward over (rows, F) arrays, and in the same pass db = the column sums of out: from zero,
+        row after row, the order in which NumPy sums a C-contiguous array over axis 0 (so its numbers)."""
+        rows, f = out.shape
+        for c in range(f):
+            db[c] = zero
+        for r in range(rows):
+            for c in range(f):
+                v = da[r, c] * (one if a[r, c] > 0 else zero)
+                out[r, c] = v
+                db[c] += v
 
     @numba.njit(cache=True, nogil=True, fastmath=False)
     def col2im(dcols, dx, k, s, oh, ow, ph, pw):  # pragma: no cover - compiled; tested against NumPy
@@ -299,4 +314,4 @@ if numba is not None:
         return zero + _pairwise_sum(sums, 0, rows, zero)
 else:
     adam_update_keep = maxpool_relu_backward = bias_relu_maxpool = bias_relu = relu_backward = col2im = maxpool_forward = maxpool_backward = None
-    softmax_shift = softmax_scale = crossentropy_sum = None
+    softmax_shift = softmax_scale = crossentropy_sum = relu_backward_sum = None

@@ -32,6 +32,9 @@ class AffineLayer(Layer):
     so a loss can hand in dL/dZ directly (``backward_z``) when its Jacobian with g cancels."""
 
     has_activation = True
+    # True where the bias gradient is dZ's column sums as NumPy's dz.sum(axis=0) adds them (Dense): backward then
+    # takes them from the pass that computes ReLU' (kernels.relu_backward_sum) and hands them to backward_z
+    bias_gradient_is_column_sum = False
 
     def __init__(self, info: LayerInfo):
         super().__init__(info)
@@ -58,7 +61,18 @@ class AffineLayer(Layer):
 
     def backward(self, params, cache, dout, need_dx=True):
         _, z, a = cache[:3]
+        if self.bias_gradient_is_column_sum and (fused := self._relu_backward_sum(a, dout)) is not None:
+            return self.backward_z(params, cache, fused[0], need_dx, bias_grad=fused[1])
         return self.backward_z(params, cache, self.activation_backward(z, a, dout), need_dx)
+
+    def _relu_backward_sum(self, a: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(dL/dZ, its column sums) of a ReLU layer in one compiled pass; None where that pass does not apply."""
+        if self.activation.name != "relu" or kernels.relu_backward_sum is None or dout.ndim != 2 \
+                or dout.dtype != a.dtype or dout.shape != a.shape or not (dout.flags.c_contiguous and a.flags.c_contiguous):
+            return None
+        dz, db = np.empty_like(dout), np.empty(dout.shape[1], dtype=dout.dtype)
+        kernels.relu_backward_sum(dout, a, dz, db, a.dtype.type(1), a.dtype.type(0))
+        return dz, db
 
     def activation_backward(self, z: np.ndarray, a: np.ndarray, dout: np.ndarray) -> np.ndarray:
         """dL/dZ from dL/dA: g'(Z) dL/dA, ReLU's in one compiled pass where numba is there."""

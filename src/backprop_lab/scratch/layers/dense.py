@@ -7,11 +7,14 @@ from .base import AffineLayer
 
 
 class DenseLayer(AffineLayer):
+    bias_gradient_is_column_sum = True
+
     def forward(self, params, x, training, rng):
         z, a, lse = self.activate(x @ params["kernel"], params["bias"])
         return a, (x, z, a, lse)
 
-    def backward_z(self, params, cache, dz, need_dx=True):
+    def backward_z(self, params, cache, dz, need_dx=True, bias_grad=None):
+        """``bias_grad``: dz.sum(axis=0) where the caller already has it (``AffineLayer.backward``)."""
         x = cache[0]
-        grads = {"kernel": x.T @ dz, "bias": dz.sum(axis=0)}
+        grads = {"kernel": x.T @ dz, "bias": dz.sum(axis=0) if bias_grad is None else bias_grad}
         return (dz @ params["kernel"].T if need_dx else None), grads
