@@ -32,9 +32,6 @@ class AffineLayer(Layer):
     so a loss can hand in dL/dZ directly (``backward_z``) when its Jacobian with g cancels."""
 
     has_activation = True
-    # True where the bias gradient is dZ's column sums as NumPy's dz.sum(axis=0) adds them (Dense): backward then
-    # takes them from the pass that computes ReLU' (kernels.relu_backward_sum) and hands them to backward_z
-    bias_gradient_is_column_sum = False
 
     def __init__(self, info: LayerInfo):
         super().__init__(info)
@@ -61,14 +58,17 @@ class AffineLayer(Layer):
 
     def backward(self, params, cache, dout, need_dx=True):
         _, z, a = cache[:3]
-        if self.bias_gradient_is_column_sum and (fused := self._relu_backward_sum(a, dout)) is not None:
-            return self.backward_z(params, cache, fused[0], need_dx, bias_grad=fused[1])
         return self.backward_z(params, cache, self.activation_backward(z, a, dout), need_dx)
 
-    def _relu_backward_sum(self, a: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(dL/dZ, its column sums) of a ReLU layer in one compiled pass; None where that pass does not apply."""
-        if self.activation.name != "relu" or kernels.relu_backward_sum is None or dout.ndim != 2 \
-                or dout.dtype != a.dtype or dout.shape != a.shape or not (dout.flags.c_contiguous and a.flags.c_contiguous):
+    def _compiled_relu(self, kernel, a: np.ndarray, dout: np.ndarray) -> bool:
+        """Whether a compiled ReLU' ``kernel`` (None without numba) can take these arrays."""
+        return self.activation.name == "relu" and kernel is not None and dout.dtype == a.dtype \
+            and dout.shape == a.shape and dout.flags.c_contiguous and a.flags.c_contiguous
+
+    def relu_backward_sum(self, a: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(dL/dZ, its column sums) of a ReLU layer on (rows, F) arrays in one compiled pass, the sums as NumPy's
+        dz.sum(axis=0) adds them; None where that pass does not apply."""
+        if dout.ndim != 2 or not self._compiled_relu(kernels.relu_backward_sum, a, dout):
             return None
         dz, db = np.empty_like(dout), np.empty(dout.shape[1], dtype=dout.dtype)
         kernels.relu_backward_sum(dout, a, dz, db, a.dtype.type(1), a.dtype.type(0))
@@ -76,8 +76,7 @@ class AffineLayer(Layer):
 
     def activation_backward(self, z: np.ndarray, a: np.ndarray, dout: np.ndarray) -> np.ndarray:
         """dL/dZ from dL/dA: g'(Z) dL/dA, ReLU's in one compiled pass where numba is there."""
-        if self.activation.name == "relu" and kernels.relu_backward is not None and dout.dtype == a.dtype \
-                and dout.shape == a.shape and dout.flags.c_contiguous and a.flags.c_contiguous:
+        if self._compiled_relu(kernels.relu_backward, a, dout):
             out = np.empty_like(dout)
             kernels.relu_backward(dout.reshape(-1), a.reshape(-1), out.reshape(-1), a.dtype.type(1), a.dtype.type(0))
             return out
