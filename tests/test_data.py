@@ -101,6 +101,24 @@ def test_missing_files_say_where_to_put_them(tmp_path):
         load_dataset("mnist", data_dir=tmp_path)
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message and str(tmp_path) in message and "\n" not in message
+    assert "apt-get" not in message  # no distribution packages MNIST
+
+
+def test_missing_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
+    import importlib
+
+    data_mod = importlib.import_module("backprop_lab.data")
+    monkeypatch.setitem(data_mod.SYSTEM_PATHS, "fashion-mnist", [tmp_path / "system"])
+    monkeypatch.setenv("BPLAB_CACHE", str(tmp_path / "cache"))
+    for offline in ("1", "0"):  # offline, and online with the download refused by the mirror
+        monkeypatch.setenv("BPLAB_OFFLINE", offline)
+        with serve(tmp_path / "empty-mirror") as base:
+            monkeypatch.setenv("BPLAB_MIRROR_FASHION_MNIST", base)
+            with pytest.raises(DataError) as info:
+                load_dataset("fashion-mnist", data_dir=tmp_path / "nowhere")
+        message = str(info.value)
+        assert message.startswith("fashion-mnist: ") and "\n" not in message
+        assert message.endswith("or install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)")
 
 
 # --- CSV --------------------------------------------------------------

@@ -62,6 +62,8 @@ SYSTEM_PATHS = {
     "fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")],
     "cifar10": [Path("/usr/share/datasets/cifar10")],
 }
+# Sets a Linux distribution packages: where a set is missing, the error names the package
+SYSTEM_PACKAGES = {"fashion-mnist": "Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"}
 DATASET_NAMES = ["digits", "mnist-5k", "mnist", "fashion-mnist", "cifar10", "csv:PATH[,TEST_PATH]"]
 
 
@@ -114,11 +116,18 @@ def find_files(name: str, data_dir: Path | None = None, download: bool = True):
                     fetch(base + file, target / file, digest)
         except DataError as exc:
             where = ", ".join(sorted(remote.files))
-            raise DataError(f"{name}: not found locally and {exc}; put {where} in {target} or pass --data-dir") from None
+            raise DataError(f"{name}: not found locally and {exc}; put {where} in {target} or pass --data-dir"
+                            + _package_hint(name)) from None
         if hit := probe(target):
             return hit
     raise DataError(f"{name}: files not found; put {', '.join(sorted(remote.files))} in one of: "
-                    + ", ".join(str(p) for p in dict.fromkeys(searched)))
+                    + ", ".join(str(p) for p in dict.fromkeys(searched)) + _package_hint(name))
+
+
+def _package_hint(name: str) -> str:
+    """The end of a not-found message: the system package that installs the set, where there is one."""
+    package = SYSTEM_PACKAGES.get(name)
+    return f", or install {package}" if package else ""
 
 
 @functools.lru_cache(maxsize=1)
