@@ -208,3 +208,32 @@ def test_each_claim_section_ran_the_set_up_it_names(quick_study):
     assert t["base_bit_identical_after_head_only"] is True
     # the CNN's claim is about 2 epochs
     assert len(json.loads((sections / "cnn" / "run" / "history.json").read_text())["epochs"]) == 2
+
+
+def test_code_digest_follows_the_code_and_not_its_caches(tmp_path):
+    from backprop_lab.study.run import code_digest
+
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "claims.py").write_text("RATIO = 0.5\n")
+    before = code_digest.__wrapped__(tmp_path / "pkg")
+    (tmp_path / "pkg" / "__pycache__" / "claims.cpython-311.pyc").write_bytes(b"\0compiled")
+    assert code_digest.__wrapped__(tmp_path / "pkg") == before
+    (tmp_path / "pkg" / "claims.py").write_text("RATIO = 2 / 3\n")
+    assert code_digest.__wrapped__(tmp_path / "pkg") != before
+
+
+def test_a_finished_section_is_reused_only_by_the_same_code(tmp_path, monkeypatch):
+    """A verdict rule fixed in the code must not leave the old verdict in a re-run's report."""
+    import dataclasses
+
+    from backprop_lab.study import run as study_run
+
+    study = dataclasses.replace(load_study(None, "quick", data="digits"), sections=["network"])
+    monkeypatch.setattr(study_run, "code_digest", lambda: "code-1")
+    first = study_run.run_study(study, tmp_path / "report", "test")
+    again = study_run.run_study(study, tmp_path / "report", "test")
+    monkeypatch.setattr(study_run, "code_digest", lambda: "code-2")
+    changed = study_run.run_study(study, tmp_path / "report", "test")
+    assert (first.cached, again.cached, changed.cached) == (set(), {"network"}, set())
+    record = json.loads((tmp_path / "report" / "sections" / "network" / "section.json").read_text())
+    assert record["fingerprint"]["code"] == "code-2"

@@ -4,6 +4,8 @@ runs inside resume from their checkpoints) and rebuilds the report."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -21,6 +23,7 @@ from .sections import SECTION_FUNCTIONS, Context, Section
 WEIGHTS = {"network": 2, "forward": 2, "backward": 2, "equations": 3, "tape": 8, "engines": 30, "numpy33": 30,
            "experiments": 40, "cifar": 10, "blend": 6, "cnn": 15, "saveload": 5, "transfer": 10}
 DEPENDS = {"saveload": "cnn", "transfer": "cnn"}
+PACKAGE = Path(__file__).resolve().parents[1]  # backprop_lab/
 
 
 @dataclass
@@ -34,11 +37,25 @@ class StudyResult:
 
 
 def fingerprint(study: Study, key: str) -> dict:
+    """What a finished section was made with: its settings, the data, and the code (``code_digest``), so that a
+    section is reused only where this run would compute it the same way (a changed verdict rule re-runs it)."""
     from .. import __version__
 
     own = study.settings(key)
     extra = {"uses": study.settings(DEPENDS[key])} if key in DEPENDS else {}
-    return {"version": __version__, "settings": own, **extra, "study_data": study.common.get("data")}
+    return {"version": __version__, "code": code_digest(), "settings": own, **extra,
+            "study_data": study.common.get("data")}
+
+
+@functools.lru_cache(maxsize=None)
+def code_digest(root: Path = PACKAGE) -> str:
+    """SHA-256 over the package's files (path and bytes, in path order; caches left out): any change to the code,
+    a template or the reference study gives another digest."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix not in (".pyc", ".nbi", ".nbc")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def machine() -> str:
