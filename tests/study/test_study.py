@@ -251,3 +251,31 @@ def test_a_finished_section_is_reused_only_by_the_same_code(tmp_path, monkeypatc
     assert (first.cached, again.cached, changed.cached) == (set(), {"network"}, set())
     record = json.loads((tmp_path / "report" / "sections" / "network" / "section.json").read_text())
     assert record["fingerprint"]["code"] == "code-2"
+
+
+def test_the_highest_sweep_cell_is_called_clear_only_beyond_every_other_cells_spread():
+    from types import SimpleNamespace
+
+    from backprop_lab.study.sections import _beyond_all
+
+    def cell(*accs):
+        return SimpleNamespace(accs=list(accs))
+
+    clear, close, far = cell(0.95, 0.951, 0.949), cell(0.94, 0.96, 0.95), cell(0.80, 0.81, 0.79)
+    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far]))
+    assert not _beyond_all(clear, SimpleNamespace(cells=[clear, far, close]))
+    assert not _beyond_all(clear, SimpleNamespace(cells=[clear]))
+    assert not _beyond_all(cell(0.95), SimpleNamespace(cells=[cell(0.95), cell(0.5)]))  # one seed cannot tell
+
+
+@pytest.mark.slow
+def test_the_experiments_section_names_each_sweep_once_and_says_when_its_highest_is_noise(quick_study):
+    out, _ = quick_study
+    doc = json.loads((out / "sections" / "experiments" / "section.json").read_text())["section"]
+    for caption in [t["caption"] for t in doc["tables"]] + [f[1] for f in doc["figures"]]:
+        first = caption.split(":")[0].lower()
+        assert not caption.lower().startswith(f"{first}: {first}"), caption
+    findings = doc["reading"].splitlines()[-1]
+    for name, figures in doc["numbers"].items():
+        part = next(p for p in findings.split("; ") if p.startswith(f"{name}: highest"))
+        assert ("within the seed spread" in part) == (not figures["best_beyond_spread"]), part

@@ -406,10 +406,11 @@ def experiments(ctx: Context) -> Section:
         about = PRESETS[name]["about"]
         result, folder = _sweep(ctx, doc, name, f"{about[0].upper()}{about[1:]}, {ctx.seeds} seeds, on {ctx.data}")
         results[name] = (result, folder)
-        figures.append((ctx.rel(folder / "accuracy.png"), f"{name}: {about}"))
-        tables.append(sweep_table(f"{name}: {about}", result))
+        caption = f"{about[0].upper()}{about[1:]}; preset {name}"  # (the presets' texts already begin with a name)
+        figures.append((ctx.rel(folder / "accuracy.png"), caption))
+        tables.append(sweep_table(caption, result))
         best = max(result.cells, key=lambda c: c.mean)
-        numbers[name] = {"best": best.cell.name, "best_mean": best.mean}
+        numbers[name] = {"best": best.cell.name, "best_mean": best.mean, "best_beyond_spread": _beyond_all(best, result)}
     verdicts = []
     picked = {name: key_value for name, key_value in CLAIMED_BEST.items() if name in results}
     if picked:
@@ -427,13 +428,23 @@ def experiments(ctx: Context) -> Section:
 
         (ft, fte, fs), (mt, mte, ms) = figures_of(full), figures_of(mini)
         verdicts.append(claims.minibatch(ft, fte, mt, mte, fs, ms))
-    findings = "; ".join(f"{n}: best {numbers[n]['best']} ({numbers[n]['best_mean']:.3f})" for n in names)
+    findings = "; ".join(f"{n}: highest {numbers[n]['best']} ({numbers[n]['best_mean']:.3f}"
+                         + ("" if numbers[n]["best_beyond_spread"] else ", within the seed spread of another cell") + ")"
+                         for n in names)
     return Section("experiments", "Experiments, one thing varied at a time",
                    f"Each experiment trains every cell over {ctx.seeds} seeds and tests it against the first cell (Welch): "
                    f"a difference is a finding only when it is beyond the seed spread.\n{findings}.",
                    f"bplab sweep --preset NAME --data {ctx.data} --seeds {ctx.seeds} --epochs {ctx.settings.get('epochs')} "
                    f"--out runs/NAME   # NAME: {', '.join(names)}",
                    figures, tables, numbers, verdicts=[v.to_dict() for v in verdicts], paired=True)
+
+
+def _beyond_all(best, result) -> bool:
+    """Whether the highest cell of a sweep is beyond the seed spread (Welch p < 0.05) of every other cell."""
+    from ..stats import beyond_seed_spread
+
+    others = [c for c in result.cells if c is not best]
+    return bool(others) and all(beyond_seed_spread(best.accs, c.accs) for c in others)
 
 
 def blend(ctx: Context) -> Section:
