@@ -279,3 +279,13 @@ def test_the_experiments_section_names_each_sweep_once_and_says_when_its_highest
     for name, figures in doc["numbers"].items():
         part = next(p for p in findings.split("; ") if p.startswith(f"{name}: highest"))
         assert ("within the seed spread" in part) == (not figures["best_beyond_spread"]), part
+
+
+@pytest.mark.slow
+def test_every_table_of_every_section_names_each_of_its_columns(quick_study):
+    """(The CNN's summary table once had a blank header over its activations.)"""
+    out, _ = quick_study
+    for record in sorted((out / "sections").glob("*/section.json")):
+        for table in json.loads(record.read_text())["section"]["tables"]:
+            assert all(str(h).strip() for h in table["header"]), (record.parent.name, table["caption"], table["header"])
+            assert all(len(row) == len(table["header"]) for row in table["rows"]), (record.parent.name, table["caption"])

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import TrainConfig, parse_batch_size
 from ..errors import BplabError, SpecError
-from ..tables import Table, history_table, report_table, sweep_table
+from ..tables import Table, history_table, report_table, summary_table, sweep_table
 
 from ..options import TRAINING_NAMES  # noqa: E402
 from ..fileio import make_folder  # noqa: E402
@@ -573,9 +573,7 @@ def cnn(ctx: Context) -> Section:
     curves = save_curves({run.engine: run.history}, ctx.folder / "curves.png",
                          f"The CNN ({ctx.model}, {run.engine} engine): loss and accuracy per epoch on {ctx.data}")
     trainable, frozen = run.spec.count_params()
-    summary = Table(f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)",
-                    ["layer (type)", "output shape", "params", ""],
-                    [[a, b, f"{c:,}", d] for a, b, c, d in summary_rows(run.spec)])
+    summary = summary_table(f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)", summary_rows(run.spec))
     worst = min(report["per_class"], key=lambda r: r["f1"])
     from ..data import load_dataset
     from . import claims
