@@ -488,3 +488,35 @@ def test_a_dense_relu_layer_takes_its_bias_gradient_from_the_relu_pass(monkeypat
     plain = layer.backward(params, cache, dout)
     assert (seen[0] is not None) == (kernels.col2im is not None) and seen[1] is None
     assert np.array_equal(fused[0], plain[0]) and all(np.array_equal(fused[1][k], plain[1][k]) for k in params)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("shape, s", [((3, 9, 8, 5), 2), ((2, 8, 8, 32), 2), ((2, 11, 7, 3), 3), ((1, 2, 2, 1), 2)])
+def test_the_2x2_pool_kernels_equal_the_general_ones(shape, s, relu, dtype):
+    """Forward (with and without the bias and ReLU) and backward of the 2 x 2 kernels against the general kernels
+    run with p = 2, bit for bit: ties, NaN in several offsets, -0.0, infinities, windows with gaps between them."""
+    rng = np.random.default_rng(len(shape) * 7 + s)
+    z = rng.integers(-2, 3, shape).astype(dtype)  # many ties
+    z[0, 0, :2] = np.nan
+    z[-1, -1] = -0.0
+    z.reshape(-1)[5::17] = np.inf
+    z.reshape(-1)[7::19] = -np.inf
+    bias = rng.standard_normal(shape[3]).astype(dtype) if relu else np.zeros(1, dtype)
+    oh, ow = (shape[1] - 2) // s + 1, (shape[2] - 2) // s + 1
+    f = z.dtype.type
+    d = rng.standard_normal((shape[0], oh, ow, shape[3])).astype(dtype)
+    d.reshape(-1)[3::11] = np.nan
+    outs = []
+    for take, route in ((kernels._maxpool2_take, kernels._maxpool2_route),
+                        (lambda *a: kernels._maxpool_take(*a[:2], 2, *a[2:]),
+                         lambda *a: kernels._maxpool_route(*a[:3], 2, *a[3:]))):
+        out, arg = np.full(d.shape, 7, dtype), np.full(d.shape, 9, np.uint8)
+        take(z, bias, s, out, arg, f(0), relu)
+        dx = np.full(shape, 5, dtype)
+        route(d, arg, out, s, dx, f(1), f(0), relu)
+        outs.append((out, arg, dx))
+    (o1, a1, x1), (o2, a2, x2) = outs
+    assert np.array_equal(o1.view(f"u{o1.itemsize}"), o2.view(f"u{o2.itemsize}"))
+    assert np.array_equal(a1, a2) and np.array_equal(x1.view(f"u{x1.itemsize}"), x2.view(f"u{x2.itemsize}"))
