@@ -496,7 +496,8 @@ def test_a_dense_relu_layer_takes_its_bias_gradient_from_the_relu_pass(monkeypat
 @pytest.mark.parametrize("shape, s", [((3, 9, 8, 5), 2), ((2, 8, 8, 32), 2), ((2, 11, 7, 3), 3), ((1, 2, 2, 1), 2)])
 def test_the_2x2_pool_kernels_equal_the_general_ones(shape, s, relu, dtype):
     """Forward (with and without the bias and ReLU) and backward of the 2 x 2 kernels against the general kernels
-    run with p = 2, bit for bit: ties, NaN in several offsets, -0.0, infinities, windows with gaps between them."""
+    run with p = 2, bit for bit: ties, NaN in several offsets, -0.0, infinities, windows with gaps between them.
+    (The bias is never NaN here: NaN + NaN may keep either NaN, see _maxpool2_take.)"""
     rng = np.random.default_rng(len(shape) * 7 + s)
     z = rng.integers(-2, 3, shape).astype(dtype)  # many ties
     z[0, 0, :2] = np.nan

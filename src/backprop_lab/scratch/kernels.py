@@ -185,7 +185,9 @@ if numba is not None:
         offset 0, 1, 2, 3 in turn as there, and out and arg written once. The general kernel's loop over a
         window's C channels runs once per offset (and its setup with it): 0.59x its time for the first layer of
         cnn:32,64,64 (32 x 26 x 26 x 32). Indexed in place, not through row views (numba counts each view's
-        references: that made a first try of the backward pass 10x slower)."""
+        references: that made a first try of the backward pass 10x slower). One case is not bit for bit: where
+        both Z and the bias are NaN, which of the two NaNs the sum keeps (its sign and payload) can differ from
+        the general kernel's, as IEEE 754 leaves it open and the compiler may swap an addition's operands."""
         n, oh, ow, c = out.shape
         for b in range(n):
             for y in range(oh):
