@@ -1,5 +1,7 @@
 """Each verdict is computed from measurements: every claim gets a case where it holds and one where it does not."""
 
+import re
+
 import pytest
 
 from backprop_lab.study import claims
@@ -33,15 +35,17 @@ def test_faster():
     assert "times as fast" in claims.faster([0.2, 0.21, 0.19], [1.5, 1.52, 1.49]).reason
 
 
-@pytest.mark.parametrize("scratch, says", [(0.9, "a bit faster (1.1 times as fast)"), (0.7, "a bit faster (1.4 times"),
-                                           (0.6, "1.7 times as fast, more than 'a bit'"),
-                                           (0.52, "1.9 times as fast, more than 'a bit'")])
+@pytest.mark.parametrize("scratch, says", [(0.97, "a bit faster (1.03 times as fast)"), (0.9, "a bit faster (1.11 times"),
+                                           (0.6667, "a bit faster (1.50 times"), (0.6665, "a bit faster (1.50 times"),
+                                           (0.66, "1.52 times as fast, more than 'a bit'"),
+                                           (0.52, "1.92 times as fast, more than 'a bit'")])
 def test_faster_says_a_bit_only_up_to_one_and_a_half_times(scratch, says):
     """A hand-written engine taking 0.52 of the autograd's epoch is nearly twice as fast: not 'a bit' (the report
-    once said 'a bit faster' beside a ratio of 0.52)."""
-    reason = claims.faster([scratch, scratch * 1.01, scratch * 0.99], [1.0, 1.01, 0.99]).reason
+    once said 'a bit faster' beside a ratio of 0.52). The words follow the factor as printed."""
+    reason = claims.faster([scratch, scratch * 1.001, scratch * 0.999], [1.0, 1.001, 0.999]).reason
     assert says in reason
-    assert ("a bit faster" in reason) == (scratch >= 2 / 3)
+    factor = float(re.search(r"([0-9.]+) times as fast", reason).group(1))
+    assert ("a bit faster" in reason) == (factor <= 1.5)
 
 
 def test_numpy33():

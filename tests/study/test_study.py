@@ -256,16 +256,19 @@ def test_a_finished_section_is_reused_only_by_the_same_code(tmp_path, monkeypatc
 def test_the_highest_sweep_cell_is_called_clear_only_beyond_every_other_cells_spread():
     from types import SimpleNamespace
 
-    from backprop_lab.study.sections import _beyond_all
+    from backprop_lab.study.sections import _beyond_all, _spread_words
 
     def cell(*accs):
         return SimpleNamespace(accs=list(accs))
 
     clear, close, far = cell(0.95, 0.951, 0.949), cell(0.94, 0.96, 0.95), cell(0.80, 0.81, 0.79)
-    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far]))
-    assert not _beyond_all(clear, SimpleNamespace(cells=[clear, far, close]))
-    assert not _beyond_all(clear, SimpleNamespace(cells=[clear]))
-    assert not _beyond_all(cell(0.95), SimpleNamespace(cells=[cell(0.95), cell(0.5)]))  # one seed cannot tell
+    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far])) is True
+    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far, close])) is False
+    assert _beyond_all(clear, SimpleNamespace(cells=[clear])) is None  # no other cell
+    one = cell(0.95)
+    assert _beyond_all(one, SimpleNamespace(cells=[one, cell(0.5)])) is None  # one seed cannot tell
+    assert [_spread_words(b, n) for b, n in ((True, 2), (False, 2), (None, 2), (None, 1))] == \
+        ["", ", within the seed spread of another cell", ", one seed: no spread to judge it by", ""]
 
 
 @pytest.mark.slow
@@ -278,7 +281,7 @@ def test_the_experiments_section_names_each_sweep_once_and_says_when_its_highest
     findings = doc["reading"].splitlines()[-1]
     for name, figures in doc["numbers"].items():
         part = next(p for p in findings.split("; ") if p.startswith(f"{name}: highest"))
-        assert ("within the seed spread" in part) == (not figures["best_beyond_spread"]), part
+        assert ("within the seed spread" in part) == (figures["best_beyond_spread"] is False), part
 
 
 @pytest.mark.slow

@@ -410,7 +410,8 @@ def experiments(ctx: Context) -> Section:
         figures.append((ctx.rel(folder / "accuracy.png"), caption))
         tables.append(sweep_table(caption, result))
         best = max(result.cells, key=lambda c: c.mean)
-        numbers[name] = {"best": best.cell.name, "best_mean": best.mean, "best_beyond_spread": _beyond_all(best, result)}
+        numbers[name] = {"best": best.cell.name, "best_mean": best.mean, "best_beyond_spread": _beyond_all(best, result),
+                         "cells": len(result.cells)}
     verdicts = []
     picked = {name: key_value for name, key_value in CLAIMED_BEST.items() if name in results}
     if picked:
@@ -429,8 +430,7 @@ def experiments(ctx: Context) -> Section:
         (ft, fte, fs), (mt, mte, ms) = figures_of(full), figures_of(mini)
         verdicts.append(claims.minibatch(ft, fte, mt, mte, fs, ms))
     findings = "; ".join(f"{n}: highest {numbers[n]['best']} ({numbers[n]['best_mean']:.3f}"
-                         + ("" if numbers[n]["best_beyond_spread"] else ", within the seed spread of another cell") + ")"
-                         for n in names)
+                         + _spread_words(numbers[n]["best_beyond_spread"], numbers[n]["cells"]) + ")" for n in names)
     return Section("experiments", "Experiments, one thing varied at a time",
                    f"Each experiment trains every cell over {ctx.seeds} seeds and tests it against the first cell (Welch): "
                    f"a difference is a finding only when it is beyond the seed spread.\n{findings}.",
@@ -439,12 +439,22 @@ def experiments(ctx: Context) -> Section:
                    figures, tables, numbers, verdicts=[v.to_dict() for v in verdicts], paired=True)
 
 
-def _beyond_all(best, result) -> bool:
-    """Whether the highest cell of a sweep is beyond the seed spread (Welch p < 0.05) of every other cell."""
+def _beyond_all(best, result) -> bool | None:
+    """Whether the highest cell of a sweep is beyond the seed spread (Welch p < 0.05) of every other cell; None where
+    that cannot be told (one seed, or no other cell)."""
     from ..stats import beyond_seed_spread
 
-    others = [c for c in result.cells if c is not best]
-    return bool(others) and all(beyond_seed_spread(best.accs, c.accs) for c in others)
+    tests = [beyond_seed_spread(best.accs, c.accs) for c in result.cells if c is not best]
+    if not tests or None in tests:
+        return None
+    return all(tests)
+
+
+def _spread_words(beyond: bool | None, cells: int) -> str:
+    """What the findings line adds after a sweep's highest cell (``_beyond_all``)."""
+    if beyond is None:
+        return ", one seed: no spread to judge it by" if cells > 1 else ""
+    return "" if beyond else ", within the seed spread of another cell"
 
 
 def blend(ctx: Context) -> Section:
