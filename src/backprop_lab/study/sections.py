@@ -404,14 +404,14 @@ def experiments(ctx: Context) -> Section:
         if name == "batch":
             doc["epochs"] = preset(name)["epochs"]  # the claim is about the same epochs for every batch size
         about = PRESETS[name]["about"]
-        result, folder = _sweep(ctx, doc, name, f"{about[0].upper()}{about[1:]}, {ctx.seeds} seeds, on {ctx.data}")
+        about = about[0].upper() + about[1:]
+        result, folder = _sweep(ctx, doc, name, f"{about}, {ctx.seeds} seeds, on {ctx.data}")
         results[name] = (result, folder)
-        caption = f"{about[0].upper()}{about[1:]}; preset {name}"  # (the presets' texts already begin with a name)
+        caption = f"{about}; preset {name}"  # (the presets' texts already begin with a name)
         figures.append((ctx.rel(folder / "accuracy.png"), caption))
         tables.append(sweep_table(caption, result))
         best = max(result.cells, key=lambda c: c.mean)
-        numbers[name] = {"best": best.cell.name, "best_mean": best.mean, "best_beyond_spread": _beyond_all(best, result),
-                         "cells": len(result.cells)}
+        numbers[name] = {"best": best.cell.name, "best_mean": best.mean, "best_beyond_spread": _beyond_all(best, result)}
     verdicts = []
     picked = {name: key_value for name, key_value in CLAIMED_BEST.items() if name in results}
     if picked:
@@ -430,7 +430,7 @@ def experiments(ctx: Context) -> Section:
         (ft, fte, fs), (mt, mte, ms) = figures_of(full), figures_of(mini)
         verdicts.append(claims.minibatch(ft, fte, mt, mte, fs, ms))
     findings = "; ".join(f"{n}: highest {numbers[n]['best']} ({numbers[n]['best_mean']:.3f}"
-                         + _spread_words(numbers[n]["best_beyond_spread"], numbers[n]["cells"]) + ")" for n in names)
+                         + _spread_words(numbers[n]["best_beyond_spread"], len(results[n][0].cells)) + ")" for n in names)
     return Section("experiments", "Experiments, one thing varied at a time",
                    f"Each experiment trains every cell over {ctx.seeds} seeds and tests it against the first cell (Welch): "
                    f"a difference is a finding only when it is beyond the seed spread.\n{findings}.",
