@@ -303,8 +303,9 @@ def target_rows(results: dict) -> list[str]:
 
 def versions() -> str:
     import numpy
+    import speed
 
-    out = [f"Python {platform.python_version()}", f"NumPy {numpy.__version__}"]
+    out = [f"Python {platform.python_version()}", f"NumPy {numpy.__version__}", speed.blas()]
     try:
         from importlib.metadata import version
 

@@ -244,6 +244,9 @@ def main(argv=None) -> None:
     print(f"{args.model} on {INPUT}: " + " -> ".join(f"{info.name}{tuple(info.output_shape)}" for info in spec.infos))
     print(f"batch {args.batch}, {args.steps} steps a round, {args.rounds} rounds, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    import speed
+
+    print(f"NumPy's BLAS: {speed.blas()}")
     workers = start_workers(["scratch"] + ([] if args.no_keras else ["keras"]), vars(args))
     per_step = run_rounds(workers, args.rounds, echo=lambda line: print(line, flush=True))
     result = summary(per_step)

@@ -188,6 +188,30 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
     return pairs
 
 
+# set on some machines so that old OpenBLAS builds pick safe kernels; they slow a current NumPy (``make bench``
+# clears them for its run: ``BENCH_ENV`` in the Makefile)
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas() -> str:
+    """NumPy's BLAS as this run uses it: library, version, the CPU kernels it chose, its threads, and any of
+    ``BLAS_OVERRIDES`` set in the environment (they decide the kernels: the figures depend on them)."""
+    import numpy  # noqa: F401 - loads the BLAS threadpoolctl reads
+    from threadpoolctl import threadpool_info
+
+    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    if not libs:
+        return "BLAS: unknown"
+    lib = libs[0]
+    text = f"{lib.get('internal_api', 'BLAS')} {lib.get('version') or ''}".strip()
+    if lib.get("architecture"):
+        text += f" ({lib['architecture']} kernels, {lib.get('num_threads')} threads)"
+    overrides = [f"{name}={os.environ[name]}" for name in BLAS_OVERRIDES if os.environ.get(name)]
+    if overrides:
+        text += ", chosen by " + " ".join(overrides) + " (not by its CPU detection)"
+    return text
+
+
 def product_floor_s(pairs: list, steps: int) -> float:
     """Seconds per step of the step's products run alone (``steps`` steps back to back)."""
     import numpy as np

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 
@@ -216,3 +217,55 @@ def test_an_unsteady_host_is_named_in_the_printout_and_the_table():
             "2 engines)") in table
     assert "cnn:8: Host steady: the steady epochs of stock Keras fit ranged 1.500-1.520 s (1.01x)." in table
     assert speed.steadiness({"stock": {"steady_epoch_s": 1.0}}) is None  # figures from before the range was kept
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="OpenBLAS's x86 kernel names")
+def test_the_results_name_the_blas_kernels_and_the_variables_that_chose_them():
+    """The figures depend on the kernels OpenBLAS runs: the results say which, and whether an environment
+    variable chose them rather than OpenBLAS's CPU detection."""
+    import os
+    import subprocess
+
+    here = Path(bench.__file__).parent
+    base = {k: v for k, v in os.environ.items() if k not in speed.BLAS_OVERRIDES}
+
+    def described(**extra):
+        done = subprocess.run([sys.executable, "-c", "import speed; print(speed.blas())"], cwd=here,
+                              capture_output=True, text=True, env={**base, **extra})
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    forced = described(OPENBLAS_CORETYPE="Haswell")
+    assert "(Haswell kernels" in forced and "chosen by OPENBLAS_CORETYPE=Haswell" in forced
+    detected = described()
+    assert " kernels, " in detected and "chosen by" not in detected and "OPENBLAS" not in detected
+
+
+def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_them(tmp_path):
+    """make bench measures what a user's machine runs: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some
+    machines for old OpenBLAS builds, are cleared for its run; ``BENCH_ENV=`` keeps them. A stand-in python
+    prints the environment make hands it."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\nenv\n")
+    (fake / "python").chmod(0o755)
+    root = Path(bench.__file__).parents[1]
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+
+    def bench_env(*args):
+        done = subprocess.run(["make", "-s", "-C", str(root), "bench", f"BIN={fake}", "STAMP=Makefile", *args],
+                              capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+    cleared = bench_env()
+    assert cleared.get("TF_CPP_MIN_LOG_LEVEL") == "3"
+    assert not set(speed.BLAS_OVERRIDES) & set(cleared)
+    kept = bench_env("BENCH_ENV=")
+    assert kept.get("OPENBLAS_CORETYPE") == "Haswell" and kept.get("OPENBLAS_L2_SIZE") == "512"
