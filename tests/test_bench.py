@@ -257,9 +257,13 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
     (fake / "python").chmod(0o755)
     root = Path(bench.__file__).parents[1]
     env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+    stamp = tmp_path / "installed"  # newer than pyproject.toml: make installs nothing
+    stamp.touch()
+    later = (root / "pyproject.toml").stat().st_mtime + 3600
+    os.utime(stamp, (later, later))
 
     def bench_env(*args):
-        done = subprocess.run(["make", "-s", "-C", str(root), "bench", f"BIN={fake}", "STAMP=Makefile", *args],
+        done = subprocess.run(["make", "-s", "-C", str(root), "bench", f"BIN={fake}", f"STAMP={stamp}", *args],
                               capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
