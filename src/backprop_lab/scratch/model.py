@@ -41,6 +41,10 @@ class ScratchModel:
         self.trainable_keys = [key for info, keys in zip(spec.infos, self._keys) if info.trainable for key in keys.values()]
         self.kernel_keys = [k for k in self.trainable_keys if k.endswith("/kernel")]
         self.output_activation = spec.output_activation
+        # what backward asks of the spec each step, read once: which layers train, and the first that does
+        # (nothing below it needs dL/dX)
+        self._trainable = [info.trainable for info in spec.infos]
+        self._first_trainable = min((i for i, info in enumerate(spec.infos) if info.trainable and info.params), default=0)
         # max-pools whose input is a ReLU layer's output: their backward passes fuse (MaxPool2DLayer.backward_through_relu),
         # and after a Conv2D so do the forward passes (Conv2DLayer.forward_into)
         self._pool_after_relu = {i for i, (below, layer) in enumerate(zip([None, *self.layers], self.layers))
@@ -100,7 +104,7 @@ class ScratchModel:
         last = len(self.layers) - 1
         delta = timer("loss gradient", loss.fused_delta, self.output_activation, output, target)
         dout = timer("loss gradient", loss.grad, output, target) if delta is None else None
-        first_trainable = min((i for i, info in enumerate(self.spec.infos) if info.trainable and info.params), default=0)
+        first_trainable = self._first_trainable
         for i in range(last, -1, -1):
             layer = self.layers[i]
             params = self._params(i, weights)
@@ -113,7 +117,7 @@ class ScratchModel:
                 delta, dout, layer_grads = fused, None, {}  # the ReLU layer below takes dL/dZ (backward_z)
             else:
                 dout, layer_grads = timer(self._backward_names[i], layer.backward, params, caches[i], dout, need_dx)
-            if self.spec.infos[i].trainable:
+            if self._trainable[i]:
                 for k, g in layer_grads.items():
                     grads[self._keys[i][k]] = g
             if not need_dx:
