@@ -159,6 +159,11 @@ def markdown(results: dict) -> str:
              if name in BENCHES and isinstance(r, dict) and r.get("date") != results["date"]}
     if older:
         lines += ["Kept from earlier runs: " + ", ".join(f"{name} ({date})" for name, date in older.items()) + ".", ""]
+    other_blas = {name: r["blas"] for name, r in results.items() if name in BENCHES and isinstance(r, dict)
+                  and r.get("blas") and results.get("blas") and r["blas"] != results["blas"]}
+    if other_blas:
+        lines += ["Measured with another BLAS: " + "; ".join(f"{name}: {text}" for name, text in other_blas.items())
+                  + ".", ""]
     accuracy = accuracy_rows(results)
     if accuracy:
         lines += ["Accuracy (test set):", "", "| benchmark | figure | bar | met |", "|---|---|---|---|"] + accuracy + [""]
@@ -326,7 +331,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.out is None:
         args.out = Path(__file__).parent / ("results-quick.json" if args.quick else "results.json")
-    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "quick": args.quick}
+    import speed
+
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "blas": speed.blas(),
+               "quick": args.quick}
     if args.only and args.out.is_file():
         # --only measures some benchmarks again: the others keep their earlier figures (each carries its date)
         try:
@@ -346,6 +354,7 @@ def main() -> int:
             results[name] = BENCHES[name](args.quick)
             results[name]["wall_s"] = time.perf_counter() - begin
             results[name]["date"] = results["date"]
+            results[name]["blas"] = results["blas"]  # a later --only run may keep these figures beside its own
             # the benchmarks that train in this process: its peak resident memory so far (KiB -> MiB on Linux)
             results[name]["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except BplabError as exc:

@@ -194,21 +194,25 @@ BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def blas() -> str:
-    """NumPy's BLAS as this run uses it: library, version, the CPU kernels it chose, its threads, and any of
-    ``BLAS_OVERRIDES`` set in the environment (they decide the kernels: the figures depend on them)."""
+    """NumPy's BLAS as this run uses it: library, version, the CPU kernels it runs and its threads, and which of
+    ``BLAS_OVERRIDES`` the environment sets (OPENBLAS_CORETYPE chooses the kernels instead of OpenBLAS's CPU
+    detection: the figures depend on it)."""
     import numpy  # noqa: F401 - loads the BLAS threadpoolctl reads
     from threadpoolctl import threadpool_info
 
     libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     if not libs:
         return "BLAS: unknown"
-    lib = libs[0]
+    # NumPy's own where another library (SciPy's, say) has loaded a BLAS of its own
+    lib = next((lib for lib in libs if "numpy" in str(lib.get("filepath", "")).lower()), libs[0])
     text = f"{lib.get('internal_api', 'BLAS')} {lib.get('version') or ''}".strip()
-    if lib.get("architecture"):
-        text += f" ({lib['architecture']} kernels, {lib.get('num_threads')} threads)"
+    details = ([f"{lib['architecture']} kernels"] if lib.get("architecture") else []) + [f"{lib.get('num_threads')} threads"]
+    text += f" ({', '.join(details)})"
     overrides = [f"{name}={os.environ[name]}" for name in BLAS_OVERRIDES if os.environ.get(name)]
-    if overrides:
-        text += ", chosen by " + " ".join(overrides) + " (not by its CPU detection)"
+    if overrides and lib.get("internal_api") == "openblas":
+        text += ", with " + " ".join(overrides) + " set"
+        if os.environ.get("OPENBLAS_CORETYPE"):
+            text += " (kernels chosen by OPENBLAS_CORETYPE, not by OpenBLAS's CPU detection)"
     return text
 
 

@@ -219,7 +219,20 @@ def test_an_unsteady_host_is_named_in_the_printout_and_the_table():
     assert speed.steadiness({"stock": {"steady_epoch_s": 1.0}}) is None  # figures from before the range was kept
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="OpenBLAS's x86 kernel names")
+def _openblas_can_run_haswell_kernels() -> bool:
+    """NumPy's BLAS is OpenBLAS, on an x86-64 CPU with AVX2 (what its Haswell kernels need)."""
+    from threadpoolctl import threadpool_info
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        avx2 = " avx2" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return avx2 and any(lib.get("internal_api") == "openblas" for lib in threadpool_info())
+
+
+@pytest.mark.skipif(not _openblas_can_run_haswell_kernels(), reason="needs OpenBLAS on an x86-64 CPU with AVX2")
 def test_the_results_name_the_blas_kernels_and_the_variables_that_chose_them():
     """The figures depend on the kernels OpenBLAS runs: the results say which, and whether an environment
     variable chose them rather than OpenBLAS's CPU detection."""
@@ -236,7 +249,10 @@ def test_the_results_name_the_blas_kernels_and_the_variables_that_chose_them():
         return done.stdout.strip()
 
     forced = described(OPENBLAS_CORETYPE="Haswell")
-    assert "(Haswell kernels" in forced and "chosen by OPENBLAS_CORETYPE=Haswell" in forced
+    assert "(Haswell kernels" in forced and "OPENBLAS_CORETYPE=Haswell set" in forced
+    assert "kernels chosen by OPENBLAS_CORETYPE" in forced
+    tuned = described(OPENBLAS_L2_SIZE="512")
+    assert "OPENBLAS_L2_SIZE=512 set" in tuned and "chosen by" not in tuned
     detected = described()
     assert " kernels, " in detected and "chosen by" not in detected and "OPENBLAS" not in detected
 
@@ -256,7 +272,8 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
     (fake / "python").write_text("#!/bin/sh\nenv\n")
     (fake / "python").chmod(0o755)
     root = Path(bench.__file__).parents[1]
-    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+    env = {**{k: v for k, v in os.environ.items() if k != "BENCH_ENV"}, "OPENBLAS_CORETYPE": "Haswell",
+           "OPENBLAS_L2_SIZE": "512"}
     stamp = tmp_path / "installed"  # newer than pyproject.toml: make installs nothing
     stamp.touch()
     later = (root / "pyproject.toml").stat().st_mtime + 3600
@@ -273,3 +290,14 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
     assert not set(speed.BLAS_OVERRIDES) & set(cleared)
     kept = bench_env("BENCH_ENV=")
     assert kept.get("OPENBLAS_CORETYPE") == "Haswell" and kept.get("OPENBLAS_L2_SIZE") == "512"
+
+
+def test_figures_kept_from_a_run_with_other_blas_kernels_say_so():
+    """--only keeps older figures beside new ones: where the older ones ran other BLAS kernels, the table says so."""
+    result = _speed_result(0.93, 0.8)
+    same = bench.markdown({"date": "2026-01-02", "machine": "m", "versions": "v", "blas": "openblas (SkylakeX kernels)",
+                           "speed": {**result, "blas": "openblas (SkylakeX kernels)"}})
+    assert "another BLAS" not in same
+    other = bench.markdown({"date": "2026-01-02", "machine": "m", "versions": "v", "blas": "openblas (SkylakeX kernels)",
+                            "speed": {**result, "blas": "openblas (Haswell kernels)"}})
+    assert "Measured with another BLAS: speed: openblas (Haswell kernels)." in other
