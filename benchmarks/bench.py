@@ -306,11 +306,11 @@ def target_rows(results: dict) -> list[str]:
     return rows
 
 
-def versions() -> str:
+def versions(blas: str) -> str:
+    """The library versions, with ``blas`` (``speed.blas``) after NumPy's."""
     import numpy
-    import speed
 
-    out = [f"Python {platform.python_version()}", f"NumPy {numpy.__version__}", speed.blas()]
+    out = [f"Python {platform.python_version()}", f"NumPy {numpy.__version__}", blas]
     try:
         from importlib.metadata import version
 
@@ -333,7 +333,8 @@ def main() -> int:
         args.out = Path(__file__).parent / ("results-quick.json" if args.quick else "results.json")
     import speed
 
-    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(), "blas": speed.blas(),
+    blas = speed.blas()
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(blas), "blas": blas,
                "quick": args.quick}
     if args.only and args.out.is_file():
         # --only measures some benchmarks again: the others keep their earlier figures (each carries its date)
