@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test lint bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile
+
+# Lint (pyflakes, bugbear, import order) and format, configured in pyproject.toml; the tests run it too.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 # Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE so that old OpenBLAS builds pick safe kernels; they
 # slow the current NumPy the venv installs (on an AVX-512 CPU to about half its matrix-product rate). The

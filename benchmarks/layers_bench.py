@@ -6,7 +6,7 @@ Two long-lived worker processes, each set up and warmed up once (Keras traces it
 function in the warm-up), then timed in alternating rounds so that load from anything else
 on the machine falls on all of them alike:
 
-- ``scratch``:  the package's scratch layers (``backprop_lab.scratch``), one step exactly as
+- ``scratch``:  the package's scratch layers (``backprop_lab.engines.scratch``), one step exactly as
   the scratch engine takes it (keep the old weights, forward, loss, backward, Adam, finite check);
 - ``keras``:    the same architecture written as a Keras user writes it, Adam and categorical
   cross-entropy, ``model.fit`` over the same number of batches of 32 (timed from epoch begin
@@ -40,6 +40,7 @@ CLASSES = 10
 
 # --- workers ----------------------------------------------------------------------------------
 
+
 def make_data(steps: int, batch: int, seed: int = 0):
     import numpy as np
 
@@ -53,19 +54,20 @@ class ScratchRunner:
     """Training steps of the scratch engine itself (``ScratchState.step``), on the package's layers."""
 
     def __init__(self, model_text: str, batch: int, steps: int):
-        from backprop_lab.config import TrainConfig
+        from backprop_lab.engines.scratch.engine import ScratchState
         from backprop_lab.numerics.initializers import init_weights
-        from backprop_lab.scratch.engine import ScratchState
-        from backprop_lab.spec import parse_model
+        from backprop_lab.options.config import TrainConfig
+        from backprop_lab.spec.model import parse_model
 
         self.spec = parse_model(model_text, INPUT, CLASSES)
         config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=batch, seed=0, dtype="float32")
-        self.state = ScratchState(self.spec, init_weights(self.spec.param_shapes(), config.init, config.seed,
-                                                          config.dtype), config)
+        self.state = ScratchState(
+            self.spec, init_weights(self.spec.param_shapes(), config.init, config.seed, config.dtype), config
+        )
         self.model, self.w, self.loss = self.state.model, self.state.w, self.state.loss
         self.optimizer, self.slots, self.rng = self.state.optimizer, self.state.slots, self.state.rng
         x, y = make_data(steps, batch)
-        self.batches = [(x[i: i + batch], y[i: i + batch]) for i in range(0, len(x), batch)]
+        self.batches = [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
         self.epoch()  # warm-up
 
     def step(self, x, t, lr=1e-3):
@@ -96,7 +98,7 @@ class ScratchRunner:
             totals[name] += time.perf_counter() - begin
             return result
 
-        from backprop_lab.scratch.denormals import flushed
+        from backprop_lab.engines.scratch.denormals import flushed
 
         with flushed():  # as the engine's step computes
             self._profile(repeats, timed)
@@ -117,11 +119,11 @@ class KerasRunner:
     """Stock Keras: the same layers as ``parse_model`` resolves, ``compile`` + ``fit``."""
 
     def __init__(self, model_text: str, batch: int, steps: int):
-        import backprop_lab.keras_engines  # noqa: F401 - loads TensorFlow with its start-up lines silenced
         import keras
-
         import speed
-        from backprop_lab.spec import parse_model
+
+        import backprop_lab.engines.keras  # noqa: F401 - loads TensorFlow with its start-up lines silenced
+        from backprop_lab.spec.model import parse_model
 
         spec = parse_model(model_text, INPUT, CLASSES)
         keras.utils.set_random_seed(0)
@@ -169,6 +171,7 @@ def worker(kind: str, args: dict, conn) -> None:
 
 # --- main -------------------------------------------------------------------------------------
 
+
 def start_workers(kinds: list[str], args: dict) -> dict:
     """One long-lived worker process per kind, set up one at a time (so no set-up runs beside another's timing)."""
     ctx = mp.get_context("spawn")
@@ -194,7 +197,7 @@ def run_rounds(workers: dict, rounds: int, echo=None) -> dict[str, list[float]]:
     timed = list(workers) + ["floor"]
     per_step: dict[str, list[float]] = {k: [] for k in timed}
     for r in range(rounds):
-        for kind in timed[r % len(timed):] + timed[: r % len(timed)]:
+        for kind in timed[r % len(timed) :] + timed[: r % len(timed)]:
             conn = workers["scratch" if kind == "floor" else kind][1]
             conn.send("floor" if kind == "floor" else "epoch")
             per_step[kind].append(conn.recv())
@@ -206,8 +209,11 @@ def run_rounds(workers: dict, rounds: int, echo=None) -> dict[str, list[float]]:
 def summary(per_step: dict[str, list[float]]) -> dict:
     """Medians and the ratios of the alternating rounds: scratch against the product floor and against stock
     Keras (where it ran), of the medians and of the fastest rounds."""
-    out = {"rounds": len(per_step["scratch"]), "median_step_s": {k: statistics.median(v) for k, v in per_step.items()},
-           "fastest_step_s": {k: min(v) for k, v in per_step.items()}}
+    out = {
+        "rounds": len(per_step["scratch"]),
+        "median_step_s": {k: statistics.median(v) for k, v in per_step.items()},
+        "fastest_step_s": {k: min(v) for k, v in per_step.items()},
+    }
     for other in ("floor", "keras"):
         if other in per_step:
             out[f"scratch_vs_{other}"] = out["median_step_s"]["scratch"] / out["median_step_s"][other]
@@ -232,18 +238,24 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--no-keras", action="store_true")
-    parser.add_argument("--blas-threads", type=int, default=0,
-                        help="OpenBLAS threads for the scratch workers (default: OpenBLAS's own choice)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=0,
+        help="OpenBLAS threads for the scratch workers (default: OpenBLAS's own choice)",
+    )
     parser.add_argument("--profile", action="store_true", help="also print a per-layer profile of a scratch step")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(SRC))
-    from backprop_lab.spec import parse_model
+    from backprop_lab.spec.model import parse_model
 
     spec = parse_model(args.model, INPUT, CLASSES)
     print(f"{args.model} on {INPUT}: " + " -> ".join(f"{info.name}{tuple(info.output_shape)}" for info in spec.infos))
-    print(f"batch {args.batch}, {args.steps} steps a round, {args.rounds} rounds, {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(
+        f"batch {args.batch}, {args.steps} steps a round, {args.rounds} rounds, {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}"
+    )
     import speed
 
     print(f"NumPy's BLAS: {speed.blas()}")
@@ -255,13 +267,19 @@ def main(argv=None) -> None:
     median = result["median_step_s"]
     print(f"\nmedian per step (and per {EPOCH_IMAGES}-image epoch of {steps_per_epoch} steps):")
     for k in per_step:
-        print(f"  {k:9s} {median[k] * 1e3:7.2f} ms/step  {median[k] * steps_per_epoch:6.1f} s/epoch  "
-              f"(min {min(per_step[k]) * 1e3:.2f}, max {max(per_step[k]) * 1e3:.2f})")
+        print(
+            f"  {k:9s} {median[k] * 1e3:7.2f} ms/step  {median[k] * steps_per_epoch:6.1f} s/epoch  "
+            f"(min {min(per_step[k]) * 1e3:.2f}, max {max(per_step[k]) * 1e3:.2f})"
+        )
     if "keras" in median:
-        print(f"  ratio scratch / keras  = {result['scratch_vs_keras']:.2f} (fastest rounds: "
-              f"{result['scratch_vs_keras_fastest']:.2f})")
-    print(f"  ratio scratch / product floor = {result['scratch_vs_floor']:.2f} (fastest rounds: "
-          f"{result['scratch_vs_floor_fastest']:.2f})")
+        print(
+            f"  ratio scratch / keras  = {result['scratch_vs_keras']:.2f} (fastest rounds: "
+            f"{result['scratch_vs_keras_fastest']:.2f})"
+        )
+    print(
+        f"  ratio scratch / product floor = {result['scratch_vs_floor']:.2f} (fastest rounds: "
+        f"{result['scratch_vs_floor_fastest']:.2f})"
+    )
 
     if args.profile:
         profiled = ["scratch"]

@@ -36,11 +36,17 @@ def worker(job: dict) -> dict:
         return {"gflops": sgemm_gflops()}
     if job["kind"] == "floor":
         return floor_job(job)
-    from backprop_lab.config import TrainConfig
-    from backprop_lab.workflow import prepare, train_run
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.runs.workflow import prepare, train_run
 
-    config = TrainConfig(optimizer="adam", lr=1e-3, epochs=job["epochs"], batch_size=job["batch_size"],
-                         init=job.get("init", "he_normal"), seed=0)
+    config = TrainConfig(
+        optimizer="adam",
+        lr=1e-3,
+        epochs=job["epochs"],
+        batch_size=job["batch_size"],
+        init=job.get("init", "he_normal"),
+        seed=0,
+    )
     setup = prepare(job["data"], job["model"], config)
     if job["engine"] == "stock":
         times, acc = stock_keras(setup, job)
@@ -49,8 +55,14 @@ def worker(job: dict) -> dict:
         times, acc = [e.time_s for e in run.history.epochs], run.metrics["test"]["accuracy"]
     rss = peak_rss_mb()
     flops = epoch_flops(setup.spec, len(setup.dataset.x_train))
-    return {"epoch_s": times, "first_epoch_s": times[0], "steady_epoch_s": statistics.median(times[1:] or times),
-            "test_acc": acc, "peak_rss_mb": rss, "flops_per_epoch": flops}
+    return {
+        "epoch_s": times,
+        "first_epoch_s": times[0],
+        "steady_epoch_s": statistics.median(times[1:] or times),
+        "test_acc": acc,
+        "peak_rss_mb": rss,
+        "flops_per_epoch": flops,
+    }
 
 
 def stock_keras_model(spec):
@@ -93,7 +105,9 @@ def stock_keras(setup, job) -> tuple[list[float], float]:
             times.append(time.perf_counter() - self.begin)
 
     ds = setup.dataset
-    model.fit(ds.x_train, ds.y_train, batch_size=job["batch_size"], epochs=job["epochs"], verbose=0, callbacks=[Timer()])
+    model.fit(
+        ds.x_train, ds.y_train, batch_size=job["batch_size"], epochs=job["epochs"], verbose=0, callbacks=[Timer()]
+    )
     return times, float(model.evaluate(ds.x_test, ds.y_test, verbose=0)[1])
 
 
@@ -129,7 +143,7 @@ def epoch_flops(spec, n: int) -> float:
             forward = 2.0 * n * info.input_shape[-1] * info.spec.units
         elif kind == "Conv2D":
             (oh, ow), f = computed_grid(info, above), info.spec.filters
-            forward = 2.0 * n * oh * ow * info.spec.kernel ** 2 * info.input_shape[-1] * f
+            forward = 2.0 * n * oh * ow * info.spec.kernel**2 * info.input_shape[-1] * f
         else:
             continue
         total += forward * (2 if first else 3)
@@ -148,7 +162,7 @@ def sgemm_gflops(size: int = 2048, repeats: int = 7) -> float:
         begin = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - begin)
-    return 2.0 * size ** 3 / statistics.median(times) / 1e9
+    return 2.0 * size**3 / statistics.median(times) / 1e9
 
 
 def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) -> list:
@@ -162,7 +176,7 @@ def product_operands(spec, batch: int, dtype: str = "float32", seed: int = 0) ->
     this is the step with nothing but its products."""
     import numpy as np
 
-    from backprop_lab.scratch.layers.conv2d import im2col, same_padding, weight_gradient_operands
+    from backprop_lab.engines.scratch.layers.conv2d import im2col, same_padding, weight_gradient_operands
 
     rng = np.random.default_rng(seed)
     pairs, first = [], True
@@ -206,7 +220,9 @@ def blas() -> str:
     # NumPy's own where another library (SciPy's, say) has loaded a BLAS of its own
     lib = next((lib for lib in libs if "numpy" in str(lib.get("filepath", "")).lower()), libs[0])
     text = f"{lib.get('internal_api', 'BLAS')} {lib.get('version') or ''}".strip()
-    details = ([f"{lib['architecture']} kernels"] if lib.get("architecture") else []) + [f"{lib.get('num_threads')} threads"]
+    details = ([f"{lib['architecture']} kernels"] if lib.get("architecture") else []) + [
+        f"{lib.get('num_threads')} threads"
+    ]
     text += f" ({', '.join(details)})"
     overrides = [f"{name}={os.environ[name]}" for name in BLAS_OVERRIDES if os.environ.get(name)]
     if overrides and lib.get("internal_api") == "openblas":
@@ -229,8 +245,8 @@ def product_floor_s(pairs: list, steps: int) -> float:
 
 def floor_job(job: dict) -> dict:
     """The product floor of one epoch: a scratch step's matrix products alone, timed in rounds."""
-    from backprop_lab.config import TrainConfig
-    from backprop_lab.workflow import prepare
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.runs.workflow import prepare
 
     setup = prepare(job["data"], job["model"], TrainConfig(batch_size=job["batch_size"]))
     steps = -(-len(setup.dataset.x_train) // job["batch_size"])
@@ -238,8 +254,14 @@ def floor_job(job: dict) -> dict:
     product_floor_s(pairs, 5)  # warm-up
     per_step = [product_floor_s(pairs, max(1, steps // 4)) for _ in range(8)]
     update = optimizer_alone_s(setup.spec, max(1, steps // 4))
-    return {"step_s": min(per_step), "median_step_s": statistics.median(per_step), "steps_per_epoch": steps,
-            "epoch_s": min(per_step) * steps, "optimizer_step_s": update, "optimizer_epoch_s": update * steps}
+    return {
+        "step_s": min(per_step),
+        "median_step_s": statistics.median(per_step),
+        "steps_per_epoch": steps,
+        "epoch_s": min(per_step) * steps,
+        "optimizer_step_s": update,
+        "optimizer_epoch_s": update * steps,
+    }
 
 
 def optimizer_alone_s(spec, steps: int, rounds: int = 8, seed: int = 0) -> float:
@@ -248,10 +270,10 @@ def optimizer_alone_s(spec, steps: int, rounds: int = 8, seed: int = 0) -> float
     With the product floor it bounds the step from below: a step must run its products and its update."""
     import numpy as np
 
-    from backprop_lab.config import TrainConfig
-    from backprop_lab.scratch.denormals import flushed
-    from backprop_lab.scratch.model import ScratchModel
-    from backprop_lab.scratch.optimizers import make_optimizer
+    from backprop_lab.engines.scratch.denormals import flushed
+    from backprop_lab.engines.scratch.model import ScratchModel
+    from backprop_lab.engines.scratch.optimizers import make_optimizer
+    from backprop_lab.options.config import TrainConfig
 
     rng = np.random.default_rng(seed)
     shapes = {k: shape for k, shape in spec.param_shapes().items() if k in ScratchModel(spec).trainable_keys}
@@ -285,8 +307,10 @@ def speed(data: str, quick: bool) -> dict:
     # sgemm is read before, between and after the networks: one reading taken in a slow minute of a shared host
     # would make every fraction of it look better than it is, so the fractions use the highest.
     readings = [sgemm_reading("before the networks")]
-    setups = {"mlp": {"model": "mlp:256,128,64", "batch_size": 128, "epochs": 3 if quick else 5},
-              "cnn": {"model": "cnn:32,64,64", "batch_size": 32, "epochs": 2, "init": "glorot_uniform"}}
+    setups = {
+        "mlp": {"model": "mlp:256,128,64", "batch_size": 128, "epochs": 3 if quick else 5},
+        "cnn": {"model": "cnn:32,64,64", "batch_size": 32, "epochs": 2, "init": "glorot_uniform"},
+    }
     out = {"data": data, "order": "ABBA"}
     for name, setup in setups.items():
         # Each engine runs twice, in the order stock, fit, tape, scratch, scratch, tape, fit, stock, so that a
@@ -296,37 +320,53 @@ def speed(data: str, quick: bool) -> dict:
         floors: list[dict] = []
         for engine in ENGINES + ("floor", "floor") + ENGINES[::-1]:
             if engine == "floor":
-                floors.append(measure({"kind": "floor", "data": data, "model": setup["model"],
-                                       "batch_size": setup["batch_size"]}))
-                print(f"{name} product floor {floors[-1]['step_s'] * 1e3:.3f} ms/step, "
-                      f"{floors[-1]['epoch_s']:.3f}s/epoch; Adam alone {floors[-1]['optimizer_step_s'] * 1e3:.3f} "
-                      "ms/step", flush=True)
+                floors.append(
+                    measure({"kind": "floor", "data": data, "model": setup["model"], "batch_size": setup["batch_size"]})
+                )
+                print(
+                    f"{name} product floor {floors[-1]['step_s'] * 1e3:.3f} ms/step, "
+                    f"{floors[-1]['epoch_s']:.3f}s/epoch; Adam alone {floors[-1]['optimizer_step_s'] * 1e3:.3f} "
+                    "ms/step",
+                    flush=True,
+                )
                 continue
             runs[engine].append(measure({"kind": "train", "engine": engine, "data": data, **setup}))
             r = runs[engine][-1]
-            print(f"{name} {engine:7s} first {r['first_epoch_s']:.2f}s steady {r['steady_epoch_s']:.3f}s "
-                  f"acc {r['test_acc']:.4f} peak {r['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{name} {engine:7s} first {r['first_epoch_s']:.2f}s steady {r['steady_epoch_s']:.3f}s "
+                f"acc {r['test_acc']:.4f} peak {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
         rows = {e: combine(rs) for e, rs in runs.items()}
         stock = rows["stock"]["steady_epoch_s"]
         scratch = rows["scratch"]
         achieved = scratch["flops_per_epoch"] / scratch["steady_epoch_s"] / 1e9
-        floor = {"epoch_s": min(f["epoch_s"] for f in floors), "step_s": min(f["step_s"] for f in floors),
-                 "steps_per_epoch": floors[0]["steps_per_epoch"],
-                 "optimizer_epoch_s": min(f["optimizer_epoch_s"] for f in floors)}
-        out[name] = {"setup": setup, "engines": rows,
-                     "ratio_vs_stock": {e: rows[e]["steady_epoch_s"] / stock for e in ENGINES},
-                     "fastest_vs_stock": {e: rows[e]["fastest_epoch_s"] / rows["stock"]["fastest_epoch_s"]
-                                          for e in ENGINES},
-                     "scratch_fastest_vs_stock_first": scratch["fastest_epoch_s"] / rows["stock"]["first_epoch_s"],
-                     "product_floor": floor, "scratch_fastest_vs_floor": scratch["fastest_epoch_s"] / floor["epoch_s"],
-                     # the products and Adam's update, each alone with hot operands: no step can take less
-                     "floor_and_optimizer_vs_floor": (floor["epoch_s"] + floor["optimizer_epoch_s"]) / floor["epoch_s"],
-                     "scratch_gflops": achieved, "steadiness": steadiness(rows)}
-        print(f"{name}: epoch time / stock Keras fit: " + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}"
-                                                                    for e in ENGINES[1:])
-              + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
-              f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s",
-              flush=True)
+        floor = {
+            "epoch_s": min(f["epoch_s"] for f in floors),
+            "step_s": min(f["step_s"] for f in floors),
+            "steps_per_epoch": floors[0]["steps_per_epoch"],
+            "optimizer_epoch_s": min(f["optimizer_epoch_s"] for f in floors),
+        }
+        out[name] = {
+            "setup": setup,
+            "engines": rows,
+            "ratio_vs_stock": {e: rows[e]["steady_epoch_s"] / stock for e in ENGINES},
+            "fastest_vs_stock": {e: rows[e]["fastest_epoch_s"] / rows["stock"]["fastest_epoch_s"] for e in ENGINES},
+            "scratch_fastest_vs_stock_first": scratch["fastest_epoch_s"] / rows["stock"]["first_epoch_s"],
+            "product_floor": floor,
+            "scratch_fastest_vs_floor": scratch["fastest_epoch_s"] / floor["epoch_s"],
+            # the products and Adam's update, each alone with hot operands: no step can take less
+            "floor_and_optimizer_vs_floor": (floor["epoch_s"] + floor["optimizer_epoch_s"]) / floor["epoch_s"],
+            "scratch_gflops": achieved,
+            "steadiness": steadiness(rows),
+        }
+        print(
+            f"{name}: epoch time / stock Keras fit: "
+            + ", ".join(f"{e} {out[name]['ratio_vs_stock'][e]:.2f}" for e in ENGINES[1:])
+            + f"; fastest epochs: scratch / stock {out[name]['fastest_vs_stock']['scratch']:.2f}, scratch / "
+            f"product floor {out[name]['scratch_fastest_vs_floor']:.2f}; scratch {achieved:.0f} GFLOP/s",
+            flush=True,
+        )
         if not out[name]["steadiness"]["steady"]:
             print(f"{name}: {steadiness_note(out[name]['steadiness'])}", flush=True)
         out[name]["alternating"] = alternating(name, setup, quick)
@@ -348,20 +388,26 @@ def with_sgemm(out: dict, readings: list[float]) -> dict:
     for net in ("mlp", "cnn"):
         if net in out:
             out[net]["scratch_fraction_of_sgemm"] = out[net]["scratch_gflops"] / best
-            print(f"{net}: scratch {out[net]['scratch_gflops']:.0f} GFLOP/s = "
-                  f"{100 * out[net]['scratch_fraction_of_sgemm']:.0f}% of sgemm's {best:.0f}", flush=True)
+            print(
+                f"{net}: scratch {out[net]['scratch_gflops']:.0f} GFLOP/s = "
+                f"{100 * out[net]['scratch_fraction_of_sgemm']:.0f}% of sgemm's {best:.0f}",
+                flush=True,
+            )
     return out
 
 
 def steadiness_note(st: dict) -> str:
     """One sentence on how steady the host was, for the printout and the table."""
     name = "stock Keras fit" if st["engine"] == "stock" else st["engine"]
-    said = (f"the steady epochs of {name} ranged {st['fastest_s']:.3f}-{st['slowest_s']:.3f} s "
-            f"({st['ratio']:.2f}x" + (f", the widest of the {st['engines']} engines)" if st["engines"] > 1 else ")"))
+    said = f"the steady epochs of {name} ranged {st['fastest_s']:.3f}-{st['slowest_s']:.3f} s ({st['ratio']:.2f}x" + (
+        f", the widest of the {st['engines']} engines)" if st["engines"] > 1 else ")"
+    )
     if st["steady"]:
         return f"Host steady: {said}."
-    return (f"Host NOT steady: {said}; the host's speed changed during the run, so the epoch ratios above are "
-            "unreliable and the step-by-step figures of alternating rounds are the ones to go by.")
+    return (
+        f"Host NOT steady: {said}; the host's speed changed during the run, so the epoch ratios above are "
+        "unreliable and the step-by-step figures of alternating rounds are the ones to go by."
+    )
 
 
 # Steps a round of the alternating measurement: about a second of each runner per round.
@@ -377,9 +423,12 @@ def alternating(net: str, setup: dict, quick: bool) -> dict:
     steps = ALTERNATING_STEPS[net]
     result = alternate(setup["model"], setup["batch_size"], steps, 5 if quick else 9)
     result["steps_per_round"] = steps
-    print(f"{setup['model']} step by step, {result['rounds']} alternating rounds of {steps}: scratch / stock Keras "
-          f"{result['scratch_vs_keras']:.2f} (fastest rounds {result['scratch_vs_keras_fastest']:.2f}), scratch / "
-          f"product floor {result['scratch_vs_floor']:.2f} ({result['scratch_vs_floor_fastest']:.2f})", flush=True)
+    print(
+        f"{setup['model']} step by step, {result['rounds']} alternating rounds of {steps}: scratch / stock Keras "
+        f"{result['scratch_vs_keras']:.2f} (fastest rounds {result['scratch_vs_keras_fastest']:.2f}), scratch / "
+        f"product floor {result['scratch_vs_floor']:.2f} ({result['scratch_vs_floor_fastest']:.2f})",
+        flush=True,
+    )
     return result
 
 
@@ -396,19 +445,30 @@ def steadiness(rows: dict[str, dict]) -> dict | None:
         return None
     engine = max(ranged, key=lambda e: ranged[e][1] / ranged[e][0])
     low, high = ranged[engine]
-    return {"engine": engine, "fastest_s": low, "slowest_s": high, "ratio": high / low, "engines": len(ranged),
-            "steady": high / low <= UNSTEADY}
+    return {
+        "engine": engine,
+        "fastest_s": low,
+        "slowest_s": high,
+        "ratio": high / low,
+        "engines": len(ranged),
+        "steady": high / low <= UNSTEADY,
+    }
 
 
 def combine(runs: list[dict]) -> dict:
     """One engine's repeated runs as one row: medians of the first and of all steady epochs, the largest
     peak memory, the mean test accuracy."""
     steady = [t for r in runs for t in (r["epoch_s"][1:] or r["epoch_s"])]
-    return {"epoch_s": [r["epoch_s"] for r in runs], "first_epoch_s": statistics.median(r["first_epoch_s"] for r in runs),
-            "fastest_epoch_s": min(t for r in runs for t in r["epoch_s"]),
-            "steady_epoch_s": statistics.median(steady), "steady_range_s": [min(steady), max(steady)],
-            "test_acc": statistics.fmean(r["test_acc"] for r in runs),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "flops_per_epoch": runs[0]["flops_per_epoch"]}
+    return {
+        "epoch_s": [r["epoch_s"] for r in runs],
+        "first_epoch_s": statistics.median(r["first_epoch_s"] for r in runs),
+        "fastest_epoch_s": min(t for r in runs for t in r["epoch_s"]),
+        "steady_epoch_s": statistics.median(steady),
+        "steady_range_s": [min(steady), max(steady)],
+        "test_acc": statistics.fmean(r["test_acc"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "flops_per_epoch": runs[0]["flops_per_epoch"],
+    }
 
 
 def scaling(data: str, quick: bool) -> dict:
@@ -418,8 +478,12 @@ def scaling(data: str, quick: bool) -> dict:
     out = {"data": data, "batch": {}, "width": {}, "peak_rss_mb": {e: 0.0 for e in ENGINES}}
     points = [("batch", b, "mlp:256,128,64", b) for b in batches] + [("width", w, f"mlp:{w}", 128) for w in widths]
     for key, x, model, batch_size in points:
-        rows = {e: measure({"kind": "train", "engine": e, "data": data, "model": model, "batch_size": batch_size,
-                            "epochs": 2}) for e in ENGINES}
+        rows = {
+            e: measure(
+                {"kind": "train", "engine": e, "data": data, "model": model, "batch_size": batch_size, "epochs": 2}
+            )
+            for e in ENGINES
+        }
         out[key][x] = {e: r["steady_epoch_s"] for e, r in rows.items()}
         for e, r in rows.items():
             out["peak_rss_mb"][e] = max(out["peak_rss_mb"][e], r["peak_rss_mb"])
@@ -434,11 +498,19 @@ def plot_scaling(result: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "batch", "batch size (mlp:256,128,64)"), (axes[1], "width", "hidden width (mlp:W)")):
+    for ax, key, label in (
+        (axes[0], "batch", "batch size (mlp:256,128,64)"),
+        (axes[1], "width", "hidden width (mlp:W)"),
+    ):
         xs = sorted(result[key], key=int)
         for i, e in enumerate(ENGINES):
-            ax.plot([int(x) for x in xs], [result[key][x][e] for x in xs], marker="o", color=f"C{i}",
-                    label="stock Keras fit" if e == "stock" else e)
+            ax.plot(
+                [int(x) for x in xs],
+                [result[key][x][e] for x in xs],
+                marker="o",
+                color=f"C{i}",
+                label="stock Keras fit" if e == "stock" else e,
+            )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(label)
@@ -455,15 +527,20 @@ def plot_scaling(result: dict, path: Path) -> Path:
 if __name__ == "__main__":
     # The worker entry point: bench.py runs this file with one JSON job.
     if sys.argv[1:] in (["-h"], ["--help"]):
-        print(f"usage: python {Path(__file__).name} JOB_JSON\n\n{__doc__.strip()}\n\nbench.py starts one such "
-              "worker per measurement: run `python benchmarks/bench.py --only speed scaling`.")
+        print(
+            f"usage: python {Path(__file__).name} JOB_JSON\n\n{__doc__.strip()}\n\nbench.py starts one such "
+            "worker per measurement: run `python benchmarks/bench.py --only speed scaling`."
+        )
         sys.exit(0)
     try:
         job = json.loads(sys.argv[1]) if len(sys.argv) == 2 else None
     except ValueError:
         job = None
     if not isinstance(job, dict) or "kind" not in job:
-        print(f"error: {Path(__file__).name}: expected one JSON job such as '{{\"kind\": \"sgemm\"}}' "
-              "(see --help; bench.py starts these workers)", file=sys.stderr)
+        print(
+            f'error: {Path(__file__).name}: expected one JSON job such as \'{{"kind": "sgemm"}}\' '
+            "(see --help; bench.py starts these workers)",
+            file=sys.stderr,
+        )
         sys.exit(2)
     print(json.dumps(worker(job)))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import typer
+from helpers.cli import bplab
 
 import backprop_lab as bl
 from backprop_lab import api
 from backprop_lab.cli import app
-from helpers.cli import bplab
 
 SMALL = dict(data="digits", model="mlp:16", epochs=1, batch_size=64, seed=0)
 
@@ -49,6 +49,7 @@ def cli_error(*args) -> str:
 
 
 # --- the surface -------------------------------------------------------------------------------
+
 
 def test_every_command_has_a_function_and_every_function_a_command():
     assert set(COMMANDS) == set(api.COMMANDS), "a command without an API function, or the other way round"
@@ -89,16 +90,21 @@ def test_options_have_the_commands_names_and_defaults(path):
         if p.required:
             continue
         cli_default = p.default
-        same = (str(default) == str(cli_default)) if isinstance(cli_default, Path) or isinstance(default, Path) \
+        same = (
+            (str(default) == str(cli_default))
+            if isinstance(cli_default, Path) or isinstance(default, Path)
             else default == cli_default
+        )
         assert same, f"bplab {path} {flag}: default {cli_default!r}, bl.{fn.__name__}({name}={default!r})"
 
 
 # --- same results as the commands ----------------------------------------------------------------
 
+
 def test_model_and_data_give_the_commands_json():
-    assert bl.model("cnn:32,64,64", data="mnist-5k").summary().to_dict() == cli_json("summary", "cnn:32,64,64",
-                                                                                     "--data", "mnist-5k")
+    assert bl.model("cnn:32,64,64", data="mnist-5k").summary().to_dict() == cli_json(
+        "summary", "cnn:32,64,64", "--data", "mnist-5k"
+    )
     assert bl.data("digits").to_dict() == cli_json("data", "info", "digits")
 
 
@@ -111,8 +117,14 @@ def trained(tmp_path_factory):
 
 def test_train_gives_the_commands_numbers(trained):
     folder, run = trained
-    doc = cli_json("train", "--engine", "scratch", *sum((["--" + k.replace("_", "-"), str(v)] for k, v in SMALL.items()), []),
-                   "--out", folder / "cli-run")
+    doc = cli_json(
+        "train",
+        "--engine",
+        "scratch",
+        *sum((["--" + k.replace("_", "-"), str(v)] for k, v in SMALL.items()), []),
+        "--out",
+        folder / "cli-run",
+    )
     assert run.history.step_loss == doc["history"]["step_loss"]
     assert run.test.to_dict() == doc["test"]
     assert run.test.accuracy == doc["test"]["accuracy"]
@@ -130,22 +142,68 @@ def test_gradcheck_and_check_derivation_give_the_commands_results():
 
 
 def test_derive_prints_what_the_command_prints():
-    args = dict(model="mlp:2/act=sigmoid/out=sigmoid", weights=Path(__file__).parent.parent / "examples" / "published-2-2-2.json",
-                input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)
+    args = dict(
+        model="mlp:2/act=sigmoid/out=sigmoid",
+        weights=Path(__file__).parent.parent / "examples" / "published-2-2-2.json",
+        input=["0.05,0.10"],
+        target=["0.01,0.99"],
+        loss="half_squared_error",
+        lr=0.5,
+        fixed_biases=True,
+    )
     example = bl.derive(**args)
-    result = bplab("derive", "--model", args["model"], "--weights", args["weights"], "--input", "0.05,0.10",
-                   "--target", "0.01,0.99", "--loss", "half_squared_error", "--lr", "0.5", "--fixed-biases")
+    result = bplab(
+        "derive",
+        "--model",
+        args["model"],
+        "--weights",
+        args["weights"],
+        "--input",
+        "0.05,0.10",
+        "--target",
+        "0.01,0.99",
+        "--loss",
+        "half_squared_error",
+        "--lr",
+        "0.5",
+        "--fixed-biases",
+    )
     assert result.returncode == 0, result.stderr
     assert example.to_markdown().split() == result.stdout.split()
     assert f"{example.losses[0]:.9g}" == "0.298371109"  # the classic example's first loss
-    assert bl.derive(model=args["model"], input=[[0.05, 0.10]], target=[[0.01, 0.99]], weights=args["weights"],
-                     loss="half_squared_error", lr=0.5, fixed_biases=True).losses == example.losses
+    assert (
+        bl.derive(
+            model=args["model"],
+            input=[[0.05, 0.10]],
+            target=[[0.01, 0.99]],
+            weights=args["weights"],
+            loss="half_squared_error",
+            lr=0.5,
+            fixed_biases=True,
+        ).losses
+        == example.losses
+    )
 
 
 def test_sweep_gives_the_commands_cells(tmp_path):
     res = bl.sweep(grid={"optimizer": ["sgd", "adam"]}, seeds=1, out=tmp_path / "api", quiet=True, **SMALL)
-    doc = cli_json("sweep", "--grid", "optimizer=sgd,adam", "--seeds", "1", "--data", "digits", "--model", "mlp:16",
-                   "--epochs", "1", "--batch-size", "64", "--out", tmp_path / "cli")
+    doc = cli_json(
+        "sweep",
+        "--grid",
+        "optimizer=sgd,adam",
+        "--seeds",
+        "1",
+        "--data",
+        "digits",
+        "--model",
+        "mlp:16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--out",
+        tmp_path / "cli",
+    )
     key = [(c["cell"], c["test_acc_mean"]) for c in doc["cells"]]
     assert [(c["cell"], c["test_acc_mean"]) for c in res.rows()] == key
     assert res.folder == tmp_path / "api" and (res.folder / "results.md").is_file()
@@ -193,6 +251,7 @@ def test_blend_draw_and_study_reference(tmp_path):
 
 # --- display -----------------------------------------------------------------------------------
 
+
 def test_results_show_themselves_with_their_numbers(trained):
     _, run = trained
     summary = bl.model("mlp:256,128,64", data="digits")
@@ -236,12 +295,16 @@ def test_comparison_shows_its_parity_table_and_drift(tmp_path):
 
 # --- bad arguments -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, args", [
-    (lambda: bl.train(lr=-1.0, **{k: v for k, v in SMALL.items()}), ["train", "--lr", "-1", "--data", "digits"]),
-    (lambda: bl.compare(engines="scratch", data="digits"), ["compare", "--engines", "scratch", "--data", "digits"]),
-    (lambda: bl.draw(format="gif", data="digits"), ["draw", "--format", "gif", "--data", "digits"]),
-    (lambda: bl.model("mlp:0", data="digits"), ["summary", "mlp:0", "--data", "digits"]),
-])
+
+@pytest.mark.parametrize(
+    "call, args",
+    [
+        (lambda: bl.train(lr=-1.0, **{k: v for k, v in SMALL.items()}), ["train", "--lr", "-1", "--data", "digits"]),
+        (lambda: bl.compare(engines="scratch", data="digits"), ["compare", "--engines", "scratch", "--data", "digits"]),
+        (lambda: bl.draw(format="gif", data="digits"), ["draw", "--format", "gif", "--data", "digits"]),
+        (lambda: bl.model("mlp:0", data="digits"), ["summary", "mlp:0", "--data", "digits"]),
+    ],
+)
 def test_bad_arguments_raise_the_commands_message(call, args):
     with pytest.raises(bl.BplabError) as caught:
         call()

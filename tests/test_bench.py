@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench  # noqa: E402
 import speed  # noqa: E402
 
-from backprop_lab.spec import parse_model  # noqa: E402
+from backprop_lab.spec.model import parse_model  # noqa: E402
 
 
 def test_epoch_flops_counts_forward_and_backward_matrix_products():
@@ -33,8 +33,10 @@ def test_epoch_flops_counts_forward_and_backward_matrix_products():
     assert speed.epoch_flops(cropped, n) == pytest.approx(2 * conv + 3 * dense)
 
 
-@pytest.mark.parametrize("model, shape", [("cnn:32,64,64", (28, 28, 1)), ("cnn:16,32", (32, 32, 3)), ("cnn:8,8", (23, 23, 2)),
-                                          ("mlp:64,32", (28, 28, 1))])
+@pytest.mark.parametrize(
+    "model, shape",
+    [("cnn:32,64,64", (28, 28, 1)), ("cnn:16,32", (32, 32, 3)), ("cnn:8,8", (23, 23, 2)), ("mlp:64,32", (28, 28, 1))],
+)
 def test_the_product_floor_runs_the_steps_products_at_their_flops(model, shape):
     import numpy as np
 
@@ -54,8 +56,12 @@ def test_the_floor_job_also_times_adams_update_alone_and_the_table_adds_it_to_th
     assert floor["step_s"] > 0 and floor["optimizer_step_s"] > 0
     assert floor["optimizer_epoch_s"] == pytest.approx(floor["optimizer_step_s"] * floor["steps_per_epoch"])
     result = _speed_result(0.93, 0.8)
-    result["mlp"]["product_floor"] = {"epoch_s": 0.4, "step_s": 0.4 / 469, "steps_per_epoch": 469,
-                                      "optimizer_epoch_s": 0.05}
+    result["mlp"]["product_floor"] = {
+        "epoch_s": 0.4,
+        "step_s": 0.4 / 469,
+        "steps_per_epoch": 469,
+        "optimizer_epoch_s": 0.05,
+    }
     result["mlp"]["scratch_fastest_vs_floor"], result["mlp"]["floor_and_optimizer_vs_floor"] = 2.0, 1.125
     table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
     assert "| mlp:8 | product floor + Adam's update alone (no step takes less) | | 0.450 | / floor 1.12 | | |" in table
@@ -65,8 +71,9 @@ def test_the_floor_job_also_times_adams_update_alone_and_the_table_adds_it_to_th
 def test_alternating_rounds_report_medians_and_ratios_of_the_scratch_step():
     import layers_bench
 
-    summary = layers_bench.summary({"scratch": [0.002, 0.004, 0.003], "keras": [0.004, 0.008, 0.005],
-                                    "floor": [0.001, 0.002, 0.001]})
+    summary = layers_bench.summary(
+        {"scratch": [0.002, 0.004, 0.003], "keras": [0.004, 0.008, 0.005], "floor": [0.001, 0.002, 0.001]}
+    )
     assert summary["rounds"] == 3 and summary["median_step_s"] == {"scratch": 0.003, "keras": 0.005, "floor": 0.001}
     assert summary["scratch_vs_keras"] == pytest.approx(0.6) and summary["scratch_vs_floor"] == pytest.approx(3.0)
     assert summary["scratch_vs_keras_fastest"] == pytest.approx(0.5) and summary["scratch_vs_floor_fastest"] == 2.0
@@ -78,17 +85,28 @@ def test_alternating_rounds_report_medians_and_ratios_of_the_scratch_step():
 def test_the_step_by_step_figures_get_their_table_and_target_rows():
     result = _speed_result(0.93, 0.8)
     for net, (vs_keras, vs_floor) in {"mlp": (0.34, 1.74), "cnn": (0.57, 1.56)}.items():
-        result[net]["alternating"] = {"rounds": 9, "steps_per_round": 60, "scratch_vs_keras": vs_keras,
-                                      "scratch_vs_floor": vs_floor, "scratch_vs_keras_fastest": vs_keras - 0.05,
-                                      "scratch_vs_floor_fastest": vs_floor - 0.1,
-                                      "median_step_s": {"scratch": 0.004, "keras": 0.007, "floor": 0.0025},
-                                      "fastest_step_s": {"scratch": 0.0035, "keras": 0.0065, "floor": 0.0024}}
+        result[net]["alternating"] = {
+            "rounds": 9,
+            "steps_per_round": 60,
+            "scratch_vs_keras": vs_keras,
+            "scratch_vs_floor": vs_floor,
+            "scratch_vs_keras_fastest": vs_keras - 0.05,
+            "scratch_vs_floor_fastest": vs_floor - 0.1,
+            "median_step_s": {"scratch": 0.004, "keras": 0.007, "floor": 0.0025},
+            "fastest_step_s": {"scratch": 0.0035, "keras": 0.0065, "floor": 0.0024},
+        }
     for net in ("mlp", "cnn"):
-        result[net].update({"fastest_vs_stock": {"scratch": 0.5}, "scratch_fastest_vs_stock_first": 0.5,
-                            "scratch_fastest_vs_floor": 2.0})
+        result[net].update(
+            {
+                "fastest_vs_stock": {"scratch": 0.5},
+                "scratch_fastest_vs_stock_first": 0.5,
+                "scratch_fastest_vs_floor": 2.0,
+            }
+        )
     rows = {r.split(" | ")[0].lstrip("| "): r for r in bench.target_rows({"speed": result})}
-    assert rows["CNN, step by step: scratch step / stock Keras fit's step <= 0.7 (medians of alternating rounds)"
-                ].endswith("| 0.57 | yes |")
+    assert rows[
+        "CNN, step by step: scratch step / stock Keras fit's step <= 0.7 (medians of alternating rounds)"
+    ].endswith("| 0.57 | yes |")
     assert rows["MLP, step by step: scratch step / product floor <= 1.25"].endswith("| 1.74 | no |")
     assert rows["MLP, step by step: scratch step / stock Keras fit's step <= 0.3"].endswith("| 0.34 | no |")
     table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
@@ -99,20 +117,33 @@ def test_the_step_by_step_figures_get_their_table_and_target_rows():
 def test_a_worker_reports_times_accuracy_and_memory(engine):
     if engine == "stock":
         pytest.importorskip("tensorflow")
-    result = speed.measure({"kind": "train", "engine": engine, "data": "digits", "model": "mlp:32",
-                            "batch_size": 64, "epochs": 2})
+    result = speed.measure(
+        {"kind": "train", "engine": engine, "data": "digits", "model": "mlp:32", "batch_size": 64, "epochs": 2}
+    )
     assert len(result["epoch_s"]) == 2 and result["steady_epoch_s"] > 0 and result["first_epoch_s"] > 0
     assert 0.3 < result["test_acc"] <= 1.0 and result["peak_rss_mb"] > 10 and result["flops_per_epoch"] > 0
 
 
 def _speed_result(cnn_scratch: float, mlp_fraction: float) -> dict:
-    engines = {e: {"first_epoch_s": 1.0, "steady_epoch_s": 1.0, "test_acc": 0.9, "peak_rss_mb": 700.0}
-               for e in speed.ENGINES}
+    engines = {
+        e: {"first_epoch_s": 1.0, "steady_epoch_s": 1.0, "test_acc": 0.9, "peak_rss_mb": 700.0} for e in speed.ENGINES
+    }
+
     def net(model, scratch_ratio, fraction):
-        return {"setup": {"model": model}, "engines": engines, "scratch_gflops": 100 * fraction,
-                "scratch_fraction_of_sgemm": fraction,
-                "ratio_vs_stock": {"stock": 1.0, "fit": 0.6, "tape": 1.2, "scratch": scratch_ratio}}
-    return {"data": "d", "sgemm_gflops": 100.0, "mlp": net("mlp:8", 0.3, mlp_fraction), "cnn": net("cnn:8", cnn_scratch, 0.1)}
+        return {
+            "setup": {"model": model},
+            "engines": engines,
+            "scratch_gflops": 100 * fraction,
+            "scratch_fraction_of_sgemm": fraction,
+            "ratio_vs_stock": {"stock": 1.0, "fit": 0.6, "tape": 1.2, "scratch": scratch_ratio},
+        }
+
+    return {
+        "data": "d",
+        "sgemm_gflops": 100.0,
+        "mlp": net("mlp:8", 0.3, mlp_fraction),
+        "cnn": net("cnn:8", cnn_scratch, 0.1),
+    }
 
 
 def test_the_targets_table_says_met_or_not_from_the_figures():
@@ -136,8 +167,9 @@ def test_the_fraction_of_sgemm_uses_the_runs_highest_reading(capsys):
     assert out["mlp"]["scratch_fraction_of_sgemm"] == pytest.approx(0.5)
     assert out["cnn"]["scratch_fraction_of_sgemm"] == pytest.approx(0.25)
     assert "50% of sgemm's 180" in capsys.readouterr().out
-    assert bench.sgemm_phrase(out) == ("sgemm in this run: 100-180 GFLOP/s over 3 readings; the fractions of sgemm "
-                                       "use the highest, 180")
+    assert bench.sgemm_phrase(out) == (
+        "sgemm in this run: 100-180 GFLOP/s over 3 readings; the fractions of sgemm use the highest, 180"
+    )
     assert bench.sgemm_phrase({"sgemm_gflops": 87.4}) == "sgemm in this run: 87 GFLOP/s"  # an older run's results
 
 
@@ -155,8 +187,12 @@ def test_a_quick_run_never_replaces_the_full_figures(tmp_path):
     before = full.read_text()
 
     def run(*args):
-        return subprocess.run([sys.executable, str(tmp_path / "bench.py"), "--quick", "--only", "scratch_mlp", *args],
-                              capture_output=True, text=True, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        return subprocess.run(
+            [sys.executable, str(tmp_path / "bench.py"), "--quick", "--only", "scratch_mlp", *args],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
 
     done = run()
     assert done.returncode == 0, done.stderr[-2000:]
@@ -191,8 +227,23 @@ def test_layers_bench_against_keras_prints_no_tensorflow_start_up_lines():
 
     pytest.importorskip("tensorflow")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
-    done = subprocess.run([sys.executable, str(Path(bench.__file__).parent / "layers_bench.py"), "--model", "mlp:8",
-                           "--batch", "16", "--steps", "2", "--rounds", "1"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(bench.__file__).parent / "layers_bench.py"),
+            "--model",
+            "mlp:8",
+            "--batch",
+            "16",
+            "--steps",
+            "2",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ratio scratch / keras" in done.stdout
     for line in ("absl::InitializeLog", "oneDNN custom operations"):
@@ -202,9 +253,22 @@ def test_layers_bench_against_keras_prints_no_tensorflow_start_up_lines():
 def test_an_unsteady_host_is_named_in_the_printout_and_the_table():
     """Steady epochs of one engine that differ by more than UNSTEADY (a shared host lending half its cores
     for a while) make the table say the epoch ratios are unreliable, naming the engine and its range."""
-    runs = [{"epoch_s": [1.0, 0.55, 0.56, 1.15], "first_epoch_s": 1.0, "test_acc": 0.9, "peak_rss_mb": 1.0,
-             "flops_per_epoch": 1.0}, {"epoch_s": [0.9, 0.54, 0.58], "first_epoch_s": 0.9, "test_acc": 0.9,
-                                       "peak_rss_mb": 1.0, "flops_per_epoch": 1.0}]
+    runs = [
+        {
+            "epoch_s": [1.0, 0.55, 0.56, 1.15],
+            "first_epoch_s": 1.0,
+            "test_acc": 0.9,
+            "peak_rss_mb": 1.0,
+            "flops_per_epoch": 1.0,
+        },
+        {
+            "epoch_s": [0.9, 0.54, 0.58],
+            "first_epoch_s": 0.9,
+            "test_acc": 0.9,
+            "peak_rss_mb": 1.0,
+            "flops_per_epoch": 1.0,
+        },
+    ]
     rows = {"stock": speed.combine([{**runs[1], "epoch_s": [2.0, 1.50, 1.52]}]), "scratch": speed.combine(runs)}
     assert rows["scratch"]["steady_range_s"] == [0.54, 1.15]
     st = speed.steadiness(rows)
@@ -213,8 +277,9 @@ def test_an_unsteady_host_is_named_in_the_printout_and_the_table():
     result["mlp"]["steadiness"] = st
     result["cnn"]["steadiness"] = speed.steadiness({"stock": rows["stock"]})
     table = bench.markdown({"date": "2026-01-01", "machine": "m", "versions": "v", "speed": result})
-    assert ("mlp:8: Host NOT steady: the steady epochs of scratch ranged 0.540-1.150 s (2.13x, the widest of the "
-            "2 engines)") in table
+    assert (
+        "mlp:8: Host NOT steady: the steady epochs of scratch ranged 0.540-1.150 s (2.13x, the widest of the 2 engines)"
+    ) in table
     assert "cnn:8: Host steady: the steady epochs of stock Keras fit ranged 1.500-1.520 s (1.01x)." in table
     assert speed.steadiness({"stock": {"steady_epoch_s": 1.0}}) is None  # figures from before the range was kept
 
@@ -243,8 +308,13 @@ def test_the_results_name_the_blas_kernels_and_the_variables_that_chose_them():
     base = {k: v for k, v in os.environ.items() if k not in speed.BLAS_OVERRIDES}
 
     def described(**extra):
-        done = subprocess.run([sys.executable, "-c", "import speed; print(speed.blas())"], cwd=here,
-                              capture_output=True, text=True, env={**base, **extra})
+        done = subprocess.run(
+            [sys.executable, "-c", "import speed; print(speed.blas())"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            env={**base, **extra},
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout.strip()
 
@@ -272,16 +342,23 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
     (fake / "python").write_text("#!/bin/sh\nenv\n")
     (fake / "python").chmod(0o755)
     root = Path(bench.__file__).parents[1]
-    env = {**{k: v for k, v in os.environ.items() if k != "BENCH_ENV"}, "OPENBLAS_CORETYPE": "Haswell",
-           "OPENBLAS_L2_SIZE": "512"}
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "BENCH_ENV"},
+        "OPENBLAS_CORETYPE": "Haswell",
+        "OPENBLAS_L2_SIZE": "512",
+    }
     stamp = tmp_path / "installed"  # newer than pyproject.toml: make installs nothing
     stamp.touch()
     later = (root / "pyproject.toml").stat().st_mtime + 3600
     os.utime(stamp, (later, later))
 
     def bench_env(*args):
-        done = subprocess.run(["make", "-s", "-C", str(root), "bench", f"BIN={fake}", f"STAMP={stamp}", *args],
-                              capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            ["make", "-s", "-C", str(root), "bench", f"BIN={fake}", f"STAMP={stamp}", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
@@ -295,9 +372,23 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
 def test_figures_kept_from_a_run_with_other_blas_kernels_say_so():
     """--only keeps older figures beside new ones: where the older ones ran other BLAS kernels, the table says so."""
     result = _speed_result(0.93, 0.8)
-    same = bench.markdown({"date": "2026-01-02", "machine": "m", "versions": "v", "blas": "openblas (SkylakeX kernels)",
-                           "speed": {**result, "blas": "openblas (SkylakeX kernels)"}})
+    same = bench.markdown(
+        {
+            "date": "2026-01-02",
+            "machine": "m",
+            "versions": "v",
+            "blas": "openblas (SkylakeX kernels)",
+            "speed": {**result, "blas": "openblas (SkylakeX kernels)"},
+        }
+    )
     assert "another BLAS" not in same
-    other = bench.markdown({"date": "2026-01-02", "machine": "m", "versions": "v", "blas": "openblas (SkylakeX kernels)",
-                            "speed": {**result, "blas": "openblas (Haswell kernels)"}})
+    other = bench.markdown(
+        {
+            "date": "2026-01-02",
+            "machine": "m",
+            "versions": "v",
+            "blas": "openblas (SkylakeX kernels)",
+            "speed": {**result, "blas": "openblas (Haswell kernels)"},
+        }
+    )
     assert "Measured with another BLAS: speed: openblas (Haswell kernels)." in other

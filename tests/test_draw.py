@@ -5,10 +5,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from backprop_lab.config import TrainConfig
-from backprop_lab.derive.equations import derive
-from backprop_lab.derive.graphs import backward_graph as backward_of, forward_graph as forward_of
-from backprop_lab.spec import parse_model
+from backprop_lab.maths.equations import derive
+from backprop_lab.maths.graphs import backward_graph as backward_of
+from backprop_lab.maths.graphs import forward_graph as forward_of
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.spec.model import parse_model
 from backprop_lab.viz import render as render_mod
 from backprop_lab.viz.equations import write_equations
 from backprop_lab.viz.network import network_graph
@@ -27,8 +28,16 @@ def backward_graph(spec, loss="categorical_crossentropy", l2=0.0):
 def test_forward_graph_of_reference_mlp():
     g = forward_graph(MLP)
     params = {n.label: n.shape for n in g.by_kind("param")}
-    assert params == {"W[1]": (784, 256), "b[1]": (256,), "W[2]": (256, 128), "b[2]": (128,),
-                      "W[3]": (128, 64), "b[3]": (64,), "W[4]": (64, 10), "b[4]": (10,)}
+    assert params == {
+        "W[1]": (784, 256),
+        "b[1]": (256,),
+        "W[2]": (256, 128),
+        "b[2]": (128,),
+        "W[3]": (128, 64),
+        "b[3]": (64,),
+        "W[4]": (64, 10),
+        "b[4]": (10,),
+    }
     ops = [n.label for n in g.by_kind("op")]
     assert ops.count("matmul") == 4 and ops.count("add") == 4 and ops.count("relu") == 3
     assert ops.count("softmax") == 1 and ops.count("flatten") == 1
@@ -60,14 +69,19 @@ def _reachable(g, start):
     return seen
 
 
-@pytest.mark.parametrize("model, shape", [("mlp:256,128,64", (28, 28, 1)), ("cnn:32,64,64/dropout=0.2", (28, 28, 1)),
-                                          ("mlp:16,8/dropout=0.5", (8, 8, 1))])
+@pytest.mark.parametrize(
+    "model, shape",
+    [("mlp:256,128,64", (28, 28, 1)), ("cnn:32,64,64/dropout=0.2", (28, 28, 1)), ("mlp:16,8/dropout=0.5", (8, 8, 1))],
+)
 def test_backward_graph_reaches_every_parameter_exactly_once(model, shape):
     spec = parse_model(model, shape, 10)
     g = backward_graph(spec)
     grads = [n for n in g.by_kind("param")]
-    expected = sorted(f"d{k[0].upper() if k == 'W' else k}[{l}]" for l in range(1, len([i for i in spec.infos if i.params]) + 1)
-                      for k in ("W", "b"))
+    expected = sorted(
+        f"d{k[0].upper() if k == 'W' else k}[{l}]"
+        for l in range(1, len([i for i in spec.infos if i.params]) + 1)
+        for k in ("W", "b")
+    )
     assert sorted(n.label for n in grads) == expected  # one gradient node per parameter
     reach = _reachable(g, "dL")
     assert all(n.id in reach for n in grads)
@@ -80,7 +94,7 @@ def test_backward_graph_reaches_every_parameter_exactly_once(model, shape):
 
 
 def test_graph_nodes_carry_values_and_gradient_norms(tmp_path):
-    from backprop_lab.derive.check import dropout_masks
+    from backprop_lab.analysis.derivation_check import dropout_masks
 
     spec = parse_model("mlp:6,5/dropout=0.5", (7,), 3)
     d = derive(spec, TrainConfig(l2=0.01))
@@ -136,12 +150,10 @@ def test_renders_with_graphviz(tmp_path, fmt):
 
 def test_graphviz_renderer_refused_when_missing(tmp_path, monkeypatch):
     monkeypatch.setattr(render_mod.shutil, "which", lambda name: None)
-    from backprop_lab.errors import BplabError
+    from backprop_lab.core.errors import BplabError
 
     with pytest.raises(BplabError, match="'dot' program is not installed"):
         render_mod.render(forward_graph(MLP), tmp_path, "svg", "graphviz")
-
-
 
 
 def test_equation_files(tmp_path):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 import typer
+from helpers.cli import bplab
 
 from backprop_lab.cli import app
-from helpers.cli import bplab
 
 
 def walk(command, path: tuple[str, ...] = ()):

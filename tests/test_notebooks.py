@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers.cli import bplab
 from helpers.notebooks import execute, outputs
 
@@ -35,8 +34,10 @@ def test_quickstart_runs_and_shows_tables_pictures_equations_and_numbers(tmp_pat
     assert "parity" in html and "scratch vs tape" in html  # the comparison's table
     assert re.search(r"passed: True; worst relative error \d\.\d\de-\d\d", text)
     assert (tmp_path / "examples" / "runs" / "quickstart" / "tape" / "model.json").is_file()
-    cells = {name: next(c for c in nb.cells if c.cell_type == "code" and name in c.source)
-             for name in ("bl.compare(", "bl.train(")}
+    cells = {
+        name: next(c for c in nb.cells if c.cell_type == "code" and name in c.source)
+        for name in ("bl.compare(", "bl.train(")
+    }
     bars = [o for o in cells["bl.compare("].outputs if "<progress" in o.get("data", {}).get("text/html", "")]
     assert len(bars) == 1, "one progress bar, updated in place, for all six trainings of the comparison"
     assert 'value="' in bars[0]["data"]["text/html"]

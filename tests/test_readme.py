@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import typer
+from helpers.cli import bplab
 
 from backprop_lab.cli import app
-from helpers.cli import bplab
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

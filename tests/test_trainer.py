@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from backprop_lab.config import TrainConfig
-from backprop_lab.errors import BplabError
-from backprop_lab.workflow import initial_weights, prepare, train_run
+from backprop_lab.core.errors import BplabError
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.workflow import initial_weights, prepare, train_run
 
 
 def test_mlp64_reaches_95_percent_on_digits():
@@ -15,7 +15,9 @@ def test_mlp64_reaches_95_percent_on_digits():
 
 
 def test_full_batch_float64_and_sgd():
-    setup = prepare("digits", "mlp:32", TrainConfig(optimizer="sgd", lr=0.5, epochs=30, batch_size=None, dtype="float64"))
+    setup = prepare(
+        "digits", "mlp:32", TrainConfig(optimizer="sgd", lr=0.5, epochs=30, batch_size=None, dtype="float64")
+    )
     run = train_run(setup, "scratch")
     assert len(run.history.step_loss) == 30
     assert run.weights["dense_0/kernel"].dtype == np.float64
@@ -33,20 +35,25 @@ def test_training_is_reproducible_and_does_not_touch_the_initial_weights():
 
 
 def test_divergence_stops_with_a_message_and_finite_weights():
-    setup = prepare("digits", "mlp:32/act=linear/out=linear", TrainConfig(optimizer="sgd", lr=5.0, loss="mse", epochs=3))
+    setup = prepare(
+        "digits", "mlp:32/act=linear/out=linear", TrainConfig(optimizer="sgd", lr=5.0, loss="mse", epochs=3)
+    )
     run = train_run(setup, "scratch")
     assert run.history.stopped and "try a lower learning rate" in run.history.stopped
     assert "step" in run.history.stopped
     assert all(np.isfinite(w).all() for w in run.weights.values())
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"optimizer": "adagrad"}, "--optimizer: unknown optimizer 'adagrad'"),
-    ({"lr": -0.1}, "--lr: learning rate must be positive"),
-    ({"batch_size": 0}, "--batch-size"),
-    ({"alpha": 1.5}, "--alpha"),
-    ({"loss": "hinge"}, "--loss: unknown loss"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"optimizer": "adagrad"}, "--optimizer: unknown optimizer 'adagrad'"),
+        ({"lr": -0.1}, "--lr: learning rate must be positive"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"alpha": 1.5}, "--alpha"),
+        ({"loss": "hinge"}, "--loss: unknown loss"),
+    ],
+)
 def test_bad_options_are_refused(kwargs, fragment):
     with pytest.raises(BplabError) as info:
         TrainConfig(**kwargs)

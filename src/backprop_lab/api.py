@@ -18,27 +18,47 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Unpack
 
-from .errors import BplabError
-from .options import TRAINING, TrainingOptions, check_names, config_from_options
+from backprop_lab.core.errors import BplabError
+from backprop_lab.options.registry import TRAINING, TrainingOptions, check_names, config_from_options
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .compare import Comparison
-    from .derive.chain import CheckReport
-    from .derive.worked import WorkedExample
-    from .evaluate import Evaluation
-    from .experiments.sweep import SweepResult
-    from .results import Chains, DataInfo, Drawing, Exported, GradCheck, Model, StudyReport, Transfer
-    from .runs import Run
+    from backprop_lab.analysis.comparison import Comparison
+    from backprop_lab.classroom.derivation import CheckReport
+    from backprop_lab.experiments.sweep import SweepResult
+    from backprop_lab.maths.worked import WorkedExample
+    from backprop_lab.results.objects import (
+        Chains,
+        DataInfo,
+        Drawing,
+        Exported,
+        GradCheck,
+        Model,
+        StudyReport,
+        Transfer,
+    )
+    from backprop_lab.runs.evaluation import Evaluation
+    from backprop_lab.runs.record import Run
 
 PathLike = str | Path
 
 # The command each function stands for ("bplab summary" is bl.model(...).summary()).
 COMMANDS: dict[str, str] = {
-    "summary": "model", "data info": "data", "train": "train", "gradcheck": "gradcheck", "compare": "compare",
-    "draw": "draw", "evaluate": "evaluate", "export": "export", "transfer": "transfer", "sweep": "sweep",
-    "blend": "blend", "study": "study", "derive": "derive", "check-derivation": "check_derivation",
+    "summary": "model",
+    "data info": "data",
+    "train": "train",
+    "gradcheck": "gradcheck",
+    "compare": "compare",
+    "draw": "draw",
+    "evaluate": "evaluate",
+    "export": "export",
+    "transfer": "transfer",
+    "sweep": "sweep",
+    "blend": "blend",
+    "study": "study",
+    "derive": "derive",
+    "check-derivation": "check_derivation",
 }
 EXTRA = ("resume", "load")  # train --resume, and reading a run back
 
@@ -50,8 +70,12 @@ def training_options(**defaults: Any) -> Callable:
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
         params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-        params += [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(o.name, o.default),
-                                     annotation=o.type) for o in TRAINING]
+        params += [
+            inspect.Parameter(
+                o.name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(o.name, o.default), annotation=o.type
+            )
+            for o in TRAINING
+        ]
         fn.__signature__ = sig.replace(parameters=params)
         fn.training_defaults = dict(defaults)
         return fn
@@ -69,7 +93,7 @@ def _out(path: PathLike | None) -> Path | None:
 
 
 def _reporter(quiet: bool):
-    from .progress import Reporter
+    from backprop_lab.training.progress import Reporter
 
     return Reporter(not quiet)
 
@@ -77,13 +101,14 @@ def _reporter(quiet: bool):
 # ---------------------------------------------------------------------------------------------
 # Looking: data, model, draw, derive, check_derivation
 
+
 def data(name: str, data_dir: PathLike | None = None) -> DataInfo:
     """Sizes, shapes, classes and where the files came from (``bplab data info``).
 
     Example: ``bl.data("digits").train`` is 1437.
     """
-    from .data import load_dataset
-    from .results import DataInfo
+    from backprop_lab.datasets.registry import load_dataset
+    from backprop_lab.results.objects import DataInfo
 
     return DataInfo.from_dict(load_dataset(name, data_dir).info())
 
@@ -94,32 +119,45 @@ def model(description: str, data: str = "mnist-5k", data_dir: PathLike | None = 
 
     Example: ``bl.model("cnn:32,64,64", data="mnist-5k").summary().total``
     """
-    from .data import load_dataset
-    from .results import Model
-    from .spec import parse_model
+    from backprop_lab.datasets.registry import load_dataset
+    from backprop_lab.results.objects import Model
+    from backprop_lab.spec.model import parse_model
 
     ds = load_dataset(data, data_dir)
     return Model(description, data, parse_model(description, ds.input_shape, ds.num_classes))
 
 
-def draw(model: str = "mlp:256,128,64", data: str = "mnist-5k", data_dir: PathLike | None = None,
-         out: PathLike = "drawings", format: str = "svg", renderer: str = "auto",
-         loss: str = "categorical_crossentropy", l2: float = 0.0, optimizer: str = "adam", lr: float | None = None,
-         alpha: float = 0.0, force: bool = False, values: bool = False, run: PathLike | None = None, rows: int = 8,
-         seed: int = 0) -> Drawing:
+def draw(
+    model: str = "mlp:256,128,64",
+    data: str = "mnist-5k",
+    data_dir: PathLike | None = None,
+    out: PathLike = "drawings",
+    format: str = "svg",
+    renderer: str = "auto",
+    loss: str = "categorical_crossentropy",
+    l2: float = 0.0,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    alpha: float = 0.0,
+    force: bool = False,
+    values: bool = False,
+    run: PathLike | None = None,
+    rows: int = 8,
+    seed: int = 0,
+) -> Drawing:
     """The network, its forward and backward computation graphs and its update equations, written to
     ``out`` (``bplab draw``); shown inline as SVG and MathML (Graphviz not needed).
 
     Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True)``
     """
-    from .config import TrainConfig
-    from .derive.equations import derive as derivation_of
-    from .derive.graphs import backward_graph, forward_graph
-    from .results import Drawing, Equations
-    from .viz.drawings import graph_values, write_drawings
-    from .viz.network import network_graph
-    from .viz.render import check_format
-    from .workflow import new_run_folder, prepare
+    from backprop_lab.maths.equations import derive as derivation_of
+    from backprop_lab.maths.graphs import backward_graph, forward_graph
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.results.objects import Drawing, Equations
+    from backprop_lab.runs.workflow import new_run_folder, prepare
+    from backprop_lab.viz.drawings import graph_values, write_drawings
+    from backprop_lab.viz.network import network_graph
+    from backprop_lab.viz.render import check_format
 
     check_format(format, renderer)
     if rows < 1:
@@ -130,10 +168,15 @@ def draw(model: str = "mlp:256,128,64", data: str = "mnist-5k", data_dir: PathLi
     labels = graph_values(setup, run_path, rows) if values or run_path is not None else None
     folder = new_run_folder(Path(out), force)
     title = f"{model} on {data} ({loss}, {optimizer})"
-    written, used = write_drawings(setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels)
+    written, used = write_drawings(
+        setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels
+    )
     derivation = derivation_of(setup.spec, config)
-    graphs = [network_graph(setup.spec, setup.dataset.class_names), forward_graph(derivation, labels),
-              backward_graph(derivation, labels)]
+    graphs = [
+        network_graph(setup.spec, setup.dataset.class_names),
+        forward_graph(derivation, labels),
+        backward_graph(derivation, labels),
+    ]
     return Drawing(title, folder, written, used, graphs, Equations(derivation, title))
 
 
@@ -170,12 +213,29 @@ def parse_rows(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | None = None,
-           target: Sequence[Any] | None = None, data: str | None = None, data_dir: PathLike | None = None,
-           rows: int = 1, weights: PathLike | None = None, run: PathLike | None = None, seed: int = 0,
-           init: str = "glorot_uniform", loss: str = "mse", optimizer: str = "sgd", lr: float | None = None,
-           l2: float = 0.0, momentum: float = 0.9, steps: int = 1, fixed_biases: bool = False, digits: int = 6,
-           max_entries: int = 24, out: PathLike | None = None, force: bool = False) -> WorkedExample:
+def derive(
+    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    input: Sequence[Any] | None = None,
+    target: Sequence[Any] | None = None,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    rows: int = 1,
+    weights: PathLike | None = None,
+    run: PathLike | None = None,
+    seed: int = 0,
+    init: str = "glorot_uniform",
+    loss: str = "mse",
+    optimizer: str = "sgd",
+    lr: float | None = None,
+    l2: float = 0.0,
+    momentum: float = 0.9,
+    steps: int = 1,
+    fixed_biases: bool = False,
+    digits: int = 6,
+    max_entries: int = 24,
+    out: PathLike | None = None,
+    force: bool = False,
+) -> WorkedExample:
     """A worked example (``bplab derive``): forward values, deltas, gradients and updated weights, each
     as its equation with symbols, then with the numbers substituted, then the result.
 
@@ -184,29 +244,35 @@ def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | 
     """
     import numpy as np
 
-    from .config import TrainConfig
-    from .derive.check import dropout_masks
-    from .derive.equations import derive as derivation_of
-    from .derive.worked import worked_example
-    from .runs import load_run, read_weights
-    from .spec import parse_model
-    from .workflow import initial_weights, new_run_folder
+    from backprop_lab.analysis.derivation_check import dropout_masks
+    from backprop_lab.maths.equations import derive as derivation_of
+    from backprop_lab.maths.worked import worked_example
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.runs.record import load_run, read_weights
+    from backprop_lab.runs.workflow import initial_weights, new_run_folder
+    from backprop_lab.spec.model import parse_model
 
     input = input if input is not None and len(input) else None
     target = target if target is not None and len(target) else None
-    for name, value, least in (("--steps", steps, 1), ("--rows", rows, 1), ("--digits", digits, 1),
-                               ("--max-entries", max_entries, 1), ("--seed", seed, 0)):
+    for name, value, least in (
+        ("--steps", steps, 1),
+        ("--rows", rows, 1),
+        ("--digits", digits, 1),
+        ("--max-entries", max_entries, 1),
+        ("--seed", seed, 0),
+    ):
         if value < least:
             raise BplabError(f"{name}: must be at least {least}, got {value}")
     if weights is not None and run is not None:
         raise BplabError("--weights and --run both give the weights: choose one")
-    config = TrainConfig(optimizer=optimizer, lr=lr, loss=loss, l2=l2, init=init, seed=seed, momentum=momentum,
-                         dtype="float64")
+    config = TrainConfig(
+        optimizer=optimizer, lr=lr, loss=loss, l2=l2, init=init, seed=seed, momentum=momentum, dtype="float64"
+    )
     if data is not None:
         if input is not None or target is not None:
             raise BplabError("--data takes the rows from the data set: drop --input/--target")
-        from .data import load_dataset
-        from .training import targets
+        from backprop_lab.datasets.registry import load_dataset
+        from backprop_lab.training import targets
 
         ds = load_dataset(data, data_dir)
         spec = parse_model(model, ds.input_shape, ds.num_classes)
@@ -234,8 +300,10 @@ def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | 
         except BplabError as exc:
             if data is None and f"{spec.infos[0].name}/kernel has shape" in str(exc):
                 # the first kernel's rows are the input's width: say which of the two sets it here
-                raise BplabError(f"{exc} (the spec's input width is the {x.shape[1]} value"
-                                 f"{'s' if x.shape[1] > 1 else ''} of each --input row)") from None
+                raise BplabError(
+                    f"{exc} (the spec's input width is the {x.shape[1]} value"
+                    f"{'s' if x.shape[1] > 1 else ''} of each --input row)"
+                ) from None
             raise
     else:
         w, where = initial_weights(spec, config), f"{init} initial weights (seed {seed})"
@@ -245,26 +313,37 @@ def derive(model: str = "mlp:2/act=sigmoid/out=sigmoid", input: Sequence[Any] | 
     example = worked_example(spec, config, w, x, y, steps, fixed_biases, digits, max_entries, masks, title)
     if out is not None:
         folder = new_run_folder(Path(out), force)
-        for name, text in (("worked.md", example.to_markdown()), ("worked.tex", example.to_latex()),
-                           ("worked.html", example.to_html())):
+        for name, text in (
+            ("worked.md", example.to_markdown()),
+            ("worked.tex", example.to_latex()),
+            ("worked.html", example.to_html()),
+        ):
             (folder / name).write_text(text, encoding="utf-8")
     return example
 
 
-def check_derivation(file: PathLike | None = None, *, model: str, data: str = "digits",
-                     data_dir: PathLike | None = None, l2: float = 0.0, show_chains: bool = False,
-                     latex: bool = False) -> CheckReport | Chains:
+def check_derivation(
+    file: PathLike | None = None,
+    *,
+    model: str,
+    data: str = "digits",
+    data_dir: PathLike | None = None,
+    l2: float = 0.0,
+    show_chains: bool = False,
+    latex: bool = False,
+) -> CheckReport | Chains:
     """Check a hand-written chain-rule derivation against MODEL's computation graph
     (``bplab check-derivation``); with ``show_chains=True``, the correct chain of every parameter.
 
     Example: ``bl.check_derivation("my-derivation.txt", model="mlp:16,8,4").correct``
     """
-    from .config import TrainConfig
-    from .data import load_dataset
-    from .derive.chain import check_derivation as check, correct_chains
-    from .derive.equations import derive as derivation_of
-    from .results import Chains
-    from .spec import parse_model
+    from backprop_lab.classroom.derivation import check_derivation as check
+    from backprop_lab.classroom.derivation import correct_chains
+    from backprop_lab.datasets.registry import load_dataset
+    from backprop_lab.maths.equations import derive as derivation_of
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.results.objects import Chains
+    from backprop_lab.spec.model import parse_model
 
     if (file is None) == (not show_chains):
         raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
@@ -291,25 +370,42 @@ def check_derivation(file: PathLike | None = None, *, model: str, data: str = "d
 # ---------------------------------------------------------------------------------------------
 # Training: train, resume, gradcheck, compare
 
+
 @training_options()
-def train(data: str = "mnist-5k", model: str = "mlp:256,128,64", engine: str = "scratch", val_split: float = 0.0,
-          data_dir: PathLike | None = None, eager: bool = False, out: PathLike | None = None, force: bool = False,
-          checkpoint_every: int | None = None, quiet: bool = False, **options: Unpack[TrainingOptions]) -> Run:
+def train(
+    data: str = "mnist-5k",
+    model: str = "mlp:256,128,64",
+    engine: str = "scratch",
+    val_split: float = 0.0,
+    data_dir: PathLike | None = None,
+    eager: bool = False,
+    out: PathLike | None = None,
+    force: bool = False,
+    checkpoint_every: int | None = None,
+    quiet: bool = False,
+    **options: Unpack[TrainingOptions],
+) -> Run:
     """Train MODEL on a data set with one engine into a resumable run folder (``bplab train``).
     ``out`` defaults to runs/TIMESTAMP-ENGINE-DATA. Returns the run: ``run.test.accuracy``,
     ``run.test.per_class[3].f1``, ``run.history.epochs[-1].test_loss``, ``run.folder``.
 
     Example: ``bl.train(engine="scratch", data="digits", model="mlp:16", epochs=2, out="runs/digits", force=True)``
     """
-    from .engines import check_engine
-    from .workflow import default_run_folder, new_run_folder, prepare, start_run
+    from backprop_lab.engines.registry import check_engine
+    from backprop_lab.runs.workflow import default_run_folder, new_run_folder, prepare, start_run
 
     check_engine(engine)
     config = _config("train", options)
     setup = prepare(data, model, config, data_dir, val_split)
     folder = new_run_folder(_out(out) or default_run_folder(engine, data), force)
-    run = start_run(setup, engine, folder, _reporter(quiet).training(engine),
-                    {"eager": eager} if engine == "tape" else None, checkpoint_every)
+    run = start_run(
+        setup,
+        engine,
+        folder,
+        _reporter(quiet).training(engine),
+        {"eager": eager} if engine == "tape" else None,
+        checkpoint_every,
+    )
     run.save_heatmap(folder)
     run.folder = folder
     return run
@@ -321,8 +417,8 @@ def resume(path: PathLike, quiet: bool = False) -> Run:
 
     Example: ``bl.resume("runs/mnist").test.accuracy``
     """
-    from .runs import load_run
-    from .workflow import inspect_run, resume_run
+    from backprop_lab.runs.record import load_run
+    from backprop_lab.runs.workflow import inspect_run, resume_run
 
     folder = Path(path)
     info = inspect_run(folder)
@@ -339,21 +435,30 @@ def load(path: PathLike) -> Run:
 
     Example: ``bl.load("runs/mnist").test.per_class[3].f1``
     """
-    from .portable import load_model
+    from backprop_lab.runs.portable import load_model
 
     return load_model(Path(path))
 
 
-def gradcheck(data: str = "digits", model: str = "mlp:16,16", loss: str = "categorical_crossentropy", l2: float = 0.0,
-              init: str = "he_normal", seed: int = 0, data_dir: PathLike | None = None, batch: int = 16,
-              entries: int = 30, autograd: bool = False) -> GradCheck:
+def gradcheck(
+    data: str = "digits",
+    model: str = "mlp:16,16",
+    loss: str = "categorical_crossentropy",
+    l2: float = 0.0,
+    init: str = "he_normal",
+    seed: int = 0,
+    data_dir: PathLike | None = None,
+    batch: int = 16,
+    entries: int = 30,
+    autograd: bool = False,
+) -> GradCheck:
     """Finite differences (float64) vs the hand-written backward pass, per parameter tensor (``bplab gradcheck``).
 
     Example: ``bl.gradcheck(model="mlp:32,16/act=tanh", data="digits", loss="mse").passed``
     """
-    from .config import TrainConfig
-    from .gradcheck import TOLERANCE, gradcheck_data
-    from .results import GradCheck
+    from backprop_lab.analysis.gradient_check import TOLERANCE, gradcheck_data
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.results.objects import GradCheck
 
     config = TrainConfig(loss=loss, l2=l2, init=init, seed=seed, dtype="float64")
     rows = gradcheck_data(data, model, config, data_dir, batch, entries, autograd)
@@ -361,16 +466,26 @@ def gradcheck(data: str = "digits", model: str = "mlp:16,16", loss: str = "categ
 
 
 @training_options()
-def compare(engines: str | Sequence[str] = "scratch,tape,fit", data: str = "mnist-5k", model: str = "mlp:256,128,64",
-            data_dir: PathLike | None = None, seeds: int = 1, eager: bool = False, out: PathLike | None = None,
-            force: bool = False, quiet: bool = False, **options: Unpack[TrainingOptions]) -> Comparison:
+def compare(
+    engines: str | Sequence[str] = "scratch,tape,fit",
+    data: str = "mnist-5k",
+    model: str = "mlp:256,128,64",
+    data_dir: PathLike | None = None,
+    seeds: int = 1,
+    eager: bool = False,
+    out: PathLike | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    **options: Unpack[TrainingOptions],
+) -> Comparison:
     """Train several engines from identical weights and batches and measure how far apart they end
     (``bplab compare``): ``comparison.pair("scratch", "tape").grad_rel``, ``comparison.runs[0]["fit"]``.
 
     Example: ``bl.compare(engines=["scratch", "tape", "fit"], data="digits", model="mlp:16", epochs=2)``
     """
-    from .compare import compare as run_compare, parse_engines
-    from .workflow import new_run_folder, prepare
+    from backprop_lab.analysis.comparison import compare as run_compare
+    from backprop_lab.analysis.comparison import parse_engines
+    from backprop_lab.runs.workflow import new_run_folder, prepare
 
     text = engines if isinstance(engines, str) else ",".join(engines)
     names = parse_engines(text, eager)
@@ -380,8 +495,9 @@ def compare(engines: str | Sequence[str] = "scratch,tape,fit", data: str = "mnis
     if folder is not None:
         new_run_folder(folder, force)
     reporter = _reporter(quiet)
-    result = run_compare(setup, names, seeds, {"tape": {"eager": eager}},
-                         callbacks_for=lambda e, s: reporter.training(f"{e} seed {s}"))
+    result = run_compare(
+        setup, names, seeds, {"tape": {"eager": eager}}, callbacks_for=lambda e, s: reporter.training(f"{e} seed {s}")
+    )
     k = len(result.seeds)
     result.title = f"{model} on {data} · {config.optimizer} · {config.epochs} epochs · {k} seed{'s' if k > 1 else ''}"
     if folder is not None:
@@ -393,9 +509,10 @@ def compare(engines: str | Sequence[str] = "scratch,tape,fit", data: str = "mnis
 # ---------------------------------------------------------------------------------------------
 # Experiments: sweep, blend, transfer, study
 
+
 def _run_sweep(plan, out: Path, force: bool, jobs: int, backend: str, address: str | None, quiet: bool) -> SweepResult:
-    from .experiments.sweep import run_sweep
-    from .workflow import sweep_folder
+    from backprop_lab.experiments.sweep import run_sweep
+    from backprop_lab.runs.workflow import sweep_folder
 
     sweep_folder(out, plan.to_dict(), force)
     with _reporter(quiet).sweep(len(plan.cells()) * plan.seeds) as bar:
@@ -406,12 +523,24 @@ def _run_sweep(plan, out: Path, force: bool, jobs: int, backend: str, address: s
 
 
 @training_options()
-def sweep(file: PathLike | None = None, preset: str | None = None,
-          grid: Sequence[str] | dict[str, Sequence[Any]] | None = None, data: str | None = None,
-          data_dir: PathLike | None = None, model: str | None = None, engine: str | None = None,
-          seeds: int | None = None, baseline: str | None = None, jobs: int = 1, backend: str = "local",
-          address: str | None = None, out: PathLike | None = None, force: bool = False, quiet: bool = False,
-          **options: Unpack[TrainingOptions]) -> SweepResult:
+def sweep(
+    file: PathLike | None = None,
+    preset: str | None = None,
+    grid: Sequence[str] | dict[str, Sequence[Any]] | None = None,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    model: str | None = None,
+    engine: str | None = None,
+    seeds: int | None = None,
+    baseline: str | None = None,
+    jobs: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    out: PathLike | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    **options: Unpack[TrainingOptions],
+) -> SweepResult:
     """Train a grid of option values over several seeds (``bplab sweep``): mean ± std, 95% intervals and
     a test of each cell against the baseline. ``grid`` is ``["optimizer=sgd,adam"]`` as on the command
     line or ``{"optimizer": ["sgd", "adam"]}``. ``data``, ``model``, ``engine``, ``seeds`` and the training
@@ -420,18 +549,21 @@ def sweep(file: PathLike | None = None, preset: str | None = None,
 
     Example: ``bl.sweep(grid={"optimizer": ["sgd", "adam"]}, data="digits", seeds=2, epochs=1, out="runs/sweep")``
     """
-    from .engines import check_engine
-    from .experiments.presets import preset as preset_doc
-    from .experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
+    from backprop_lab.engines.registry import check_engine
+    from backprop_lab.experiments.presets import preset as preset_doc
+    from backprop_lab.experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
 
     config = _config("sweep", options)
     file = _out(file)
     doc = preset_doc(preset) if preset else {}
     if file is not None:
         own = read_sweep_file(file)
-        doc = {**doc, **{k: v for k, v in own.items() if k not in ("grid", "variants")},
-               "grid": {**doc.get("grid", {}), **own.get("grid", {})},
-               "variants": {**doc.get("variants", {}), **own.get("variants", {})}}
+        doc = {
+            **doc,
+            **{k: v for k, v in own.items() if k not in ("grid", "variants")},
+            "grid": {**doc.get("grid", {}), **own.get("grid", {})},
+            "variants": {**doc.get("variants", {}), **own.get("variants", {})},
+        }
     base = {name: getattr(config, name) for name in options if name != "seed"}
     if model is not None:
         base["model"] = model
@@ -454,17 +586,26 @@ def sweep(file: PathLike | None = None, preset: str | None = None,
 
 
 @training_options()
-def blend(alphas: str | Sequence[float] = "0,0.25,0.5,0.75,1", data: str = "mnist-5k",
-          data_dir: PathLike | None = None, model: str = "mlp:256,128,64", engine: str = "scratch", seeds: int = 1,
-          jobs: int = 1, out: PathLike | None = None, force: bool = False, quiet: bool = False,
-          **options: Unpack[TrainingOptions]) -> SweepResult:
+def blend(
+    alphas: str | Sequence[float] = "0,0.25,0.5,0.75,1",
+    data: str = "mnist-5k",
+    data_dir: PathLike | None = None,
+    model: str = "mlp:256,128,64",
+    engine: str = "scratch",
+    seeds: int = 1,
+    jobs: int = 1,
+    out: PathLike | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    **options: Unpack[TrainingOptions],
+) -> SweepResult:
     """The blended update W <- (1 - alpha) W_new + alpha W_old for several alpha (``bplab blend``):
     one sweep cell per alpha, per-step loss curves in ``result.step_curves``. ``out`` defaults to runs/blend.
 
     Example: ``bl.blend(alphas=[0, 0.5, 1], data="digits", epochs=2, out="runs/blend", force=True)``
     """
-    from .engines import check_engine
-    from .experiments.blend import blend_plan, save_step_curves
+    from backprop_lab.engines.registry import check_engine
+    from backprop_lab.experiments.blend import blend_plan, save_step_curves
 
     config = _config("blend", options)
     check_engine(engine)
@@ -478,19 +619,29 @@ def blend(alphas: str | Sequence[float] = "0,0.25,0.5,0.75,1", data: str = "mnis
 
 
 @training_options(epochs=2, batch_size="32", init="glorot_uniform")
-def transfer(from_: PathLike, classes: str, engine: str = "scratch", data: str | None = None,
-             data_dir: PathLike | None = None, finetune: bool = False, finetune_lr: float | None = None,
-             finetune_epochs: int | None = None, out: PathLike | None = None, force: bool = False,
-             quiet: bool = False, **options: Unpack[TrainingOptions]) -> Transfer:
+def transfer(
+    from_: PathLike,
+    classes: str,
+    engine: str = "scratch",
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    finetune: bool = False,
+    finetune_lr: float | None = None,
+    finetune_epochs: int | None = None,
+    out: PathLike | None = None,
+    force: bool = False,
+    quiet: bool = False,
+    **options: Unpack[TrainingOptions],
+) -> Transfer:
     """Reuse a trained network for a two-class task (``bplab transfer --from``): frozen base + new sigmoid
     head, optional fine-tuning, compared with training the same network from scratch.
 
     Example: ``bl.transfer("runs/cnn", classes="3,8", finetune=True, out="runs/transfer")``
     """
-    from .engines import check_engine
-    from .experiments.transfer import transfer_from
-    from .results import Transfer
-    from .workflow import new_run_folder
+    from backprop_lab.engines.registry import check_engine
+    from backprop_lab.experiments.transfer import transfer_from
+    from backprop_lab.results.objects import Transfer
+    from backprop_lab.runs.workflow import new_run_folder
 
     check_engine(engine)
     config = _config("transfer", options, transfer.training_defaults)
@@ -498,16 +649,34 @@ def transfer(from_: PathLike, classes: str, engine: str = "scratch", data: str |
     if folder is not None:
         new_run_folder(folder, force)
     reporter = _reporter(quiet)
-    result = transfer_from(Path(from_), classes, engine, config, data, data_dir, finetune, finetune_lr,
-                           finetune_epochs, callbacks_for=lambda label: reporter.training(label))
+    result = transfer_from(
+        Path(from_),
+        classes,
+        engine,
+        config,
+        data,
+        data_dir,
+        finetune,
+        finetune_lr,
+        finetune_epochs,
+        callbacks_for=lambda label: reporter.training(label),
+    )
     if folder is not None:
         result.save(folder)
     return Transfer(result, engine, folder)
 
 
-def study(file: PathLike | None = None, data: str | None = None, preset: str = "quick", out: PathLike = "runs/study",
-          print_reference: bool = False, quiet: bool = False, notebook: bool | PathLike = False,
-          command: str | None = None, data_dir: PathLike | None = None) -> StudyReport | str:
+def study(
+    file: PathLike | None = None,
+    data: str | None = None,
+    preset: str = "quick",
+    out: PathLike = "runs/study",
+    print_reference: bool = False,
+    quiet: bool = False,
+    notebook: bool | PathLike = False,
+    command: str | None = None,
+    data_dir: PathLike | None = None,
+) -> StudyReport | str:
     """Run the study (``bplab study``) and write report.html and report.md in ``out``; re-running skips
     what is finished. ``notebook=True`` (or a path) also writes study.ipynb: one markdown cell per
     section and code cells reproducing it through this API. ``print_reference=True`` returns the
@@ -516,9 +685,9 @@ def study(file: PathLike | None = None, data: str | None = None, preset: str = "
 
     Example: ``bl.study(data="digits", out="runs/study", notebook=True).section("engines").numbers``
     """
-    from .results import StudyReport
-    from .study import load_study, reference_text, run_study
-    from .study.run import WEIGHTS
+    from backprop_lab.results.objects import StudyReport
+    from backprop_lab.studies import load_study, reference_text, run_study
+    from backprop_lab.studies.run import WEIGHTS
 
     if print_reference:
         return reference_text()
@@ -527,10 +696,12 @@ def study(file: PathLike | None = None, data: str | None = None, preset: str = "
     if folder.exists() and not folder.is_dir():
         raise BplabError(f"{folder}: exists and is not a folder")
     with _reporter(quiet).study({k: WEIGHTS.get(k, 5) for k in plan.sections}) as bar:
-        result = run_study(plan, folder, command or _call_text("study", file=file, data=data, preset=preset, out=out), bar)
+        result = run_study(
+            plan, folder, command or _call_text("study", file=file, data=data, preset=preset, out=out), bar
+        )
     report = StudyReport(result.folder, result.html, result.markdown, result.sections, result.cached, result.seconds)
     if notebook:
-        from .notebook import write_study_notebook
+        from backprop_lab.studies.notebook import write_study_notebook
 
         path = folder / "study.ipynb" if notebook is True else Path(notebook)
         report.notebook = write_study_notebook(plan, report, path)
@@ -545,16 +716,22 @@ def _call_text(name: str, **kwargs: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Saved models: evaluate, export
 
-def evaluate(run: PathLike, data: str | None = None, data_dir: PathLike | None = None, engine: str = "scratch",
-             out: PathLike | None = None) -> Evaluation:
+
+def evaluate(
+    run: PathLike,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    engine: str = "scratch",
+    out: PathLike | None = None,
+) -> Evaluation:
     """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix of a saved
     model (``bplab evaluate``), written as evaluation_DATA.json and a heatmap to ``out`` (default: the
     run folder): ``evaluation.test.per_class[3].f1``.
 
     Example: ``bl.evaluate("runs/mnist", data="mnist-5k").accuracy``
     """
-    from .engines import check_engine
-    from .evaluate import evaluate_model
+    from backprop_lab.engines.registry import check_engine
+    from backprop_lab.runs.evaluation import evaluate_model
 
     check_engine(engine)
     path = Path(run)
@@ -568,8 +745,8 @@ def export(run: PathLike, keras: PathLike, force: bool = False) -> Exported:
 
     Example: ``bl.export("runs/mnist", keras="mnist.keras", force=True)``
     """
-    from .portable import export_keras, load_model
-    from .results import Exported
+    from backprop_lab.results.objects import Exported
+    from backprop_lab.runs.portable import export_keras, load_model
 
     keras_file = Path(keras)
     if keras_file.exists() and not force:

@@ -8,20 +8,38 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers.cli import bplab
 from threadpoolctl import threadpool_limits
 
-from backprop_lab.compare import relative_difference
-from backprop_lab.config import TrainConfig
-from backprop_lab.errors import BplabError
+from backprop_lab.analysis.comparison import relative_difference
+from backprop_lab.core.errors import BplabError
 from backprop_lab.experiments.blend import parse_alphas
-from backprop_lab.workflow import initial_weights, prepare, train_run
-from helpers.cli import bplab
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.workflow import initial_weights, prepare, train_run
 
 
 def test_alpha_zero_is_bit_identical_to_plain_training_and_alpha_one_never_moves(tmp_path):
     out = tmp_path / "blend"
-    result = bplab("blend", "--alphas", "0,1", "--data", "digits", "--model", "mlp:16", "--batch-size", "full",
-                   "--optimizer", "sgd", "--lr", "0.5", "--epochs", "4", "--quiet", "--out", out)
+    result = bplab(
+        "blend",
+        "--alphas",
+        "0,1",
+        "--data",
+        "digits",
+        "--model",
+        "mlp:16",
+        "--batch-size",
+        "full",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.5",
+        "--epochs",
+        "4",
+        "--quiet",
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "step_loss.png").is_file() and (out / "curves.png").is_file()
     config = TrainConfig(optimizer="sgd", lr=0.5, epochs=4, batch_size=None)
@@ -58,7 +76,9 @@ def test_every_engine_agrees_per_step_with_alpha_one_half(optimizer):
     assert relative_difference(plain.weights, runs["scratch"].weights) > 1e-3  # the blend changes the trajectory
 
 
-@pytest.mark.parametrize("text, fragment", [("0,2", "in [0, 1]"), ("a,b", "expected numbers"), ("0.5,0.5", "twice"), ("", "at least one")])
+@pytest.mark.parametrize(
+    "text, fragment", [("0,2", "in [0, 1]"), ("a,b", "expected numbers"), ("0.5,0.5", "twice"), ("", "at least one")]
+)
 def test_bad_alphas_are_refused(text, fragment):
     with pytest.raises(BplabError) as info:
         parse_alphas(text)

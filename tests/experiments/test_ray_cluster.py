@@ -28,18 +28,43 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers.cli import bplab, bplab_background, bplab_env
 
-pytestmark = [pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed"),
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cluster's processes are found in /proc")]
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed"),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cluster's processes are found in /proc"),
+]
 
 RAY = Path(sys.executable).with_name("ray")
 RAY_SETTINGS = ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_TMPDIR")
-TINY = ["--grid", "optimizer=sgd,adam", "--seeds", "1", "--data", "digits", "--model", "mlp:32", "--epochs", "1",
-        "--quiet"]
-LONG = ["--grid", "optimizer=sgd,adam", "--seeds", "1", "--data", "digits", "--model", "mlp:128,64",
-        "--batch-size", "16", "--epochs", "20", "--quiet"]  # a few seconds per run: long enough to be killed in
+TINY = [
+    "--grid",
+    "optimizer=sgd,adam",
+    "--seeds",
+    "1",
+    "--data",
+    "digits",
+    "--model",
+    "mlp:32",
+    "--epochs",
+    "1",
+    "--quiet",
+]
+LONG = [
+    "--grid",
+    "optimizer=sgd,adam",
+    "--seeds",
+    "1",
+    "--data",
+    "digits",
+    "--model",
+    "mlp:128,64",
+    "--batch-size",
+    "16",
+    "--epochs",
+    "20",
+    "--quiet",
+]  # a few seconds per run: long enough to be killed in
 
 
 def free_ports(n: int) -> list[int]:
@@ -64,7 +89,7 @@ def processes() -> dict[int, tuple[int, str]]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2:].split()[:4]
+        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
         if state not in "ZX":
             found[int(entry.name)] = (int(session), cmdline)
     return found
@@ -78,8 +103,11 @@ class Cluster:
     root: Path
 
     def pids(self, title: str = "") -> list[int]:
-        return [pid for pid, (session, cmdline) in processes().items()
-                if (session == self.session or str(self.root) in cmdline) and cmdline.startswith(title)]
+        return [
+            pid
+            for pid, (session, cmdline) in processes().items()
+            if (session == self.session or str(self.root) in cmdline) and cmdline.startswith(title)
+        ]
 
     def stop(self) -> None:
         deadline = time.monotonic() + 30
@@ -100,18 +128,48 @@ def cluster():
         home = root / "home"
         (home / ".ray").mkdir(parents=True)
         (home / ".ray" / "auth_token").write_text(secrets.token_hex(32))  # as `ray get-auth-token --generate` does
-        env = {"HOME": str(home), "RAY_TMPDIR": str(root), "MPLCONFIGDIR": matplotlib.get_cachedir(),
-               "BPLAB_OFFLINE": "1", "BPLAB_CACHE": str(root / "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {
+            "HOME": str(home),
+            "RAY_TMPDIR": str(root),
+            "MPLCONFIGDIR": matplotlib.get_cachedir(),
+            "BPLAB_OFFLINE": "1",
+            "BPLAB_CACHE": str(root / "cache"),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
         port, client_port, dashboard_port, agent_port = free_ports(4)  # their defaults would clash with another Ray
-        command = [RAY, "start", "--head", "--port", port, "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
-                   "--include-dashboard", "false", "--temp-dir", root / "ray", "--disable-usage-stats",
-                   "--ray-client-server-port", client_port, "--dashboard-port", dashboard_port,
-                   "--dashboard-agent-listen-port", agent_port]
+        command = [
+            RAY,
+            "start",
+            "--head",
+            "--port",
+            port,
+            "--num-cpus",
+            "2",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--include-dashboard",
+            "false",
+            "--temp-dir",
+            root / "ray",
+            "--disable-usage-stats",
+            "--ray-client-server-port",
+            client_port,
+            "--dashboard-port",
+            dashboard_port,
+            "--dashboard-agent-listen-port",
+            agent_port,
+        ]
         with pytest.MonkeyPatch.context() as patch:
             for name in RAY_SETTINGS:  # the developer's own Ray settings stay out
                 patch.delenv(name, raising=False)
-            start = subprocess.Popen([str(a) for a in command], env=bplab_env(env), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            start = subprocess.Popen(
+                [str(a) for a in command],
+                env=bplab_env(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
             cluster = Cluster(f"127.0.0.1:{port}", env, start.pid, root)
             try:
                 output = start.communicate(timeout=120)[0]
@@ -153,10 +211,14 @@ def assert_same_runs(local: Path, remote: Path) -> None:
     for folder in run_folders(local):
         a, b = weights(local / folder), weights(remote / folder)
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), folder
-        assert json.loads((local / folder / "history.json").read_text())["step_loss"] == \
-            json.loads((remote / folder / "history.json").read_text())["step_loss"], folder
+        assert (
+            json.loads((local / folder / "history.json").read_text())["step_loss"]
+            == json.loads((remote / folder / "history.json").read_text())["step_loss"]
+        ), folder
     accs = [[row["cell"], row["seed"], row["test_acc"]] for row in csv.DictReader((local / "results.csv").open())]
-    assert [[row["cell"], row["seed"], row["test_acc"]] for row in csv.DictReader((remote / "results.csv").open())] == accs
+    assert [
+        [row["cell"], row["seed"], row["test_acc"]] for row in csv.DictReader((remote / "results.csv").open())
+    ] == accs
 
 
 def test_host_port_under_token_authentication_equals_the_local_backend(cluster, local_tiny, tmp_path):
@@ -174,8 +236,9 @@ def test_address_auto_equals_the_local_backend(cluster, local_tiny, tmp_path):
 def test_a_worker_killed_in_the_middle_of_a_run_is_retried_and_changes_nothing(cluster, tmp_path):
     reference, out = tmp_path / "local", tmp_path / "ray"
     assert sweep(*LONG, "--out", reference, cluster=cluster).returncode == 0
-    proc = bplab_background("sweep", *LONG, "--backend", "ray", "--address", cluster.address, "--out", out,
-                            env_extra=cluster.env)
+    proc = bplab_background(
+        "sweep", *LONG, "--backend", "ray", "--address", cluster.address, "--out", out, env_extra=cluster.env
+    )
     try:
         end = time.monotonic() + 120
         while not (running := cluster.pids("ray::train_task")):  # a worker process while it runs a task
@@ -196,14 +259,28 @@ def test_a_worker_killed_in_the_middle_of_a_run_is_retried_and_changes_nothing(c
 
 
 def test_a_wrong_token_is_one_line_naming_the_token_and_the_way_out(cluster, tmp_path):
-    env = {**cluster.env, "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_gcs_server_port_wait_time_s": "1"}  # Ray's connect window: ~20 s by default
-    result = bplab("sweep", *TINY, "--backend", "ray", "--address", cluster.address, "--out", tmp_path / "x",
-                   env_extra=env, timeout=120)
+    env = {
+        **cluster.env,
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_gcs_server_port_wait_time_s": "1",
+    }  # Ray's connect window: ~20 s by default
+    result = bplab(
+        "sweep",
+        *TINY,
+        "--backend",
+        "ray",
+        "--address",
+        cluster.address,
+        "--out",
+        tmp_path / "x",
+        env_extra=env,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]  # Ray's own log lines come before it
-    assert last.startswith(f"error: --address {cluster.address}: the Ray cluster refused the authentication token "
-                           "from RAY_AUTH_TOKEN"), last
+    assert last.startswith(
+        f"error: --address {cluster.address}: the Ray cluster refused the authentication token from RAY_AUTH_TOKEN"
+    ), last
     assert "ray get-auth-token" in last and "RAY_AUTH_MODE=disabled" in last
 
 
@@ -211,8 +288,9 @@ def test_an_address_where_no_cluster_listens_is_one_line_and_exit_2(tmp_path, mo
     for name in RAY_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     (port,) = free_ports(1)
-    result = bplab("sweep", *TINY, "--backend", "ray", "--address", f"127.0.0.1:{port}", "--out", tmp_path / "x",
-                   timeout=60)
+    result = bplab(
+        "sweep", *TINY, "--backend", "ray", "--address", f"127.0.0.1:{port}", "--out", tmp_path / "x", timeout=60
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

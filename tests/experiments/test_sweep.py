@@ -12,14 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from backprop_lab.errors import BplabError
-from backprop_lab.experiments.presets import PRESETS, preset
-from backprop_lab.experiments.sweep import SweepPlan, parse_grid_arg, plan_from_document, run_sweep
 from helpers.cli import bplab, bplab_background
 
-GRID = ["--grid", "optimizer=sgd,adam", "--grid", "init=he_normal,small_normal", "--seeds", "2", "--data", "digits",
-        "--epochs", "2", "--quiet"]
+from backprop_lab.core.errors import BplabError
+from backprop_lab.experiments.presets import PRESETS, preset
+from backprop_lab.experiments.sweep import SweepPlan, parse_grid_arg, plan_from_document, run_sweep
+
+GRID = [
+    "--grid",
+    "optimizer=sgd,adam",
+    "--grid",
+    "init=he_normal,small_normal",
+    "--seeds",
+    "2",
+    "--data",
+    "digits",
+    "--epochs",
+    "2",
+    "--quiet",
+]
 
 
 def weights(folder: Path) -> dict[str, np.ndarray]:
@@ -34,14 +45,22 @@ def run_folders(out: Path) -> list[Path]:
 def test_grid_arguments_and_files_are_parsed_and_bad_keys_named(tmp_path):
     assert parse_grid_arg("optimizer=sgd,adam") == ("optimizer", ["sgd", "adam"])
     assert parse_grid_arg("model=mlp:128,64|mlp:32") == ("model", ["mlp:128,64", "mlp:32"])
-    plan = plan_from_document({"data": "digits", "epochs": 2, "grid": {"batch-size": ["full", 64], "lr": [0.1, 0.01]}}, "t")
-    assert [c.name for c in plan.cells()] == ["batch-size=full,lr=0.1", "batch-size=full,lr=0.01",
-                                             "batch-size=64,lr=0.1", "batch-size=64,lr=0.01"]
+    plan = plan_from_document(
+        {"data": "digits", "epochs": 2, "grid": {"batch-size": ["full", 64], "lr": [0.1, 0.01]}}, "t"
+    )
+    assert [c.name for c in plan.cells()] == [
+        "batch-size=full,lr=0.1",
+        "batch-size=full,lr=0.01",
+        "batch-size=64,lr=0.1",
+        "batch-size=64,lr=0.01",
+    ]
     assert plan.cells()[2].config(0).batch_size == 64 and plan.cells()[0].config(0).batch_size is None
-    for doc, fragment in [({"data": "digits", "optimiser": "sgd", "grid": {"lr": [1]}}, "unknown key 'optimiser'"),
-                          ({"data": "digits", "grid": {"lr": ["fast"]}}, "lr = 'fast'"),
-                          ({"data": "digits", "grid": {"variant": ["x"]}}, "variant 'x' is not defined"),
-                          ({"data": "digits", "grid": {"lr": [0.1, 0.1]}}, "names a value twice")]:
+    for doc, fragment in [
+        ({"data": "digits", "optimiser": "sgd", "grid": {"lr": [1]}}, "unknown key 'optimiser'"),
+        ({"data": "digits", "grid": {"lr": ["fast"]}}, "lr = 'fast'"),
+        ({"data": "digits", "grid": {"variant": ["x"]}}, "variant 'x' is not defined"),
+        ({"data": "digits", "grid": {"lr": [0.1, 0.1]}}, "names a value twice"),
+    ]:
         with pytest.raises(BplabError, match=fragment):
             plan_from_document(doc, "t")
     sweep_file = tmp_path / "s.toml"
@@ -67,15 +86,31 @@ def test_sweep_writes_results_with_statistics(tmp_path):
     adam = cells["optimizer=adam,init=he_normal"]
     assert adam["welch_p_vs_baseline"] is not None and adam["test_acc_mean"] > 0.5
     accs = [float(r["test_acc"]) for r in rows if r["cell"] == "optimizer=adam,init=he_normal"]
-    assert adam["test_acc_mean"] == pytest.approx(np.mean(accs)) and adam["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
+    assert adam["test_acc_mean"] == pytest.approx(np.mean(accs)) and adam["test_acc_std"] == pytest.approx(
+        np.std(accs, ddof=1)
+    )
     for picture in ("curves.png", "accuracy.png"):
         assert (out / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
 def test_a_killed_sweep_restarted_skips_finished_runs_and_resumes_the_rest(tmp_path):
-    args = ["sweep", "--grid", "optimizer=sgd,adam", "--seeds", "2", "--data", "mnist-5k", "--model", "mlp:64",
-            "--epochs", "3", "--batch-size", "32", "--quiet"]
+    args = [
+        "sweep",
+        "--grid",
+        "optimizer=sgd,adam",
+        "--seeds",
+        "2",
+        "--data",
+        "mnist-5k",
+        "--model",
+        "mlp:64",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--quiet",
+    ]
     reference = tmp_path / "reference"
     assert bplab(*args, "--out", reference).returncode == 0
     out = tmp_path / "killed"
@@ -100,8 +135,25 @@ def test_a_killed_sweep_restarted_skips_finished_runs_and_resumes_the_rest(tmp_p
 
 def test_a_different_sweep_in_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "sweep"
-    assert bplab("sweep", "--grid", "lr=0.1,0.01", "--optimizer", "sgd", "--data", "digits", "--epochs", "1",
-                 "--seeds", "1", "--quiet", "--out", out).returncode == 0
+    assert (
+        bplab(
+            "sweep",
+            "--grid",
+            "lr=0.1,0.01",
+            "--optimizer",
+            "sgd",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--out",
+            out,
+        ).returncode
+        == 0
+    )
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     result = bplab("sweep", "--grid", "lr=0.5", "--data", "digits", "--epochs", "1", "--seeds", "1", "--out", out)
     assert result.returncode == 2 and "holds a different sweep" in result.stderr
@@ -109,8 +161,9 @@ def test_a_different_sweep_in_the_same_folder_is_refused(tmp_path):
 
 
 def _small_plan() -> SweepPlan:
-    return plan_from_document({"data": "digits", "epochs": 2, "model": "mlp:32", "seeds": 2,
-                               "grid": {"optimizer": ["sgd", "adam"]}}, "test")
+    return plan_from_document(
+        {"data": "digits", "epochs": 2, "model": "mlp:32", "seeds": 2, "grid": {"optimizer": ["sgd", "adam"]}}, "test"
+    )
 
 
 @pytest.mark.slow
@@ -136,8 +189,10 @@ def test_ray_backend_equals_the_local_backend_bit_for_bit(tmp_path):
         twin = tmp_path / "ray" / folder.relative_to(tmp_path / "local")
         a, b = weights(folder), weights(twin)
         assert all(np.array_equal(a[k], b[k]) for k in a), twin
-        assert json.loads((folder / "history.json").read_text())["step_loss"] == \
-            json.loads((twin / "history.json").read_text())["step_loss"]
+        assert (
+            json.loads((folder / "history.json").read_text())["step_loss"]
+            == json.loads((twin / "history.json").read_text())["step_loss"]
+        )
     assert [c.accs for c in local.cells] == [c.accs for c in remote.cells]
 
 

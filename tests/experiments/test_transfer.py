@@ -15,15 +15,15 @@ import json
 import numpy as np
 import pytest
 
-from backprop_lab.config import TrainConfig
-from backprop_lab.data import load_dataset, subset_classes
-from backprop_lab.engines import get_engine
-from backprop_lab.errors import BplabError
-from backprop_lab.evaluate import classification_report
+from backprop_lab.core.errors import BplabError
+from backprop_lab.datasets.registry import load_dataset, subset_classes
+from backprop_lab.engines.registry import get_engine
 from backprop_lab.experiments.transfer import HeadBudget, transfer
-from backprop_lab.runs import Run
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.evaluation import classification_report
+from backprop_lab.runs.record import Run
+from backprop_lab.runs.workflow import prepare, train_run
 from backprop_lab.training import Callback
-from backprop_lab.workflow import prepare, train_run
 
 CLASSES = [3, 8]
 CONFIG = TrainConfig(epochs=1, batch_size=32, init="glorot_uniform")
@@ -64,8 +64,14 @@ def result(base, digits):
 
 
 def zero_base(base: Run) -> Run:
-    return Run("scratch", base.dataset, base.spec, base.config, base.class_names,
-               {k: np.zeros_like(v) for k, v in base.weights.items()})
+    return Run(
+        "scratch",
+        base.dataset,
+        base.spec,
+        base.config,
+        base.class_names,
+        {k: np.zeros_like(v) for k, v in base.weights.items()},
+    )
 
 
 def test_head_only_clearly_beats_chance_and_a_base_that_carries_nothing(result, base, digits):
@@ -176,7 +182,9 @@ def test_timing_repeats_keep_the_fastest_of_identical_runs(result, base, digits)
     assert again.timing_repeats == 3 and again.to_dict()["timing_repeats"] == 3
     for slug in ("head_only", "finetune", "from_scratch"):
         a, b = out.variant(slug), again.variant(slug)
-        assert a.accuracy == b.accuracy and all(np.array_equal(a.run.weights[k], b.run.weights[k]) for k in a.run.weights)
+        assert a.accuracy == b.accuracy and all(
+            np.array_equal(a.run.weights[k], b.run.weights[k]) for k in a.run.weights
+        )
     head, tuned = again.variant("head_only"), again.variant("finetune")
     assert 0 < head.seconds <= again.head.extract_seconds + again.head.train_seconds + 1e-9
     assert tuned.seconds == pytest.approx(head.seconds + tuned.own_seconds)
@@ -191,8 +199,12 @@ def test_transfer_json_and_run_folders_hold_the_budget(result, tmp_path):
     doc = json.loads((tmp_path / "transfer.json").read_text())
     assert doc["base_bit_identical_after_head_only"] is True and doc["finetune_started_from_head"] is True
     h = doc["head_training"]
-    assert (h["epochs"], h["steps"], h["stop_reason"], h["converged"]) == (out.head.epochs, out.head.steps,
-                                                                          "converged", True)
+    assert (h["epochs"], h["steps"], h["stop_reason"], h["converged"]) == (
+        out.head.epochs,
+        out.head.steps,
+        "converged",
+        True,
+    )
     assert h["budget"] == {"max_epochs": 500, "patience": 5, "tol": 1e-3, "lr": None, "batch_size": "run"}
     assert doc["scratch_epochs"] == 2 and doc["finetune_epochs"] == 1 and doc["head_image_passes"] == 1
     rows = {v["slug"]: v for v in doc["variants"]}
@@ -204,8 +216,18 @@ def test_transfer_json_and_run_folders_hold_the_budget(result, tmp_path):
     assert (tmp_path / "3_from_scratch" / "confusion.png").is_file()
 
 
-@pytest.mark.parametrize("bad", [dict(max_epochs=0), dict(patience=0), dict(tol=-1.0), dict(tol=float("nan")),
-                                 dict(lr=0.0), dict(batch_size=0), dict(batch_size="all")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(max_epochs=0),
+        dict(patience=0),
+        dict(tol=-1.0),
+        dict(tol=float("nan")),
+        dict(lr=0.0),
+        dict(batch_size=0),
+        dict(batch_size="all"),
+    ],
+)
 def test_a_bad_head_budget_is_refused(bad):
     with pytest.raises(BplabError, match="head"):
         HeadBudget(**bad)

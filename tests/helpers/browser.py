@@ -7,9 +7,18 @@ import shutil
 
 import pytest
 
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1000")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+)
 
 
 @contextlib.contextmanager
@@ -33,5 +42,7 @@ def chromium():
 
 
 # every <math> block's rendered size, and whether it is wider than its container (then it scrolls)
-MATH_SIZES = ("return Array.from(document.querySelectorAll('math')).map(m => { const r = m.getBoundingClientRect();"
-              " return [r.width, r.height, m.textContent.slice(0, 60)]; });")
+MATH_SIZES = (
+    "return Array.from(document.querySelectorAll('math')).map(m => { const r = m.getBoundingClientRect();"
+    " return [r.width, r.height, m.textContent.slice(0, 60)]; });"
+)

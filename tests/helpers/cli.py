@@ -14,10 +14,22 @@ def bplab_env(extra: dict | None = None) -> dict:
 
 
 def bplab(*args, cwd=None, env_extra=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(BPLAB + [str(a) for a in args], capture_output=True, text=True, cwd=cwd,
-                          env=bplab_env(env_extra), timeout=timeout)
+    return subprocess.run(
+        BPLAB + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=bplab_env(env_extra),
+        timeout=timeout,
+    )
 
 
 def bplab_background(*args, cwd=None, env_extra=None) -> subprocess.Popen:
-    return subprocess.Popen(BPLAB + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, env=bplab_env(env_extra))
+    return subprocess.Popen(
+        BPLAB + [str(a) for a in args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=bplab_env(env_extra),
+    )

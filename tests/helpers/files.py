@@ -29,8 +29,12 @@ def write_idx_set(folder: Path, n_train=60, n_test=20, side=28, classes=10, gz=T
     """A complete synthetic IDX data set; returns stem -> path."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = [rng.integers(0, 256, (n_train, side, side)), np.arange(n_train) % classes,
-              rng.integers(0, 256, (n_test, side, side)), np.arange(n_test) % classes]
+    arrays = [
+        rng.integers(0, 256, (n_train, side, side)),
+        np.arange(n_train) % classes,
+        rng.integers(0, 256, (n_test, side, side)),
+        np.arange(n_test) % classes,
+    ]
     return {stem: write_idx(folder / (stem + (".gz" if gz else "")), a, gz) for stem, a in zip(IDX_NAMES, arrays)}
 
 

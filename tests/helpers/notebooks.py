@@ -13,10 +13,16 @@ from pathlib import Path
 def kernel_path(folder: Path) -> Path:
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "backprop-lab (tests)", "language": "python",
-        "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "backprop-lab (tests)",
+                "language": "python",
+                "env": {"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"},
+            }
+        )
+    )
     return folder
 
 
@@ -40,7 +46,14 @@ def outputs(nb) -> list[dict]:
             continue
         for out in cell.outputs:
             data = out.get("data", {})
-            found.append({"text": out.get("text", "") + data.get("text/plain", ""), "html": data.get("text/html", ""),
-                          "svg": data.get("image/svg+xml", ""), "png": data.get("image/png", ""),
-                          "latex": data.get("text/latex", ""), "type": out.get("output_type")})
+            found.append(
+                {
+                    "text": out.get("text", "") + data.get("text/plain", ""),
+                    "html": data.get("text/html", ""),
+                    "svg": data.get("image/svg+xml", ""),
+                    "png": data.get("image/png", ""),
+                    "latex": data.get("text/latex", ""),
+                    "type": out.get("output_type"),
+                }
+            )
     return found

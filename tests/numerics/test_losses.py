@@ -11,17 +11,22 @@ import json
 import numpy as np
 import pytest
 
-from backprop_lab.config import TrainConfig
-from backprop_lab.engines import get_engine
+from backprop_lab.engines.registry import get_engine
+from backprop_lab.engines.scratch.model import ScratchModel
 from backprop_lab.numerics.losses import get_loss
-from backprop_lab.scratch.model import ScratchModel
-from backprop_lab.spec import parse_model
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.spec.model import parse_model
 from backprop_lab.training import targets
 
 pytest.importorskip("tensorflow")
 
-CONV = {"layers": [{"kind": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "linear"},
-                   {"kind": "flatten"}, {"kind": "dense", "units": "classes", "activation": "softmax"}]}
+CONV = {
+    "layers": [
+        {"kind": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "linear"},
+        {"kind": "flatten"},
+        {"kind": "dense", "units": "classes", "activation": "softmax"},
+    ]
+}
 
 
 def saturated_weights(spec, scale, seed):
@@ -29,13 +34,16 @@ def saturated_weights(spec, scale, seed):
     return {k: rng.normal(0, scale, shape) for k, shape in spec.param_shapes().items()}
 
 
-@pytest.mark.parametrize("model, loss, classes, shape, scale", [
-    ("mlp:16,8", "categorical_crossentropy", 5, (6,), 8.0),
-    ("mlp:16/act=tanh/out=sigmoid", "binary_crossentropy", 2, (6,), 8.0),
-    ("mlp:16/act=sigmoid", "mse", 5, (6,), 8.0),
-    ("mlp:12/out=sigmoid", "mse", 2, (6,), 8.0),
-    ("conv.json", "categorical_crossentropy", 4, (6, 6, 1), 0.5),
-])
+@pytest.mark.parametrize(
+    "model, loss, classes, shape, scale",
+    [
+        ("mlp:16,8", "categorical_crossentropy", 5, (6,), 8.0),
+        ("mlp:16/act=tanh/out=sigmoid", "binary_crossentropy", 2, (6,), 8.0),
+        ("mlp:16/act=sigmoid", "mse", 5, (6,), 8.0),
+        ("mlp:12/out=sigmoid", "mse", 2, (6,), 8.0),
+        ("conv.json", "categorical_crossentropy", 4, (6, 6, 1), 0.5),
+    ],
+)
 @pytest.mark.parametrize("engine", ["tape", "fit"])
 def test_scratch_loss_equals_keras_loss_on_saturated_outputs(model, loss, classes, shape, scale, engine, tmp_path):
     if model == "conv.json":

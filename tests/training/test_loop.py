@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
-from backprop_lab.compare import relative_difference
-from backprop_lab.config import TrainConfig
-from backprop_lab.workflow import initial_weights, prepare, train_run
-
 from helpers.cli import bplab
+
+from backprop_lab.analysis.comparison import relative_difference
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.workflow import initial_weights, prepare, train_run
 
 pytest.importorskip("tensorflow")
 
@@ -41,21 +40,41 @@ def test_the_kept_weights_are_the_weights_after_the_last_good_step():
     stopped = train_run(setup, "scratch", weights=w0)
     good = stopped.history.stop.step
     # the same plan, cut to exactly the good steps
-    from backprop_lab.engines import get_engine
+    from backprop_lab.engines.registry import get_engine
     from backprop_lab.training import learning_rate, targets
 
     state = get_engine("scratch").start(setup.spec, w0, config)
     for step in range(good):
         idx = setup.plan.epoch(step // setup.plan.steps_per_epoch)[step % setup.plan.steps_per_epoch]
-        state.step(setup.dataset.x_train[idx], targets(setup.spec, setup.dataset.y_train[idx], "float64"),
-                   learning_rate(config, step, setup.plan.steps_per_epoch))
+        state.step(
+            setup.dataset.x_train[idx],
+            targets(setup.spec, setup.dataset.y_train[idx], "float64"),
+            learning_rate(config, step, setup.plan.steps_per_epoch),
+        )
     assert all(np.array_equal(state.weights()[k], stopped.weights[k]) for k in w0)
 
 
 def test_a_diverged_run_folder_records_that_it_stopped_and_why(tmp_path):
-    result = bplab("train", "--data", "digits", "--model", "mlp:32/act=linear/out=linear", "--loss", "mse",
-                   "--optimizer", "sgd", "--lr", "3", "--epochs", "2", "--batch-size", "64", "--quiet",
-                   "--out", tmp_path / "run")
+    result = bplab(
+        "train",
+        "--data",
+        "digits",
+        "--model",
+        "mlp:32/act=linear/out=linear",
+        "--loss",
+        "mse",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "3",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--quiet",
+        "--out",
+        tmp_path / "run",
+    )
     assert result.returncode == 0, result.stderr
     assert "training stopped at step" in result.stdout
     history = json.loads((tmp_path / "run" / "history.json").read_text())
@@ -79,10 +98,15 @@ def test_our_fit_is_bit_identical_to_stock_keras_fit(optimizer, l2, batch_size):
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     reg = keras.regularizers.L2(l2) if l2 else None
-    stock = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(32, "relu", kernel_regularizer=reg),
-                              keras.layers.Dense(16, "relu", kernel_regularizer=reg),
-                              keras.layers.Dense(10, "softmax", kernel_regularizer=reg)])
+    stock = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, "relu", kernel_regularizer=reg),
+            keras.layers.Dense(16, "relu", kernel_regularizer=reg),
+            keras.layers.Dense(10, "softmax", kernel_regularizer=reg),
+        ]
+    )
     dense = stock.layers[1:]
     for i, layer in enumerate(dense):
         layer.set_weights([w0[f"dense_{i}/kernel"], w0[f"dense_{i}/bias"]])

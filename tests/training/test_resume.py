@@ -10,12 +10,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from backprop_lab.workflow import resume_run
 from helpers.cli import bplab, bplab_background
 
-TRAIN = ["--data", "mnist-5k", "--model", "mlp:256/dropout=0.1", "--epochs", "4", "--batch-size", "32",
-         "--checkpoint-every", "4", "--seed", "3", "--quiet"]
+from backprop_lab.runs.workflow import resume_run
+
+TRAIN = [
+    "--data",
+    "mnist-5k",
+    "--model",
+    "mlp:256/dropout=0.1",
+    "--epochs",
+    "4",
+    "--batch-size",
+    "32",
+    "--checkpoint-every",
+    "4",
+    "--seed",
+    "3",
+    "--quiet",
+]
 
 
 def weights(folder: Path) -> dict[str, np.ndarray]:
@@ -40,7 +53,11 @@ def wait_for(condition, proc, timeout=300.0) -> None:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under a folder, byte for byte."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+    return (
+        {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        if folder.exists()
+        else {}
+    )
 
 
 def lines(path: Path) -> int:
@@ -65,14 +82,15 @@ def reference(tmp_path_factory):
 
     def get(engine):
         if engine not in done:
-            from backprop_lab.config import TrainConfig
-            from backprop_lab.workflow import new_run_folder, prepare, start_run
+            from backprop_lab.options.config import TrainConfig
+            from backprop_lab.runs.workflow import new_run_folder, prepare, start_run
 
             config = TrainConfig(epochs=4, batch_size=32, seed=3)
             setup = prepare("mnist-5k", "mlp:256/dropout=0.1", config)
             start_run(setup, engine, new_run_folder(root / engine), checkpoint_every=4)
             done[engine] = root / engine
         return done[engine]
+
     return get
 
 
@@ -83,7 +101,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(engine, reference, t
     for moment, condition in MOMENTS.items():
         folder = tmp_path / moment
         proc = bplab_background("train", "--engine", engine, *TRAIN, "--out", folder)
-        wait_for(lambda: condition(folder), proc)
+        wait_for(lambda condition=condition, folder=folder: condition(folder), proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert not (folder / "model.json").exists(), f"{moment}: the run finished before it was killed"
@@ -110,7 +128,10 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(engine, reference, t
 
 def test_resuming_a_complete_run_changes_nothing(tmp_path):
     folder = tmp_path / "run"
-    assert bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode == 0
+    assert (
+        bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode
+        == 0
+    )
     before = snapshot(folder)
     result = bplab("train", "--resume", folder)
     assert result.returncode == 0 and "complete" in result.stdout
@@ -120,7 +141,10 @@ def test_resuming_a_complete_run_changes_nothing(tmp_path):
 def test_a_run_killed_between_saving_and_removing_its_checkpoint_is_complete(tmp_path):
     """model.json is written last, so a checkpoint beside it is a leftover: nothing is trained or written again."""
     folder = tmp_path / "run"
-    assert bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode == 0
+    assert (
+        bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode
+        == 0
+    )
     (folder / "checkpoint.npz").write_bytes(b"left behind by a kill")  # never read: the run is complete
     saved = {name: (folder / name).stat().st_mtime_ns for name in ("weights.npz", "model.json", "history.json")}
     result = bplab("train", "--resume", folder)
@@ -131,7 +155,10 @@ def test_a_run_killed_between_saving_and_removing_its_checkpoint_is_complete(tmp
 
 def test_resume_refuses_other_training_options(tmp_path):
     folder = tmp_path / "run"
-    assert bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode == 0
+    assert (
+        bplab("train", "--data", "digits", "--model", "mlp:16", "--epochs", "1", "--quiet", "--out", folder).returncode
+        == 0
+    )
     result = bplab("train", "--resume", folder, "--epochs", "5")
     assert result.returncode == 2 and "--epochs" in result.stderr and "Traceback" not in result.stderr
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers.cli import bplab
 
 
@@ -33,9 +32,28 @@ def test_event_files_hold_what_history_json_holds(engine, tmp_path):
     if engine != "scratch":
         pytest.importorskip("tensorflow")
     folder = tmp_path / engine
-    result = bplab("train", "--engine", engine, "--data", "digits", "--model", "mlp:16,8", "--epochs", "3",
-                   "--batch-size", "200", "--decay", "exponential", "--decay-rate", "0.5", "--val-split", "0.1",
-                   "--quiet", "--out", folder)
+    result = bplab(
+        "train",
+        "--engine",
+        engine,
+        "--data",
+        "digits",
+        "--model",
+        "mlp:16,8",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "200",
+        "--decay",
+        "exponential",
+        "--decay-rate",
+        "0.5",
+        "--val-split",
+        "0.1",
+        "--quiet",
+        "--out",
+        folder,
+    )
     assert result.returncode == 0, result.stderr
     history = json.loads((folder / "history.json").read_text())
     scalars = read_scalars(folder)
@@ -48,8 +66,14 @@ def test_event_files_hold_what_history_json_holds(engine, tmp_path):
     per_epoch = len(history["step_loss"]) // len(history["epochs"])
     for epoch in history["epochs"]:
         step = epoch["epoch"] * per_epoch
-        for tag, key in (("loss/train", "train_loss"), ("accuracy/train", "train_acc"), ("loss/test", "test_loss"),
-                         ("accuracy/test", "test_acc"), ("loss/val", "val_loss"), ("accuracy/val", "val_acc")):
+        for tag, key in (
+            ("loss/train", "train_loss"),
+            ("accuracy/train", "train_acc"),
+            ("loss/test", "test_loss"),
+            ("accuracy/test", "test_acc"),
+            ("loss/val", "val_loss"),
+            ("accuracy/val", "val_acc"),
+        ):
             assert f32(scalars[tag][step]) == f32(epoch[key]), (tag, step)
     with np.load(folder / "weights.npz") as w:
         last = len(history["step_loss"])

@@ -23,9 +23,11 @@ from backprop_lab.viz import plots
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-LONG_TITLE = ("Hand-written backpropagation and tf.GradientTape give the same loss and accuracy curves: "
-              "mlp:256,128,64 on mnist-5k, same initial weights and batch order, 5 epochs, Adam 1e-3, batch 128, "
-              "seed 0 of 5")
+LONG_TITLE = (
+    "Hand-written backpropagation and tf.GradientTape give the same loss and accuracy curves: "
+    "mlp:256,128,64 on mnist-5k, same initial weights and batch order, 5 epochs, Adam 1e-3, batch 128, "
+    "seed 0 of 5"
+)
 RAW_KEY = re.compile(r"\b[a-z][a-z0-9_-]*=")  # a cell key as the code spells it: batch-size=32
 
 
@@ -58,9 +60,18 @@ def assert_readable(saved, count):
 
 def history(seed: int, epochs: int = 5, start: float = 0.75) -> History:
     rng = np.random.default_rng(seed)
-    records = [EpochRecord(e, 0.9 / e + 0.02 * rng.random(), min(1.0, start + 0.2 * (1 - 1 / e)), 1.3, 1e-3,
-                           1.0 / e + 0.05, start - 0.03 + 0.2 * (1 - 1 / e) - 0.01 * rng.random())
-               for e in range(1, epochs + 1)]
+    records = [
+        EpochRecord(
+            e,
+            0.9 / e + 0.02 * rng.random(),
+            min(1.0, start + 0.2 * (1 - 1 / e)),
+            1.3,
+            1e-3,
+            1.0 / e + 0.05,
+            start - 0.03 + 0.2 * (1 - 1 / e) - 0.01 * rng.random(),
+        )
+        for e in range(1, epochs + 1)
+    ]
     return History(list(2.3 * np.exp(-np.arange(epochs * 30) / 40) + 0.01 * rng.random(epochs * 30)), records)
 
 
@@ -74,8 +85,9 @@ def test_confusion_heatmap(tmp_path, figures, names):
 
 
 def test_training_curves_of_three_engines(tmp_path, figures):
-    plots.save_curves({"scratch": history(0), "tape": history(0), "fit": history(1)}, tmp_path / "curves.png",
-                      LONG_TITLE)
+    plots.save_curves(
+        {"scratch": history(0), "tape": history(0), "fit": history(1)}, tmp_path / "curves.png", LONG_TITLE
+    )
     plots.save_curves({"scratch": history(0)}, tmp_path / "curves.svg", "scratch, mlp:16 on digits")
     assert_readable(figures, 2)
 
@@ -84,8 +96,11 @@ def test_step_losses_and_drift(tmp_path, figures):
     steps = {f"alpha={a}": list(2.3 * np.exp(-np.arange(400) / 80 * (1 - a)) + 0.02) for a in (0, 0.25, 0.5, 0.75, 1)}
     plots.save_step_losses(steps, tmp_path / "steps.png", LONG_TITLE)
     base = 2.3 * np.exp(-np.arange(300) / 100)
-    plots.save_drift({"scratch": base, "tape": base + 1e-8 * np.exp(np.arange(300) / 30), "fit": base},
-                     tmp_path / "drift.png", LONG_TITLE)
+    plots.save_drift(
+        {"scratch": base, "tape": base + 1e-8 * np.exp(np.arange(300) / 30), "fit": base},
+        tmp_path / "drift.png",
+        LONG_TITLE,
+    )
     assert_readable(figures, 2)
 
 
@@ -101,24 +116,53 @@ def fake_sweep(tmp_path: Path, doc: dict, seeds: int, accuracy) -> SweepResult:
             curve = list(final - 0.2 / np.arange(1, 6))
             folder = tmp_path / cell.folder_name / f"seed{seed}"
             folder.mkdir(parents=True)
-            (folder / "history.json").write_text(json.dumps({"step_loss": list(2.3 * np.exp(-np.arange(60) / (10 + i)))}))
-            runs.append(RunSummary(cell.name, seed, str(folder), final, 0.3, 0.25, 5, 2.0, curve,
-                                   list(1.0 / np.arange(1, 6) + 0.01 * i)))
+            (folder / "history.json").write_text(
+                json.dumps({"step_loss": list(2.3 * np.exp(-np.arange(60) / (10 + i)))})
+            )
+            runs.append(
+                RunSummary(
+                    cell.name,
+                    seed,
+                    str(folder),
+                    final,
+                    0.3,
+                    0.25,
+                    5,
+                    2.0,
+                    curve,
+                    list(1.0 / np.arange(1, 6) + 0.01 * i),
+                )
+            )
         cells.append(CellResult(cell, runs))
     result = SweepResult(plan, cells, cells[0].cell.name)
     if seeds > 1:
-        from backprop_lab import stats
+        from backprop_lab.analysis import stats
 
         for c in cells[1:]:
             c.welch_p = stats.welch(c.accs, cells[0].accs).p
     return result
 
 
-@pytest.mark.parametrize("name, seeds", [("numpy-33", 3), ("optimizer", 5), ("batch", 3), ("init", 3),
-                                         ("dropout", 3), ("activation", 2), ("depth", 3), ("blend", 1)])
+@pytest.mark.parametrize(
+    "name, seeds",
+    [
+        ("numpy-33", 3),
+        ("optimizer", 5),
+        ("batch", 3),
+        ("init", 3),
+        ("dropout", 3),
+        ("activation", 2),
+        ("depth", 3),
+        ("blend", 1),
+    ],
+)
 def test_sweep_figures(tmp_path, figures, name, seeds):
-    result = fake_sweep(tmp_path, preset(name), seeds,
-                        lambda i, cell: 0.2 if cell.values.get("variant") == "numpy-33" else 0.93 + 0.01 * i)
+    result = fake_sweep(
+        tmp_path,
+        preset(name),
+        seeds,
+        lambda i, cell: 0.2 if cell.values.get("variant") == "numpy-33" else 0.93 + 0.01 * i,
+    )
     written = result.save(tmp_path, f"{LONG_TITLE} ({name})")
     assert {p.name for p in written} >= {"curves.png", "accuracy.png"}
     assert_readable(figures, 2)
@@ -133,17 +177,24 @@ def test_blend_step_curves(tmp_path, figures):
 
 
 def test_a_long_cell_name_and_title_still_fit(tmp_path, figures):
-    names = ["model=mlp:256,128,64/act=sigmoid/dropout=0.5,init=glorot_uniform,optimizer=rmsprop,batch-size=32,"
-             "loss=squared_error,l2=5e-06,decay=exponential", "model=mlp:128,init=he_normal,optimizer=adam,batch-size=full,"
-             "loss=categorical_crossentropy,l2=0.0,decay=none"]
+    names = [
+        "model=mlp:256,128,64/act=sigmoid/dropout=0.5,init=glorot_uniform,optimizer=rmsprop,batch-size=32,"
+        "loss=squared_error,l2=5e-06,decay=exponential",
+        "model=mlp:128,init=he_normal,optimizer=adam,batch-size=full,loss=categorical_crossentropy,l2=0.0,decay=none",
+    ]
     cells = {n: (0.9 + 0.01 * i, 0.89 + 0.01 * i, 0.91 + 0.01 * i) for i, n in enumerate(names)}
     plots.save_sweep_bars(cells, tmp_path / "bars.png", LONG_TITLE * 2, baseline=names[0], differs={names[1]: True})
-    plots.save_sweep_curves({n: [[1.0, 0.5, 0.3]] * 2 for n in names}, {n: [[0.8, 0.85, 0.9]] * 2 for n in names},
-                            tmp_path / "curves.png", LONG_TITLE * 2)
+    plots.save_sweep_curves(
+        {n: [[1.0, 0.5, 0.3]] * 2 for n in names},
+        {n: [[0.8, 0.85, 0.9]] * 2 for n in names},
+        tmp_path / "curves.png",
+        LONG_TITLE * 2,
+    )
     assert_readable(figures, 2)
 
 
 # --- the check itself can fail --------------------------------------------------------------------------
+
 
 def test_texts_outside_and_overlapping_find_what_is_wrong(tmp_path):
     fig, ax = plt.subplots(figsize=(4, 3))  # no layout: the old way
@@ -162,8 +213,9 @@ def test_texts_outside_and_overlapping_find_what_is_wrong(tmp_path):
 def test_constrained_layout_fixes_what_the_old_sweep_bars_cut(tmp_path):
     fig, ax = plots.figure(5, 3)
     ax.plot([0, 1])
-    ax.set_xticks([0, 1], ["variant=numpy-33,engine=scratch", "variant=he+adam+minibatch,engine=fit"], rotation=30,
-                  ha="right")
+    ax.set_xticks(
+        [0, 1], ["variant=numpy-33,engine=scratch", "variant=he+adam+minibatch,engine=fit"], rotation=30, ha="right"
+    )
     plots.set_title(fig, LONG_TITLE)
     assert plots.texts_outside(fig) == []
     assert "\n" in fig.get_suptitle() and fig.get_suptitle().replace("\n", " ") == LONG_TITLE
@@ -171,6 +223,7 @@ def test_constrained_layout_fixes_what_the_old_sweep_bars_cut(tmp_path):
 
 
 # --- what the figures say ---------------------------------------------------------------------------------
+
 
 def drawn(save, *args, **kwargs):
     """The figure a plot function would save (not saved), and the axes."""
@@ -185,10 +238,19 @@ def drawn(save, *args, **kwargs):
 
 
 def test_sweep_accuracy_is_points_with_intervals_on_an_axis_that_says_where_it_starts(tmp_path):
-    close = {"optimizer=sgd": (0.912, 0.905, 0.919), "optimizer=adam": (0.962, 0.958, 0.966),
-             "optimizer=rmsprop": (0.959, 0.951, 0.967)}
-    fig = drawn(plots.save_sweep_bars, close, tmp_path / "x.png", "Optimizer on mnist-5k", baseline="optimizer=sgd",
-                differs={"optimizer=adam": True, "optimizer=rmsprop": False})
+    close = {
+        "optimizer=sgd": (0.912, 0.905, 0.919),
+        "optimizer=adam": (0.962, 0.958, 0.966),
+        "optimizer=rmsprop": (0.959, 0.951, 0.967),
+    }
+    fig = drawn(
+        plots.save_sweep_bars,
+        close,
+        tmp_path / "x.png",
+        "Optimizer on mnist-5k",
+        baseline="optimizer=sgd",
+        differs={"optimizer=adam": True, "optimizer=rmsprop": False},
+    )
     ax = fig.axes[0]
     assert not ax.patches  # no bars
     left, right = ax.get_xlim()
@@ -223,35 +285,39 @@ def test_sweep_titles_say_what_was_tested(tmp_path, figures):
 
 # --- labels -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cell, label", [
-    ("variant=numpy-33,engine=scratch", "numpy-33 · scratch"),
-    ("init=he_normal", "He normal"),
-    ("init=glorot_uniform", "Glorot uniform"),
-    ("init=small_normal", "0.01·N(0, 1)"),
-    ("batch-size=32", "batch 32"),
-    ("batch-size=full", "full batch"),
-    ("optimizer=rmsprop", "RMSprop"),
-    ("optimizer=sgd,init=he_normal", "SGD · He normal"),
-    ("alpha=0.5", "α = 0.5"),
-    ("alpha=0.0", "α = 0"),
-    ("model=mlp:256", "256 units"),
-    ("model=mlp:128,128,128", "3 × 128 units"),
-    ("model=mlp:256,128,64/act=tanh", "256-128-64 units, tanh"),
-    ("model=mlp:256,128,64/dropout=0.2", "256-128-64 units, dropout 0.2"),
-    ("model=cnn:32,64/pad=same", "CNN 32-64 filters, same padding"),
-    ("model=mlp:128,64,optimizer=adam", "128-64 units · Adam"),
-    ("lr=0.0001", "lr 0.0001"),
-    ("lr=1e-05", "lr 1e-5"),
-    ("l2=0.0", "no L2"),
-    ("l2=5e-06", "L2 5e-6"),
-    ("loss=categorical_crossentropy", "cross-entropy"),
-    ("loss=squared_error", "squared error (summed)"),
-    ("variant=mse+l2", "mse+l2"),
-    ("decay=exponential,decay-rate=0.9", "exponential decay · decay rate 0.9"),
-    ("base", "base"),
-    ("256 units", "256 units"),  # a label already
-    ("α = 0.5", "α = 0.5"),
-])
+
+@pytest.mark.parametrize(
+    "cell, label",
+    [
+        ("variant=numpy-33,engine=scratch", "numpy-33 · scratch"),
+        ("init=he_normal", "He normal"),
+        ("init=glorot_uniform", "Glorot uniform"),
+        ("init=small_normal", "0.01·N(0, 1)"),
+        ("batch-size=32", "batch 32"),
+        ("batch-size=full", "full batch"),
+        ("optimizer=rmsprop", "RMSprop"),
+        ("optimizer=sgd,init=he_normal", "SGD · He normal"),
+        ("alpha=0.5", "α = 0.5"),
+        ("alpha=0.0", "α = 0"),
+        ("model=mlp:256", "256 units"),
+        ("model=mlp:128,128,128", "3 × 128 units"),
+        ("model=mlp:256,128,64/act=tanh", "256-128-64 units, tanh"),
+        ("model=mlp:256,128,64/dropout=0.2", "256-128-64 units, dropout 0.2"),
+        ("model=cnn:32,64/pad=same", "CNN 32-64 filters, same padding"),
+        ("model=mlp:128,64,optimizer=adam", "128-64 units · Adam"),
+        ("lr=0.0001", "lr 0.0001"),
+        ("lr=1e-05", "lr 1e-5"),
+        ("l2=0.0", "no L2"),
+        ("l2=5e-06", "L2 5e-6"),
+        ("loss=categorical_crossentropy", "cross-entropy"),
+        ("loss=squared_error", "squared error (summed)"),
+        ("variant=mse+l2", "mse+l2"),
+        ("decay=exponential,decay-rate=0.9", "exponential decay · decay rate 0.9"),
+        ("base", "base"),
+        ("256 units", "256 units"),  # a label already
+        ("α = 0.5", "α = 0.5"),
+    ],
+)
 def test_cell_label(cell, label):
     assert plots.cell_label(cell) == label
 
@@ -264,8 +330,9 @@ def test_cell_label_takes_grid_values_and_cells():
 
 
 def test_wrapped_labels_break_between_parts_not_inside_names():
-    label = plots.cell_label("model=mlp:256,128,64/act=relu/dropout=0.5,init=glorot_uniform,optimizer=rmsprop,"
-                             "batch-size=32")
+    label = plots.cell_label(
+        "model=mlp:256,128,64/act=relu/dropout=0.5,init=glorot_uniform,optimizer=rmsprop,batch-size=32"
+    )
     lines = plots.wrap_label(label, 30).split("\n")
     assert all(len(line) <= 30 for line in lines) and len(lines) > 1
     assert " ".join(lines).replace("  ", " ") == label

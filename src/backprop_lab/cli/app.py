@@ -5,7 +5,6 @@ Bad input of any kind ends with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -14,36 +13,58 @@ from typing import Annotated, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 from typer.exceptions import Abort, TyperException  # noqa: E402
 
-from .. import api  # noqa: E402
-from ..config import TrainConfig  # noqa: E402
-from ..errors import BplabError, printable  # noqa: E402
-from ..options import options_of  # noqa: E402
-from . import tables  # noqa: E402
-from .options import (AlphaOpt, DataDirOpt, DataOpt, EngineOpt, ForceOpt, InitOpt, JsonOpt, L2Opt, LossOpt,  # noqa: E402
-                      LrOpt, ModelOpt, OptimizerOpt, QuietOpt, SeedOpt, TRAINING_OPTIONS, explicit_names,
-                      explicit_options, training_options)
+from backprop_lab import api  # noqa: E402
+from backprop_lab.cli import tables  # noqa: E402
+from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
+from backprop_lab.cli.derive_cmd import derive  # noqa: E402
+from backprop_lab.cli.options import (
+    TRAINING_OPTIONS,
+    AlphaOpt,
+    DataDirOpt,
+    DataOpt,
+    EngineOpt,
+    ForceOpt,
+    InitOpt,
+    JsonOpt,
+    L2Opt,
+    LossOpt,
+    LrOpt,
+    ModelOpt,
+    OptimizerOpt,
+    QuietOpt,
+    SeedOpt,
+    explicit_names,
+    explicit_options,
+    training_options,
+)
+from backprop_lab.cli.output import emit_json, out  # noqa: E402
+from backprop_lab.core.errors import BplabError, printable  # noqa: E402
+from backprop_lab.options.config import TrainConfig  # noqa: E402
+from backprop_lab.options.registry import options_of  # noqa: E402
 
-app = typer.Typer(help="backprop-lab: build, derive, train and compare neural networks three ways.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-data_app = typer.Typer(help="Data sets: where they come from and what they hold.", no_args_is_help=True,
-                       rich_markup_mode=None)
+app = typer.Typer(
+    help="backprop-lab: build, derive, train and compare neural networks three ways.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+data_app = typer.Typer(
+    help="Data sets: where they come from and what they hold.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(data_app, name="data")
-out = Console(width=None if sys.stdout.isatty() else 150)  # tables stay readable when piped
 RunArg = Annotated[Path, typer.Argument(help="A run folder (model.json + weights.npz) or a .keras file.")]
 
 
-def emit_json(obj) -> None:
-    from ..fileio import jsonable
-
-    print(json.dumps(obj, indent=2, default=jsonable))
-
-
 @app.command()
-def summary(model: Annotated[str, typer.Argument(help="Model shorthand or spec file.")], data: DataOpt = "mnist-5k",
-            data_dir: DataDirOpt = None, as_json: JsonOpt = False):
+def summary(
+    model: Annotated[str, typer.Argument(help="Model shorthand or spec file.")],
+    data: DataOpt = "mnist-5k",
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+):
     """Print a Keras-style summary of MODEL on a data set's input shape.
 
     Example: bplab summary cnn:32,64,64 --data mnist-5k
@@ -51,14 +72,19 @@ def summary(model: Annotated[str, typer.Argument(help="Model shorthand or spec f
     result = api.model(model, data, data_dir).summary()
     if as_json:
         return emit_json(result.to_dict())
-    out.print(tables.summary_table(result.title, [(r.layer, r.output_shape, r.params, r.detail) for r in result.layers]))
-    out.print(f"Total params: {result.total:,}\nTrainable params: {result.trainable:,}\n"
-              f"Non-trainable params: {result.non_trainable:,}")
+    out.print(
+        tables.summary_table(result.title, [(r.layer, r.output_shape, r.params, r.detail) for r in result.layers])
+    )
+    out.print(
+        f"Total params: {result.total:,}\nTrainable params: {result.trainable:,}\n"
+        f"Non-trainable params: {result.non_trainable:,}"
+    )
 
 
 @data_app.command("info")
-def data_info(name: Annotated[str, typer.Argument(help="Data set name.")], data_dir: DataDirOpt = None,
-              as_json: JsonOpt = False):
+def data_info(
+    name: Annotated[str, typer.Argument(help="Data set name.")], data_dir: DataDirOpt = None, as_json: JsonOpt = False
+):
     """Sizes, shapes, classes and where the files came from.
 
     Example: bplab data info fashion-mnist
@@ -72,16 +98,31 @@ def data_info(name: Annotated[str, typer.Argument(help="Data set name.")], data_
 @app.command()
 @training_options()
 def train(
-    ctx: typer.Context, config: TrainConfig,
-    data: DataOpt = "mnist-5k", model: ModelOpt = "mlp:256,128,64", engine: EngineOpt = "scratch",
-    val_split: Annotated[float, typer.Option("--val-split", help="Fraction of training data held out for validation.")] = 0.0,
+    ctx: typer.Context,
+    config: TrainConfig,
+    data: DataOpt = "mnist-5k",
+    model: ModelOpt = "mlp:256,128,64",
+    engine: EngineOpt = "scratch",
+    val_split: Annotated[
+        float, typer.Option("--val-split", help="Fraction of training data held out for validation.")
+    ] = 0.0,
     data_dir: DataDirOpt = None,
     eager: Annotated[bool, typer.Option(help="tape engine: run eagerly instead of tf.function.")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/TIMESTAMP-ENGINE-DATA).")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Run folder (default runs/TIMESTAMP-ENGINE-DATA).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an interrupted run folder with its own settings.")] = None,
-    checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Also checkpoint every N steps (default: automatic, about 1% of training time).")] = None,
-    quiet: QuietOpt = False, as_json: JsonOpt = False,
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Continue an interrupted run folder with its own settings.")
+    ] = None,
+    checkpoint_every: Annotated[
+        Optional[int],
+        typer.Option(
+            "--checkpoint-every", help="Also checkpoint every N steps (default: automatic, about 1% of training time)."
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ):
     """Train MODEL on a data set with one engine and write a run record.
 
@@ -93,8 +134,8 @@ def train(
 
     Example: bplab train --resume runs/mnist
     """
-    from ..training import Interrupted
-    from ..workflow import inspect_run
+    from backprop_lab.runs.workflow import inspect_run
+    from backprop_lab.training import Interrupted
 
     quiet = quiet or as_json
     try:
@@ -106,12 +147,25 @@ def train(
                 return out.print(f"{resume}: the run is complete; nothing to do")
             run = api.resume(resume, quiet)
         else:
-            run = api.train(data, model, engine, val_split, data_dir, eager, out_dir, force, checkpoint_every, quiet,
-                            **options_of(config))
+            run = api.train(
+                data,
+                model,
+                engine,
+                val_split,
+                data_dir,
+                eager,
+                out_dir,
+                force,
+                checkpoint_every,
+                quiet,
+                **options_of(config),
+            )
     except Interrupted as exc:
-        print(f"interrupted at step {exc.step}; checkpoint written. Continue with: bplab train --resume {exc.folder}",
-              file=sys.stderr)
-        raise typer.Exit(130)
+        print(
+            f"interrupted at step {exc.step}; checkpoint written. Continue with: bplab train --resume {exc.folder}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130) from None
     if as_json:
         return emit_json({"out": str(run.folder), "history": run.history.to_dict(), "test": run.metrics["test"]})
     out.print(tables.history_table(f"{run.engine} · {run.dataset}", run.history))
@@ -122,8 +176,13 @@ def train(
 
 @app.command()
 def gradcheck(
-    data: DataOpt = "digits", model: ModelOpt = "mlp:16,16", loss: LossOpt = "categorical_crossentropy",
-    l2: L2Opt = 0.0, init: InitOpt = "he_normal", seed: SeedOpt = 0, data_dir: DataDirOpt = None,
+    data: DataOpt = "digits",
+    model: ModelOpt = "mlp:16,16",
+    loss: LossOpt = "categorical_crossentropy",
+    l2: L2Opt = 0.0,
+    init: InitOpt = "he_normal",
+    seed: SeedOpt = 0,
+    data_dir: DataDirOpt = None,
     batch: Annotated[int, typer.Option(help="Examples in the checked batch.")] = 16,
     entries: Annotated[int, typer.Option(help="Entries sampled per large tensor.")] = 30,
     autograd: Annotated[bool, typer.Option(help="Also compare with TensorFlow autograd (GradientTape).")] = False,
@@ -147,19 +206,28 @@ def gradcheck(
 def compare(
     config: TrainConfig,
     engines: Annotated[str, typer.Option(help="Comma-separated engines to compare.")] = "scratch,tape,fit",
-    data: DataOpt = "mnist-5k", model: ModelOpt = "mlp:256,128,64", data_dir: DataDirOpt = None,
-    seeds: Annotated[int, typer.Option(help="Seeds per engine (seed, seed+1, ...); 2 or more adds Welch's t-test.")] = 1,
+    data: DataOpt = "mnist-5k",
+    model: ModelOpt = "mlp:256,128,64",
+    data_dir: DataDirOpt = None,
+    seeds: Annotated[
+        int, typer.Option(help="Seeds per engine (seed, seed+1, ...); 2 or more adds Welch's t-test.")
+    ] = 1,
     eager: Annotated[bool, typer.Option(help="tape engine: run eagerly.")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for compare.json, curves and the runs.")] = None,
-    force: ForceOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for compare.json, curves and the runs.")
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ):
     """Train several engines from identical weights and batches; measure how far apart they end.
 
     Example: bplab compare --engines scratch,tape,fit --data mnist-5k --model mlp:256,128,64 --epochs 3 --seeds 3
     --out runs/compare
     """
-    result = api.compare(engines, data, model, data_dir, seeds, eager, out_dir, force, quiet or as_json,
-                         **options_of(config))
+    result = api.compare(
+        engines, data, model, data_dir, seeds, eager, out_dir, force, quiet or as_json, **options_of(config)
+    )
     doc = result.to_dict()
     if as_json:
         return emit_json(doc)
@@ -175,16 +243,35 @@ def compare(
 
 @app.command()
 def draw(
-    model: ModelOpt = "mlp:256,128,64", data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures, DOT files and equations.")] = Path("drawings"),
+    model: ModelOpt = "mlp:256,128,64",
+    data: DataOpt = "mnist-5k",
+    data_dir: DataDirOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures, DOT files and equations.")] = Path(
+        "drawings"
+    ),
     fmt: Annotated[str, typer.Option("--format", help="svg, png or pdf.")] = "svg",
     renderer: Annotated[str, typer.Option(help="auto (Graphviz if installed), graphviz or matplotlib.")] = "auto",
-    loss: LossOpt = "categorical_crossentropy", l2: L2Opt = 0.0, optimizer: OptimizerOpt = "adam", lr: LrOpt = None,
-    alpha: AlphaOpt = 0.0, force: ForceOpt = False,
-    values: Annotated[bool, typer.Option("--values", help="Label every node of the graphs with its value statistics "
-                                         "(forward) or gradient norm (backward) on a batch of the training set.")] = False,
-    run_path: Annotated[Optional[Path], typer.Option("--run", help="With --values: take the weights of this run folder "
-                                                     "(default: the initial weights for --seed).")] = None,
+    loss: LossOpt = "categorical_crossentropy",
+    l2: L2Opt = 0.0,
+    optimizer: OptimizerOpt = "adam",
+    lr: LrOpt = None,
+    alpha: AlphaOpt = 0.0,
+    force: ForceOpt = False,
+    values: Annotated[
+        bool,
+        typer.Option(
+            "--values",
+            help="Label every node of the graphs with its value statistics "
+            "(forward) or gradient norm (backward) on a batch of the training set.",
+        ),
+    ] = False,
+    run_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--run",
+            help="With --values: take the weights of this run folder (default: the initial weights for --seed).",
+        ),
+    ] = None,
     rows: Annotated[int, typer.Option(help="With --values: training rows in the batch.")] = 8,
     seed: SeedOpt = 0,
 ):
@@ -192,8 +279,24 @@ def draw(
 
     Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png --values
     """
-    result = api.draw(model, data, data_dir, out_dir, fmt, renderer, loss, l2, optimizer, lr, alpha, force, values,
-                      run_path, rows, seed)
+    result = api.draw(
+        model,
+        data,
+        data_dir,
+        out_dir,
+        fmt,
+        renderer,
+        loss,
+        l2,
+        optimizer,
+        lr,
+        alpha,
+        force,
+        values,
+        run_path,
+        rows,
+        seed,
+    )
     for path in result.files:
         out.print(f"wrote {path}")
     out.print(f"pictures rendered by {result.renderer}")
@@ -201,9 +304,14 @@ def draw(
 
 @app.command()
 def evaluate(
-    run_path: RunArg, data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set (default: the run's).")] = None,
-    data_dir: DataDirOpt = None, engine: EngineOpt = "scratch",
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for evaluation.json and the heatmap (default: the run folder).")] = None,
+    run_path: RunArg,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set (default: the run's).")] = None,
+    data_dir: DataDirOpt = None,
+    engine: EngineOpt = "scratch",
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Folder for evaluation.json and the heatmap (default: the run folder)."),
+    ] = None,
     as_json: JsonOpt = False,
 ):
     """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix of a saved model.
@@ -220,8 +328,11 @@ def evaluate(
 
 
 @app.command()
-def export(run_path: RunArg, keras_file: Annotated[Path, typer.Option("--keras", help="Output .keras file.")],
-           force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False):
+def export(
+    run_path: RunArg,
+    keras_file: Annotated[Path, typer.Option("--keras", help="Output .keras file.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+):
     """Write a saved run in Keras's native .keras format.
 
     Example: bplab export runs/mnist --keras mnist.keras
@@ -239,28 +350,49 @@ def transfer(
     engine: EngineOpt = "scratch",
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set (default: the base run's).")] = None,
     data_dir: DataDirOpt = None,
-    finetune: Annotated[bool, typer.Option(help="Then unfreeze every layer and keep training at a lower rate.")] = False,
+    finetune: Annotated[
+        bool, typer.Option(help="Then unfreeze every layer and keep training at a lower rate.")
+    ] = False,
     finetune_lr: Annotated[Optional[float], typer.Option(help="Fine-tuning learning rate (default: lr / 10).")] = None,
     finetune_epochs: Annotated[Optional[int], typer.Option(help="Fine-tuning epochs (default: --epochs).")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for transfer.json, runs and confusion matrices.")] = None,
-    force: ForceOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for transfer.json, runs and confusion matrices.")
+    ] = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ):
     """Reuse a trained network for a two-class task: frozen base + new sigmoid head, optional fine-tuning,
     compared with training the same network from scratch (the loss is always binary cross-entropy).
 
     Example: bplab transfer --from runs/cnn --classes 3,8 --finetune --out runs/transfer
     """
-    result = api.transfer(from_path, classes, engine, data, data_dir, finetune, finetune_lr, finetune_epochs, out_dir,
-                          force, quiet or as_json, **options_of(config))
+    result = api.transfer(
+        from_path,
+        classes,
+        engine,
+        data,
+        data_dir,
+        finetune,
+        finetune_lr,
+        finetune_epochs,
+        out_dir,
+        force,
+        quiet or as_json,
+        **options_of(config),
+    )
     if as_json:
         return emit_json(result.to_dict())
     out.print(tables.transfer_table(f"transfer to {' vs '.join(result.classes)} ({engine})", result))
     for v in result.variants:
         out.print(f"{v.name}: confusion {v.run.metrics['test']['confusion_matrix']}")
     h = result.head
-    out.print(f"head: trained on the frozen base's cached features {tuple(h.feature_shape)} for {h.epochs} epochs, "
-              f"{h.steps:,} steps ({h.stop_reason}: {h.rule}); from scratch: {result.scratch_epochs} epochs "
-              f"({result.scratch_epochs_rule})", markup=False)
+    out.print(
+        f"head: trained on the frozen base's cached features {tuple(h.feature_shape)} for {h.epochs} epochs, "
+        f"{h.steps:,} steps ({h.stop_reason}: {h.rule}); from scratch: {result.scratch_epochs} epochs "
+        f"({result.scratch_epochs_rule})",
+        markup=False,
+    )
     out.print(f"frozen base bit-identical after head-only training: {result.base_unchanged}")
     if result.finetune_changed_base is not None:
         out.print(f"fine-tuning changed the base: {result.finetune_changed_base}")
@@ -268,7 +400,9 @@ def transfer(
         out.print(f"written to {out_dir}")
 
 
-SweepOut = Annotated[Optional[Path], typer.Option("--out", help="Folder of the sweep (a run folder per cell and seed, results).")]
+SweepOut = Annotated[
+    Optional[Path], typer.Option("--out", help="Folder of the sweep (a run folder per cell and seed, results).")
+]
 JobsOpt = Annotated[int, typer.Option(help="Runs at a time in worker processes (threads are split between them).")]
 BackendOpt = Annotated[str, typer.Option(help="local (this machine) or ray (an existing Ray cluster).")]
 AddressOpt = Annotated[Optional[str], typer.Option(help="Ray cluster address (default: start or join a local one).")]
@@ -284,24 +418,45 @@ def show_sweep(result, as_json: bool) -> None:
     if as_json:
         return emit_json({"out": str(result.folder), "cells": result.rows(), "seconds": result.seconds})
     out.print(result.markdown())
-    out.print(f"{len(result.plan.cells()) * result.plan.seeds} runs in {result.seconds:.1f} s; wrote "
-              + ", ".join(str(p.name) for p in result.files) + f" in {result.folder}")
+    out.print(
+        f"{len(result.plan.cells()) * result.plan.seeds} runs in {result.seconds:.1f} s; wrote "
+        + ", ".join(str(p.name) for p in result.files)
+        + f" in {result.folder}"
+    )
 
 
 @app.command()
 @training_options()
 def sweep(
-    ctx: typer.Context, config: TrainConfig,
-    file: Annotated[Optional[Path], typer.Argument(help="Sweep file (TOML): base options, [grid], [variants.NAME].")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="width, depth, init, optimizer, lr, batch, dropout, l2, loss, activation, blend or numpy-33.")] = None,
-    grid: Annotated[Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2 (repeatable; use | between values holding commas).")] = None,
-    data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None, model: ModelOpt = "mlp:256,128,64",
+    ctx: typer.Context,
+    config: TrainConfig,
+    file: Annotated[
+        Optional[Path], typer.Argument(help="Sweep file (TOML): base options, [grid], [variants.NAME].")
+    ] = None,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(
+            help="width, depth, init, optimizer, lr, batch, dropout, l2, loss, activation, blend or numpy-33."
+        ),
+    ] = None,
+    grid: Annotated[
+        Optional[list[str]], typer.Option("--grid", help="KEY=V1,V2 (repeatable; use | between values holding commas).")
+    ] = None,
+    data: DataOpt = "mnist-5k",
+    data_dir: DataDirOpt = None,
+    model: ModelOpt = "mlp:256,128,64",
     engine: EngineOpt = "scratch",
     seeds: Annotated[int, typer.Option(help="Seeds per cell (default 3, or the file's).")] = 3,
-    baseline: Annotated[Optional[str], typer.Option(help="Cell the others are tested against (default: the first).")] = None,
-    jobs: JobsOpt = 1, backend: BackendOpt = "local", address: AddressOpt = None,
-    out_dir: SweepOut = None, force: Annotated[bool, typer.Option(help="Replace a different sweep in --out.")] = False,
-    quiet: QuietOpt = False, as_json: JsonOpt = False,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="Cell the others are tested against (default: the first).")
+    ] = None,
+    jobs: JobsOpt = 1,
+    backend: BackendOpt = "local",
+    address: AddressOpt = None,
+    out_dir: SweepOut = None,
+    force: Annotated[bool, typer.Option(help="Replace a different sweep in --out.")] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ):
     """Train a grid of option values over several seeds; table with mean ± std, 95% intervals and a test
     of each cell against the baseline, curves and a bar chart. Re-running the same command skips
@@ -311,25 +466,47 @@ def sweep(
 
     Example: bplab sweep --preset numpy-33 --data mnist-5k --seeds 1 --jobs 2 --out runs/numpy33
     """
+
     def typed(name, value):
         return value if name in explicit_names(ctx, (name,)) else None
 
-    result = api.sweep(file, preset, grid, typed("data", data), typed("data_dir", data_dir), typed("model", model),
-                       typed("engine", engine), typed("seeds", seeds), typed("baseline", baseline), jobs, backend,
-                       address, out_dir, force, quiet or as_json, **given_training_options(ctx, config))
+    result = api.sweep(
+        file,
+        preset,
+        grid,
+        typed("data", data),
+        typed("data_dir", data_dir),
+        typed("model", model),
+        typed("engine", engine),
+        typed("seeds", seeds),
+        typed("baseline", baseline),
+        jobs,
+        backend,
+        address,
+        out_dir,
+        force,
+        quiet or as_json,
+        **given_training_options(ctx, config),
+    )
     show_sweep(result, as_json)
 
 
 @app.command()
 @training_options()
 def blend(
-    ctx: typer.Context, config: TrainConfig,
+    ctx: typer.Context,
+    config: TrainConfig,
     alphas: Annotated[str, typer.Option(help="Comma-separated blend factors in [0, 1].")] = "0,0.25,0.5,0.75,1",
-    data: DataOpt = "mnist-5k", data_dir: DataDirOpt = None, model: ModelOpt = "mlp:256,128,64",
-    engine: EngineOpt = "scratch", seeds: Annotated[int, typer.Option(help="Seeds per alpha.")] = 1,
-    jobs: JobsOpt = 1, out_dir: SweepOut = None,
+    data: DataOpt = "mnist-5k",
+    data_dir: DataDirOpt = None,
+    model: ModelOpt = "mlp:256,128,64",
+    engine: EngineOpt = "scratch",
+    seeds: Annotated[int, typer.Option(help="Seeds per alpha.")] = 1,
+    jobs: JobsOpt = 1,
+    out_dir: SweepOut = None,
     force: Annotated[bool, typer.Option(help="Replace a different study in --out.")] = False,
-    quiet: QuietOpt = False, as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ):
     """The blended update W <- (1 - alpha) W_new + alpha W_old for several alpha: loss and accuracy
     curves per alpha on one plot (per epoch, and per step for the first seed) and a table of final figures.
@@ -345,14 +522,33 @@ def blend(
 
 @app.command()
 def study(
-    file: Annotated[Optional[Path], typer.Argument(help="Study file (TOML); default: the reference study shipped with the package.")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Data set for every section (default: the study's).")] = None,
+    file: Annotated[
+        Optional[Path], typer.Argument(help="Study file (TOML); default: the reference study shipped with the package.")
+    ] = None,
+    data: Annotated[
+        Optional[str], typer.Option("--data", "-d", help="Data set for every section (default: the study's).")
+    ] = None,
     data_dir: DataDirOpt = None,
-    preset: Annotated[str, typer.Option(help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them.")] = "quick",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")] = Path("runs/study"),
-    show_reference: Annotated[bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")] = False,
-    notebook: Annotated[bool, typer.Option("--notebook", help="Also write study.ipynb in --out: a markdown cell per section "
-                                           "and code cells that reproduce it through the Python API.")] = False,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them."
+        ),
+    ] = "quick",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")
+    ] = Path("runs/study"),
+    show_reference: Annotated[
+        bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")
+    ] = False,
+    notebook: Annotated[
+        bool,
+        typer.Option(
+            "--notebook",
+            help="Also write study.ipynb in --out: a markdown cell per section "
+            "and code cells that reproduce it through the Python API.",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ):
     """Run the whole study (diagrams, derived and checked equations, the three engines from the same weights,
@@ -372,12 +568,16 @@ def study(
     command = "bplab " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["study"] else "bplab study"
     result = api.study(file, data, preset, out_dir, quiet=quiet, notebook=notebook, command=command, data_dir=data_dir)
     size = result.html.stat().st_size
-    out.print(f"{len(result.sections)} sections in {result.seconds:.1f} s ({len(result.cached)} from an earlier run); "
-              f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}"
-              + (f"; notebook: {result.notebook}" if result.notebook else ""))
+    out.print(
+        f"{len(result.sections)} sections in {result.seconds:.1f} s ({len(result.cached)} from an earlier run); "
+        f"report: {result.html} ({size / 1e6:.1f} MB), {result.markdown}"
+        + (f"; notebook: {result.notebook}" if result.notebook else "")
+    )
 
 
-from . import check_cmd, derive_cmd  # noqa: E402,F401 - they add their commands to ``app``
+# Commands written in modules of their own, registered here (not by import side effect).
+app.command("check-derivation")(check_derivation)
+app.command("derive")(derive)
 
 
 def main() -> None:

@@ -7,26 +7,47 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import api
-from ..results import Chains
-from .app import app, emit_json
-from .options import DataDirOpt, DataOpt, JsonOpt, L2Opt
+from backprop_lab import api
+from backprop_lab.cli.options import DataDirOpt, DataOpt, JsonOpt
+from backprop_lab.cli.output import emit_json
+from backprop_lab.results.objects import Chains
 
-CheckModelOpt = Annotated[str, typer.Option("--model", "-m", help="The network the derivation is about: mlp:16,8,4, "
-                                            "cnn:32,64 or a .json/.toml spec (mlp:16,8,4 has 4 layers with weights).")]
+CheckModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="The network the derivation is about: mlp:16,8,4, "
+        "cnn:32,64 or a .json/.toml spec (mlp:16,8,4 has 4 layers with weights).",
+    ),
+]
 
 
-@app.command("check-derivation")
 def check_derivation(
-    file: Annotated[Optional[Path], typer.Argument(
-        metavar="FILE", help="Text file: one equation per line, plain (dC/dW[2] = dC/da[3] * ...) or LaTeX "
-        "(\\frac{\\partial C}{\\partial W^{[2]}} = ...); lines starting with # or % are comments.")] = None,
-    model: CheckModelOpt = ..., data: DataOpt = "digits", data_dir: DataDirOpt = None,
-    l2: Annotated[float, typer.Option(help="L2 penalty: the cost then also depends on every W[l] directly, so "
-                                      "dC/dW[l] is a sum over two paths.")] = 0.0,
+    file: Annotated[
+        Optional[Path],
+        typer.Argument(
+            metavar="FILE",
+            help="Text file: one equation per line, plain (dC/dW[2] = dC/da[3] * ...) or LaTeX "
+            "(\\frac{\\partial C}{\\partial W^{[2]}} = ...); lines starting with # or % are comments.",
+        ),
+    ] = None,
+    model: CheckModelOpt = ...,
+    data: DataOpt = "digits",
+    data_dir: DataDirOpt = None,
+    l2: Annotated[
+        float,
+        typer.Option(
+            help="L2 penalty: the cost then also depends on every W[l] directly, so dC/dW[l] is a sum over two paths."
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
-    show: Annotated[bool, typer.Option("--show-chains", help="Print the correct chain of every weight and bias "
-                                       "instead of checking a FILE.")] = False,
+    show: Annotated[
+        bool,
+        typer.Option(
+            "--show-chains", help="Print the correct chain of every weight and bias instead of checking a FILE."
+        ),
+    ] = False,
     latex: Annotated[bool, typer.Option("--latex", help="With --show-chains: in LaTeX.")] = False,
 ):
     """Check a hand-written chain-rule derivation (dC/dW[l] as a product of factors) against the
@@ -38,8 +59,7 @@ def check_derivation(
 
     Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
     """
-    result = api.check_derivation(file, model=model, data=data, data_dir=data_dir, l2=l2, show_chains=show,
-                                  latex=latex)
+    result = api.check_derivation(file, model=model, data=data, data_dir=data_dir, l2=l2, show_chains=show, latex=latex)
     if isinstance(result, Chains):
         return emit_json(result.to_dict()) if as_json else print("\n".join(result.chains))
     if as_json:

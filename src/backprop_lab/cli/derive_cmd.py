@@ -7,36 +7,57 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import api
-from .app import app, out
-from .options import DataDirOpt, ForceOpt, InitOpt, L2Opt, LossOpt, LrOpt, OptimizerOpt, SeedOpt
+from backprop_lab import api
+from backprop_lab.cli.options import DataDirOpt, ForceOpt, InitOpt, L2Opt, LossOpt, LrOpt, OptimizerOpt, SeedOpt
+from backprop_lab.cli.output import out
 
-RowsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--input", help="One input row as numbers (0.05,0.10); repeat for more rows, or give a .csv file of rows.")]
-TargetsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--target", help="The target row for each --input (0.01,0.99), or a .csv file of rows.")]
+RowsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--input", help="One input row as numbers (0.05,0.10); repeat for more rows, or give a .csv file of rows."
+    ),
+]
+TargetsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--target", help="The target row for each --input (0.01,0.99), or a .csv file of rows."),
+]
 
 
-@app.command()
 def derive(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model shorthand or spec file (small networks read best).")]
-    = "mlp:2/act=sigmoid/out=sigmoid",
-    inputs: RowsOpt = None, target: TargetsOpt = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Take the rows from a data set instead of --input.")] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model shorthand or spec file (small networks read best).")
+    ] = "mlp:2/act=sigmoid/out=sigmoid",
+    inputs: RowsOpt = None,
+    target: TargetsOpt = None,
+    data: Annotated[
+        Optional[str], typer.Option("--data", "-d", help="Take the rows from a data set instead of --input.")
+    ] = None,
     data_dir: DataDirOpt = None,
     rows: Annotated[int, typer.Option(help="With --data: how many training rows.")] = 1,
-    weights: Annotated[Optional[Path], typer.Option(help="Weights file: .json/.toml written by hand (dense_0/kernel = "
-                                                    "[[...]] in the (in, out) layout, dense_0/bias = [...]) or .npz.")] = None,
+    weights: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Weights file: .json/.toml written by hand (dense_0/kernel = "
+            "[[...]] in the (in, out) layout, dense_0/bias = [...]) or .npz."
+        ),
+    ] = None,
     run_path: Annotated[Optional[Path], typer.Option("--run", help="Take the weights of this run folder.")] = None,
-    seed: SeedOpt = 0, init: InitOpt = "glorot_uniform",
-    loss: LossOpt = "mse", optimizer: OptimizerOpt = "sgd", lr: LrOpt = None, l2: L2Opt = 0.0,
+    seed: SeedOpt = 0,
+    init: InitOpt = "glorot_uniform",
+    loss: LossOpt = "mse",
+    optimizer: OptimizerOpt = "sgd",
+    lr: LrOpt = None,
+    l2: L2Opt = 0.0,
     momentum: Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")] = 0.9,
     steps: Annotated[int, typer.Option(help="Optimizer steps to take (the first is written out in full).")] = 1,
-    fixed_biases: Annotated[bool, typer.Option("--fixed-biases", help="Keep the biases fixed (some textbook examples do).")] = False,
+    fixed_biases: Annotated[
+        bool, typer.Option("--fixed-biases", help="Keep the biases fixed (some textbook examples do).")
+    ] = False,
     digits: Annotated[int, typer.Option(help="Significant digits of the numbers shown.")] = 6,
     max_entries: Annotated[int, typer.Option(help="Arrays with more entries are shown by their symbol.")] = 24,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Also write worked.md, worked.tex and worked.html "
-                                                    "(MathML) here.")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Also write worked.md, worked.tex and worked.html (MathML) here.")
+    ] = None,
     force: ForceOpt = False,
 ):
     """A worked example: the forward values, deltas, gradients and updated weights of MODEL, each as its
@@ -44,8 +65,29 @@ def derive(
 
     Example: bplab derive --model mlp:2/act=sigmoid/out=sigmoid --weights mazur.json --input 0.05,0.10 --target 0.01,0.99 --loss half_squared_error --lr 0.5 --fixed-biases
     """
-    example = api.derive(model, inputs, target, data, data_dir, rows, weights, run_path, seed, init, loss, optimizer, lr,
-                         l2, momentum, steps, fixed_biases, digits, max_entries, out_dir, force)
+    example = api.derive(
+        model,
+        inputs,
+        target,
+        data,
+        data_dir,
+        rows,
+        weights,
+        run_path,
+        seed,
+        init,
+        loss,
+        optimizer,
+        lr,
+        l2,
+        momentum,
+        steps,
+        fixed_biases,
+        digits,
+        max_entries,
+        out_dir,
+        force,
+    )
     out.print(example.to_markdown(), markup=False, highlight=False)
     if out_dir is not None:
         out.print(f"written to {out_dir}: worked.md, worked.tex, worked.html", markup=False)

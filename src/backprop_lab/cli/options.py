@@ -11,19 +11,24 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..options import TRAINING, config_from_options
-from ..engines import ENGINE_NAMES, check_engine
+from backprop_lab.engines.registry import ENGINE_NAMES, check_engine
+from backprop_lab.options.registry import TRAINING, config_from_options
 
-DataOpt = Annotated[str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")]
+DataOpt = Annotated[
+    str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")
+]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder holding the data set's files.")]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="mlp:256,128,64[/act=tanh][/dropout=0.2], cnn:32,64,64, or a .json/.toml spec.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option("--model", "-m", help="mlp:256,128,64[/act=tanh][/dropout=0.2], cnn:32,64,64, or a .json/.toml spec."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 ForceOpt = Annotated[bool, typer.Option(help="Overwrite files in an existing --out folder.")]
 
 
 def _declared(name: str) -> Any:
-    """The typer annotation of a training option declared in ``backprop_lab.options``."""
+    """The typer annotation of a training option declared in ``backprop_lab.options.registry``."""
     option = next(o for o in TRAINING if o.name == name)
     flags = (option.flag,) if option.flag else ()
     return Annotated[option.type, typer.Option(*flags, help=option.help)]
@@ -58,17 +63,22 @@ def training_options(**defaults) -> Callable:
     def decorate(command: Callable) -> Callable:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "config"]
-        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, default),
-                                   annotation=annotation)
-                 for name, (annotation, default) in TRAINING_OPTIONS.items()]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, default), annotation=annotation
+            )
+            for name, (annotation, default) in TRAINING_OPTIONS.items()
+        ]
 
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             values = {name: kwargs.pop(name) for name in TRAINING_OPTIONS}
             return command(*args, config=config_from_options(values), **kwargs)
 
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
-                  else p for p in own] + added
+        params = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == inspect.Parameter.POSITIONAL_OR_KEYWORD else p
+            for p in own
+        ] + added
         wrapper.__signature__ = signature.replace(parameters=params)
         wrapper.__annotations__ = {p.name: p.annotation for p in params}
         return wrapper
@@ -78,8 +88,11 @@ def training_options(**defaults) -> Callable:
 
 def explicit_options(ctx: typer.Context, allowed: tuple[str, ...]) -> list[str]:
     """The options the user typed (not left at their defaults), other than ``allowed``."""
-    return [p.opts[0] for p in ctx.command.params if p.name not in allowed
-            and getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") != "DEFAULT"]
+    return [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name not in allowed and getattr(ctx.get_parameter_source(p.name), "name", "DEFAULT") != "DEFAULT"
+    ]
 
 
 def explicit_names(ctx: typer.Context, names) -> list[str]:

@@ -1,12 +1,12 @@
-"""The commands' tables on the terminal: the one table model (``backprop_lab.tables``) rendered by rich.
+"""The commands' tables on the terminal: the one table model (``backprop_lab.results.tables``) rendered by rich.
 Renderers only: no computation here."""
 
 from __future__ import annotations
 
 from rich.table import Table as RichTable
 
-from .. import tables
-from ..tables import Table
+from backprop_lab.results import tables
+from backprop_lab.results.tables import Table
 
 
 def summary_table(title: str, rows) -> RichTable:
@@ -15,8 +15,10 @@ def summary_table(title: str, rows) -> RichTable:
 
 def data_info_table(name: str, info: dict) -> RichTable:
     rows = [[key, str(info[key])] for key in ("source", "input_shape", "num_classes", "train", "test")]
-    rows += [["class_names", ", ".join(info["class_names"])],
-             ["train per class", ", ".join(str(c) for c in info["train_class_counts"])]]
+    rows += [
+        ["class_names", ", ".join(info["class_names"])],
+        ["train per class", ", ".join(str(c) for c in info["train_class_counts"])],
+    ]
     table = Table(f"data set {name}", ["", ""], rows, [0, 1]).to_rich()
     table.show_header = False
     return table
@@ -27,9 +29,17 @@ def history_table(title: str, history) -> RichTable:
 
 
 def gradcheck_table(title: str, rows, autograd: bool) -> RichTable:
-    cols = ["parameter", "shape", "entries", "rel. error vs finite diff."] + (["rel. diff vs autograd"] if autograd else []) + ["result"]
-    body = [[r.key, str(r.shape), str(r.checked), f"{r.rel_error:.2e}"] + ([f"{r.autograd_rel:.2e}"] if autograd else [])
-            + ["pass" if r.passed else "FAIL"] for r in rows]
+    cols = (
+        ["parameter", "shape", "entries", "rel. error vs finite diff."]
+        + (["rel. diff vs autograd"] if autograd else [])
+        + ["result"]
+    )
+    body = [
+        [r.key, str(r.shape), str(r.checked), f"{r.rel_error:.2e}"]
+        + ([f"{r.autograd_rel:.2e}"] if autograd else [])
+        + ["pass" if r.passed else "FAIL"]
+        for r in rows
+    ]
     return Table(title, cols, body, [0, 1, len(cols) - 1]).to_rich()
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import BplabError
-from .sweep import SweepPlan, SweepResult
+from backprop_lab.core.errors import BplabError
+from backprop_lab.experiments.sweep import SweepPlan, SweepResult
 
 
 def parse_alphas(text: str) -> list[float]:
@@ -30,7 +30,9 @@ def parse_alphas(text: str) -> list[float]:
     return alphas
 
 
-def blend_plan(alphas: str, data: str, base: dict, seeds: int = 1, seed: int = 0, data_dir: str | None = None) -> SweepPlan:
+def blend_plan(
+    alphas: str, data: str, base: dict, seeds: int = 1, seed: int = 0, data_dir: str | None = None
+) -> SweepPlan:
     base = {k: v for k, v in base.items() if k != "alpha"}
     return SweepPlan(data, base, {"alpha": parse_alphas(alphas)}, {}, seeds, seed, data_dir)
 
@@ -38,7 +40,7 @@ def blend_plan(alphas: str, data: str, base: dict, seeds: int = 1, seed: int = 0
 def save_step_curves(result: SweepResult, path: Path, title: str | None = None) -> Path:
     """Per-step training loss of the first seed, one line per alpha (labelled ``α = 0.5``). ``title`` says
     what is shown; the seed is added to it."""
-    from ..viz.plots import save_step_losses
+    from backprop_lab.viz.plots import save_step_losses
 
     losses = {}
     for cell in result.cells:

@@ -38,19 +38,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import stats
-from ..config import MAX_SEEDS, TrainConfig, parse_batch_size
-from ..engines import check_engine
-from ..errors import BplabError, first_line
-from ..fileio import atomic_write, write_json, make_folder
-from ..options import TRAINING
+from backprop_lab.analysis import stats
+from backprop_lab.core.errors import BplabError, first_line
+from backprop_lab.core.files import atomic_write, make_folder, write_json
+from backprop_lab.engines.registry import check_engine
+from backprop_lab.options.config import MAX_SEEDS, TrainConfig, parse_batch_size
+from backprop_lab.options.registry import TRAINING
 
-
-# How a value becomes each key's: every training option (backprop_lab.options.TRAINING) but ``seed`` (a sweep's
+# How a value becomes each key's: every training option (backprop_lab.options.registry.TRAINING) but ``seed`` (a sweep's
 # seeds are its own setting), then the sweep's own keys. ``coerce`` also takes "default" for ``lr``.
 OPTION_TYPES: dict[str, Callable] = {
     **{o.name: parse_batch_size if o.name == "batch_size" else o.value_type for o in TRAINING if o.name != "seed"},
-    "model": str, "engine": str, "variant": str}
+    "model": str,
+    "engine": str,
+    "variant": str,
+}
 SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
 DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
 
@@ -58,7 +60,9 @@ DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
 def normalise_key(key: str, where: str) -> str:
     name = key.replace("-", "_")
     if name not in OPTION_TYPES:
-        raise BplabError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in OPTION_TYPES))})")
+        raise BplabError(
+            f"{where}: unknown key {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in OPTION_TYPES))})"
+        )
     return name
 
 
@@ -128,7 +132,9 @@ class SweepPlan:
             if key == "variant":
                 for v in values:
                     if v not in self.variants:
-                        raise BplabError(f"grid: variant {v!r} is not defined (defined: {', '.join(self.variants) or 'none'})")
+                        raise BplabError(
+                            f"grid: variant {v!r} is not defined (defined: {', '.join(self.variants) or 'none'})"
+                        )
 
     def cells(self) -> list[Cell]:
         keys = list(self.grid)
@@ -138,8 +144,13 @@ class SweepPlan:
             options = {**DEFAULTS, **self.base}
             for key, value in values.items():
                 options.update(self.variants[value] if key == "variant" else {key: value})
-            name = ",".join(f"{k.replace('_', '-')}={'full' if v is None and k == 'batch_size' else v}"
-                            for k, v in values.items()) or "base"
+            name = (
+                ",".join(
+                    f"{k.replace('_', '-')}={'full' if v is None and k == 'batch_size' else v}"
+                    for k, v in values.items()
+                )
+                or "base"
+            )
             cells.append(Cell(name, values, options))
         return cells
 
@@ -153,9 +164,9 @@ class SweepPlan:
 
     def validate(self) -> None:
         """Every cell's options are checked (and every model parsed) before anything trains."""
-        from ..data import load_dataset
-        from ..spec import parse_model
-        from ..training import check_loss_fits
+        from backprop_lab.datasets.registry import load_dataset
+        from backprop_lab.spec.model import parse_model
+        from backprop_lab.training import check_loss_fits
 
         cells = self.cells()
         self.baseline_cell(cells)
@@ -170,8 +181,16 @@ class SweepPlan:
                 raise BplabError(f"cell {cell.name}: {exc}") from None
 
     def to_dict(self) -> dict:
-        return {"data": self.data, "data_dir": self.data_dir, "base": self.base, "grid": self.grid,
-                "variants": self.variants, "seeds": self.seeds, "seed": self.seed, "baseline": self.baseline}
+        return {
+            "data": self.data,
+            "data_dir": self.data_dir,
+            "base": self.base,
+            "grid": self.grid,
+            "variants": self.variants,
+            "seeds": self.seeds,
+            "seed": self.seed,
+            "baseline": self.baseline,
+        }
 
 
 def plan_from_document(doc: dict, where: str, data: str | None = None) -> SweepPlan:
@@ -214,7 +233,7 @@ def plan_from_document(doc: dict, where: str, data: str | None = None) -> SweepP
             raise BplabError(f"{where}: {key} must be a string, got {doc[key]!r}")
     name = data or doc.get("data")
     if not name:
-        raise BplabError(f"{where}: no data set (give data = \"...\" or --data)")
+        raise BplabError(f'{where}: no data set (give data = "..." or --data)')
     return SweepPlan(str(name), base, grid, variants, seeds, seed, doc.get("data_dir"), doc.get("baseline"))
 
 
@@ -226,14 +245,17 @@ def read_sweep_file(path: Path) -> dict:
         doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BplabError(f"{path}: not a valid TOML file ({exc})") from None
-    for key, what in (("grid", "[grid] must be a table of option = [values]"),
-                      ("variants", "[variants] must hold tables [variants.NAME]")):
+    for key, what in (
+        ("grid", "[grid] must be a table of option = [values]"),
+        ("variants", "[variants] must hold tables [variants.NAME]"),
+    ):
         if key in doc and not isinstance(doc[key], dict):
             raise BplabError(f"{path}: {what}, got {key} = {doc[key]!r}")
     return doc
 
 
 # --- running --------------------------------------------------------------
+
 
 @dataclass
 class Task:
@@ -265,14 +287,23 @@ class RunSummary:
     def of(cls, task: Task, run) -> "RunSummary":
         h = run.history
         last = h.epochs[-1] if h.epochs else None
-        return cls(task.cell, task.seed, task.folder, run.metrics["test"]["accuracy"],
-                   last.test_loss if last else float("nan"), last.train_loss if last else float("nan"),
-                   len(h.epochs), sum(e.time_s for e in h.epochs), [e.test_acc for e in h.epochs],
-                   [e.train_loss for e in h.epochs], h.stopped)
+        return cls(
+            task.cell,
+            task.seed,
+            task.folder,
+            run.metrics["test"]["accuracy"],
+            last.test_loss if last else float("nan"),
+            last.train_loss if last else float("nan"),
+            len(h.epochs),
+            sum(e.time_s for e in h.epochs),
+            [e.test_acc for e in h.epochs],
+            [e.train_loss for e in h.epochs],
+            h.stopped,
+        )
 
 
 def _setup(task: Task):
-    from ..workflow import prepare
+    from backprop_lab.runs.workflow import prepare
 
     return prepare(task.data, task.model, TrainConfig.from_dict(task.config), task.data_dir)
 
@@ -284,8 +315,8 @@ def run_task(task: Task) -> RunSummary:
     """One run into its folder: skipped when finished, resumed when interrupted, else started."""
     from threadpoolctl import threadpool_limits
 
-    from ..runs import load_run
-    from ..workflow import inspect_run, new_run_folder, resume_run, start_run
+    from backprop_lab.runs.record import load_run
+    from backprop_lab.runs.workflow import inspect_run, new_run_folder, resume_run, start_run
 
     folder = Path(task.folder)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
@@ -301,7 +332,7 @@ def train_task(task: Task):
     """A run trained in memory (for a remote worker): the Run is returned, nothing is written."""
     from threadpoolctl import threadpool_limits
 
-    from ..workflow import train_run
+    from backprop_lab.runs.workflow import train_run
 
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         return train_run(_setup(task), task.engine)
@@ -334,7 +365,7 @@ class CellResult:
 
     @property
     def ci95(self) -> float:
-        """Half-width of the 95% interval of the mean (Student's t, :func:`backprop_lab.stats.ci95`); 0 with one
+        """Half-width of the 95% interval of the mean (Student's t, :func:`backprop_lab.analysis.stats.ci95`); 0 with one
         seed (no interval: ``interval`` is then the mean twice)."""
         interval = stats.ci95(self.accs)
         return interval.half_width if interval.known else 0.0
@@ -369,44 +400,75 @@ class SweepResult:
         return f"SweepResult({len(self.cells)} cells x {self.plan.seeds} seed(s) on {self.plan.data}{top})"
 
     def _repr_html_(self) -> str:
-        from ..viz.display import sweep_html
+        from backprop_lab.viz.display import sweep_html
 
         return sweep_html(self)
 
     def rows(self) -> list[dict]:
-        return [{"cell": c.cell.name, **{k: v for k, v in c.cell.values.items()}, "seeds": len(c.runs),
-                 "test_acc_mean": c.mean, "test_acc_std": c.std, "ci95": c.ci95, "ci95_low": c.interval[0],
-                 "ci95_high": c.interval[1], "welch_p_vs_baseline": c.welch_p,
-                 "beyond_seed_spread": c.beyond_spread, "train_s_mean": statistics.fmean(r.seconds for r in c.runs),
-                 "baseline": c.cell.name == self.baseline} for c in self.cells]
+        return [
+            {
+                "cell": c.cell.name,
+                **{k: v for k, v in c.cell.values.items()},
+                "seeds": len(c.runs),
+                "test_acc_mean": c.mean,
+                "test_acc_std": c.std,
+                "ci95": c.ci95,
+                "ci95_low": c.interval[0],
+                "ci95_high": c.interval[1],
+                "welch_p_vs_baseline": c.welch_p,
+                "beyond_seed_spread": c.beyond_spread,
+                "train_s_mean": statistics.fmean(r.seconds for r in c.runs),
+                "baseline": c.cell.name == self.baseline,
+            }
+            for c in self.cells
+        ]
 
     def markdown(self) -> str:
         k = self.plan.seeds
-        lines = [f"Sweep on {self.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {self.baseline}.", "",
-                 "| cell | test accuracy (mean ± std) | 95% interval | vs baseline (Welch p) | beyond seed spread? | train s/run |",
-                 "|---|---|---|---|---|---|"]
+        lines = [
+            f"Sweep on {self.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {self.baseline}.",
+            "",
+            "| cell | test accuracy (mean ± std) | 95% interval | vs baseline (Welch p) | beyond seed spread? | train s/run |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in self.cells:
             low, high = c.interval
             p = "baseline" if c.cell.name == self.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
             beyond = "" if c.cell.name == self.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
-            lines.append(f"| {c.cell.name} | {c.mean:.4f} ± {c.std:.4f} | [{low:.4f}, {high:.4f}] | {p} | {beyond} | "
-                         f"{statistics.fmean(r.seconds for r in c.runs):.2f} |")
+            lines.append(
+                f"| {c.cell.name} | {c.mean:.4f} ± {c.std:.4f} | [{low:.4f}, {high:.4f}] | {p} | {beyond} | "
+                f"{statistics.fmean(r.seconds for r in c.runs):.2f} |"
+            )
         return "\n".join(lines) + "\n"
 
     def csv_text(self) -> str:
         buffer = io.StringIO()
         keys = list(self.plan.grid)
         writer = csv.writer(buffer)
-        writer.writerow(["cell", *keys, "seed", "test_acc", "test_loss", "train_loss", "epochs", "train_s", "folder", "stopped"])
+        writer.writerow(
+            ["cell", *keys, "seed", "test_acc", "test_loss", "train_loss", "epochs", "train_s", "folder", "stopped"]
+        )
         for c in self.cells:
             for r in c.runs:
-                writer.writerow([c.cell.name, *[c.cell.values[k] for k in keys], r.seed, r.test_acc, r.test_loss,
-                                 r.train_loss, r.epochs, f"{r.seconds:.4f}", r.folder, r.stopped or ""])
+                writer.writerow(
+                    [
+                        c.cell.name,
+                        *[c.cell.values[k] for k in keys],
+                        r.seed,
+                        r.test_acc,
+                        r.test_loss,
+                        r.train_loss,
+                        r.epochs,
+                        f"{r.seconds:.4f}",
+                        r.folder,
+                        r.stopped or "",
+                    ]
+                )
         return buffer.getvalue()
 
     def subject(self) -> str:
         """What the sweep varies, for titles: ``optimizer on mnist-5k``, ``set-up and engine on digits``."""
-        from ..viz.plots import option_label
+        from backprop_lab.viz.plots import option_label
 
         varied = " and ".join(option_label(k) for k in self.plan.grid) or "the base options"
         return f"{varied} on {self.plan.data}"
@@ -415,7 +477,7 @@ class SweepResult:
         """results.csv, results.md, sweep.json and two figures: curves.png (per epoch) and accuracy.png (each
         cell's final test accuracy with its 95% interval). ``title`` says what the sweep tests (its figures'
         titles begin with it); without one, :meth:`subject`."""
-        from ..viz.plots import save_sweep_bars, save_sweep_curves
+        from backprop_lab.viz.plots import save_sweep_bars, save_sweep_curves
 
         folder = Path(folder)
         atomic_write(folder / "results.csv", self.csv_text().encode())
@@ -427,14 +489,22 @@ class SweepResult:
         k = self.plan.seeds
         seeds = f"{k} seeds" if k > 1 else "one seed"
         written = [folder / "results.csv", folder / "results.md", folder / "sweep.json"]
-        written.append(save_sweep_curves(losses, curves, folder / "curves.png",
-                                         f"{title}: training loss and test accuracy per epoch, {seeds}"))
-        points = {c.cell.name: (c.mean, *(c.interval if len(c.runs) > 1 else (math.nan, math.nan)))
-                  for c in self.cells}
+        written.append(
+            save_sweep_curves(
+                losses, curves, folder / "curves.png", f"{title}: training loss and test accuracy per epoch, {seeds}"
+            )
+        )
+        points = {c.cell.name: (c.mean, *(c.interval if len(c.runs) > 1 else (math.nan, math.nan))) for c in self.cells}
         what = "mean and 95% interval over " + seeds if k > 1 else "one seed, no interval"
-        written.append(save_sweep_bars(points, folder / "accuracy.png", f"{title}: final test accuracy, {what}",
-                                       baseline=self.baseline if k > 1 else None,
-                                       differs={c.cell.name: c.beyond_spread for c in self.cells} if k > 1 else None))
+        written.append(
+            save_sweep_bars(
+                points,
+                folder / "accuracy.png",
+                f"{title}: final test accuracy, {what}",
+                baseline=self.baseline if k > 1 else None,
+                differs={c.cell.name: c.beyond_spread for c in self.cells} if k > 1 else None,
+            )
+        )
         return written
 
 
@@ -442,14 +512,29 @@ def tasks_of(plan: SweepPlan, out: Path) -> list[Task]:
     tasks = []
     for cell in plan.cells():
         for seed in range(plan.seed, plan.seed + plan.seeds):
-            tasks.append(Task(cell.name, seed, str(Path(out) / cell.folder_name / f"seed{seed}"), plan.data,
-                              plan.data_dir, cell.options["model"], cell.options["engine"],
-                              cell.config(seed).to_dict()))
+            tasks.append(
+                Task(
+                    cell.name,
+                    seed,
+                    str(Path(out) / cell.folder_name / f"seed{seed}"),
+                    plan.data,
+                    plan.data_dir,
+                    cell.options["model"],
+                    cell.options["engine"],
+                    cell.config(seed).to_dict(),
+                )
+            )
     return tasks
 
 
-def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local", address: str | None = None,
-              on_done: Callable[[RunSummary], None] = lambda summary: None) -> SweepResult:
+def run_sweep(
+    plan: SweepPlan,
+    out: Path,
+    jobs: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    on_done: Callable[[RunSummary], None] = lambda summary: None,
+) -> SweepResult:
     import time
 
     if jobs < 1:
@@ -471,8 +556,9 @@ def run_sweep(plan: SweepPlan, out: Path, jobs: int = 1, backend: str = "local",
     else:
         summaries = _run_in_processes(tasks, jobs, on_done)
     cells = plan.cells()
-    by_cell = {c.name: CellResult(c, sorted([s for s in summaries if s.cell == c.name], key=lambda s: s.seed))
-               for c in cells}
+    by_cell = {
+        c.name: CellResult(c, sorted([s for s in summaries if s.cell == c.name], key=lambda s: s.seed)) for c in cells
+    }
     baseline = plan.baseline_cell(cells).name
     for name, result in by_cell.items():
         if name != baseline and plan.seeds > 1:
@@ -487,8 +573,9 @@ def _run_in_processes(tasks: list[Task], jobs: int, on_done) -> list[RunSummary]
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
     summaries = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=limit_threads,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=limit_threads, initargs=(threads,)
+    ) as pool:
         futures = [pool.submit(run_task, task) for task in tasks]
         for future in as_completed(futures):
             summaries.append(future.result())
@@ -497,10 +584,14 @@ def _run_in_processes(tasks: list[Task], jobs: int, on_done) -> list[RunSummary]
 
 
 RAY_TASK_RETRIES = 3  # a run whose Ray worker died (killed, out of memory, node lost) is trained again, from scratch
-RAY_ADDRESS_HINT = ("check the address (the one `ray start --head` printed: the head's IP, port 6379 unless --port) "
-                    "and that the cluster is up (`ray status` on the head node)")
-RAY_TOKEN_HINT = ("give the cluster's token (`ray get-auth-token` on the head prints it) in RAY_AUTH_TOKEN, in a file "
-                  "named by RAY_AUTH_TOKEN_PATH or in ~/.ray/auth_token, or start the cluster with RAY_AUTH_MODE=disabled")
+RAY_ADDRESS_HINT = (
+    "check the address (the one `ray start --head` printed: the head's IP, port 6379 unless --port) "
+    "and that the cluster is up (`ray status` on the head node)"
+)
+RAY_TOKEN_HINT = (
+    "give the cluster's token (`ray get-auth-token` on the head prints it) in RAY_AUTH_TOKEN, in a file "
+    "named by RAY_AUTH_TOKEN_PATH or in ~/.ray/auth_token, or start the cluster with RAY_AUTH_MODE=disabled"
+)
 
 
 def _ray_endpoint(address: str | None) -> tuple[str, int] | None:
@@ -509,8 +600,9 @@ def _ray_endpoint(address: str | None) -> tuple[str, int] | None:
         return None
     host, sep, port = address.strip().rpartition(":")
     if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        raise BplabError(f"--address: expected HOST:PORT (the address `ray start --head` printed) or auto, "
-                         f"got {address!r}")
+        raise BplabError(
+            f"--address: expected HOST:PORT (the address `ray start --head` printed) or auto, got {address!r}"
+        )
     return host.strip("[]"), int(port)
 
 
@@ -567,8 +659,9 @@ def _connect_to_ray(address: str | None) -> None:
     try:
         ray.init(address=address, log_to_driver=False)
     except no_token:  # token mode and no token anywhere
-        raise BplabError(f"{where}: the Ray cluster wants an authentication token and none was found; "
-                         + RAY_TOKEN_HINT) from None
+        raise BplabError(
+            f"{where}: the Ray cluster wants an authentication token and none was found; " + RAY_TOKEN_HINT
+        ) from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         chain, cause = [], exc
         while cause is not None:
@@ -576,13 +669,18 @@ def _connect_to_ray(address: str | None) -> None:
             cause = cause.__cause__ or cause.__context__
         if any("InvalidAuthToken" in text or "Unauthenticated" in text for text in chain):
             if too_late:
-                raise BplabError(f"{where}: the Ray cluster wants an authentication token and Ray was imported before "
-                                 "bplab could turn it on: set RAY_AUTH_MODE=token before Ray is imported") from None
+                raise BplabError(
+                    f"{where}: the Ray cluster wants an authentication token and Ray was imported before "
+                    "bplab could turn it on: set RAY_AUTH_MODE=token before Ray is imported"
+                ) from None
             if token and os.environ.get("RAY_AUTH_MODE") == "token":
-                raise BplabError(f"{where}: the Ray cluster refused the authentication token from {token} (not the "
-                                 "cluster's); " + RAY_TOKEN_HINT) from None
-            raise BplabError(f"{where}: the Ray cluster wants an authentication token and none was sent; "
-                             + RAY_TOKEN_HINT) from None
+                raise BplabError(
+                    f"{where}: the Ray cluster refused the authentication token from {token} (not the "
+                    "cluster's); " + RAY_TOKEN_HINT
+                ) from None
+            raise BplabError(
+                f"{where}: the Ray cluster wants an authentication token and none was sent; " + RAY_TOKEN_HINT
+            ) from None
         raise BplabError(f"{where}: cannot connect to a Ray cluster ({first_line(exc)}); " + RAY_ADDRESS_HINT) from None
 
 
@@ -590,8 +688,8 @@ def _run_on_ray(tasks: list[Task], address: str | None, on_done) -> list[RunSumm
     _connect_to_ray(address)
     import ray
 
-    from ..runs import load_run, save_run
-    from ..workflow import inspect_run
+    from backprop_lab.runs.record import load_run, save_run
+    from backprop_lab.runs.workflow import inspect_run
 
     # A task is a pure function of its Task: one whose worker died is run again from the start, same numbers.
     remote = ray.remote(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(train_task)
@@ -613,8 +711,10 @@ def _run_on_ray(tasks: list[Task], address: str | None, on_done) -> list[RunSumm
                 raise BplabError(f"{task.cell}, seed {task.seed}: {exc.cause}") from None
             raise  # a bug in a run: its traceback
         except ray.exceptions.RayError as exc:  # its worker or node died more often than Ray retries
-            raise BplabError(f"{task.cell}, seed {task.seed}: lost on the Ray cluster after {RAY_TASK_RETRIES} retries "
-                             f"({first_line(exc)}); the finished runs are saved, the same command resumes") from None
+            raise BplabError(
+                f"{task.cell}, seed {task.seed}: lost on the Ray cluster after {RAY_TASK_RETRIES} retries "
+                f"({first_line(exc)}); the finished runs are saved, the same command resumes"
+            ) from None
         save_run(run, Path(task.folder), force=True)
         summaries.append(RunSummary.of(task, run))
         on_done(summaries[-1])

@@ -26,17 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import TrainConfig
-from ..data import BatchPlan, Dataset, subset_classes
-from ..engines import get_engine
-from ..errors import BplabError
-from ..evaluate import classification_report
-from ..fileio import write_json, make_folder
-from ..numerics.initializers import init_weights
-from ..runs import Run, save_run
-from ..spec import Dense, ModelSpec, replace_head, unfreeze
-from ..training import Callback, EpochRecord, Loop
-from ..workflow import Setup, train_run
+from backprop_lab.core.errors import BplabError
+from backprop_lab.core.files import make_folder, write_json
+from backprop_lab.datasets.registry import BatchPlan, Dataset, subset_classes
+from backprop_lab.engines.registry import get_engine
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.evaluation import classification_report
+from backprop_lab.runs.record import Run, save_run
+from backprop_lab.runs.workflow import Setup, train_run
+from backprop_lab.spec.model import Dense, ModelSpec, replace_head, unfreeze
+from backprop_lab.training import Callback, EpochRecord, Loop
 
 HEAD_IMAGE_PASSES = 1  # what the head phase counts for in the from-scratch budget: its one pass of the images
 
@@ -87,8 +87,10 @@ class HeadBudget:
             raise BplabError(f"head batch_size: 'run', None (full batch) or a positive integer, got {b!r}")
 
     def rule(self) -> str:
-        return (f"stop when {self.patience} epochs in a row bring the training loss no lower than {self.tol:g} below "
-                f"its best so far, after at most {self.max_epochs} epochs")
+        return (
+            f"stop when {self.patience} epochs in a row bring the training loss no lower than {self.tol:g} below "
+            f"its best so far, after at most {self.max_epochs} epochs"
+        )
 
 
 @dataclass
@@ -154,7 +156,7 @@ class TransferResult:
 
     def save(self, folder: Path) -> Path:
         """transfer.json, and one run folder (with its confusion heatmap) per variant."""
-        from ..viz.plots import save_confusion_heatmap
+        from backprop_lab.viz.plots import save_confusion_heatmap
 
         folder = Path(folder)
         make_folder(folder)
@@ -165,19 +167,36 @@ class TransferResult:
         return folder
 
     def to_dict(self) -> dict:
-        return {"classes": self.classes, "base_bit_identical_after_head_only": self.base_unchanged,
-                "finetune_changed_base": self.finetune_changed_base,
-                "head_training": asdict(self.head) | {"converged": self.head.converged} if self.head else None,
-                "finetune_epochs": self.finetune_epochs, "finetune_lr": self.finetune_lr,
-                "finetune_started_from_head": self.finetune_started_from_head,
-                "head_image_passes": self.head_image_passes,
-                "scratch_epochs": self.scratch_epochs, "scratch_epochs_rule": self.scratch_epochs_rule,
-                "warmup_seconds_not_counted": self.warmup_seconds, "timing_repeats": self.timing_repeats,
-                "variants": [{"name": v.name, "slug": v.slug, "trainable": v.trainable, "frozen": v.frozen,
-                              "test_acc": v.accuracy, "epochs": v.epochs, "epochs_over": v.epochs_over,
-                              "steps": v.steps, "seconds": v.seconds, "own_seconds": v.own_seconds,
-                              "confusion_matrix": v.run.metrics["test"]["confusion_matrix"]}
-                             for v in self.variants]}
+        return {
+            "classes": self.classes,
+            "base_bit_identical_after_head_only": self.base_unchanged,
+            "finetune_changed_base": self.finetune_changed_base,
+            "head_training": asdict(self.head) | {"converged": self.head.converged} if self.head else None,
+            "finetune_epochs": self.finetune_epochs,
+            "finetune_lr": self.finetune_lr,
+            "finetune_started_from_head": self.finetune_started_from_head,
+            "head_image_passes": self.head_image_passes,
+            "scratch_epochs": self.scratch_epochs,
+            "scratch_epochs_rule": self.scratch_epochs_rule,
+            "warmup_seconds_not_counted": self.warmup_seconds,
+            "timing_repeats": self.timing_repeats,
+            "variants": [
+                {
+                    "name": v.name,
+                    "slug": v.slug,
+                    "trainable": v.trainable,
+                    "frozen": v.frozen,
+                    "test_acc": v.accuracy,
+                    "epochs": v.epochs,
+                    "epochs_over": v.epochs_over,
+                    "steps": v.steps,
+                    "seconds": v.seconds,
+                    "own_seconds": v.own_seconds,
+                    "confusion_matrix": v.run.metrics["test"]["confusion_matrix"],
+                }
+                for v in self.variants
+            ],
+        }
 
 
 def _timed(setup: Setup, engine: str, weights, callbacks) -> tuple[Run, float]:
@@ -212,8 +231,9 @@ def base_features(spec: ModelSpec, weights, engine: str, x: np.ndarray, dtype: s
     if len(spec.layers) == 1:  # no base: the head reads the inputs
         return np.asarray(x, dtype=dtype)
     base = spec.with_layers(list(spec.layers[:-1]))
-    return np.asarray(get_engine(engine).predict(base, {k: weights[k] for k in base.param_shapes()}, x, dtype),
-                      dtype=dtype)
+    return np.asarray(
+        get_engine(engine).predict(base, {k: weights[k] for k in base.param_shapes()}, x, dtype), dtype=dtype
+    )
 
 
 def _warm_up(engine: str, frozen_spec: ModelSpec, start: dict, two: Dataset, config: TrainConfig) -> float:
@@ -228,14 +248,17 @@ def _warm_up(engine: str, frozen_spec: ModelSpec, start: dict, two: Dataset, con
     return time.perf_counter() - begin
 
 
-def _train_head(two: Dataset, frozen_spec: ModelSpec, start: dict, engine: str, config: TrainConfig,
-                budget: HeadBudget, callbacks) -> tuple[Run, HeadTraining, float]:
+def _train_head(
+    two: Dataset, frozen_spec: ModelSpec, start: dict, engine: str, config: TrainConfig, budget: HeadBudget, callbacks
+) -> tuple[Run, HeadTraining, float]:
     """Head-only transfer: features once, then the head alone on them until the budget's rule stops it.
     Returns the whole frozen network as a run (its history is the head's, over the features)."""
     dtype = config.dtype
     begin = time.perf_counter()
-    feats = {name: base_features(frozen_spec, start, engine, x, dtype) if x is not None else None
-             for name, x in (("train", two.x_train), ("val", two.x_val), ("test", two.x_test))}
+    feats = {
+        name: base_features(frozen_spec, start, engine, x, dtype) if x is not None else None
+        for name, x in (("train", two.x_train), ("val", two.x_val), ("test", two.x_test))
+    }
     extracted = time.perf_counter()
     head_info = frozen_spec.infos[-1]
     head_spec = ModelSpec(feats["train"].shape[1:], (frozen_spec.layers[-1],))
@@ -244,8 +267,17 @@ def _train_head(two: Dataset, frozen_spec: ModelSpec, start: dict, engine: str, 
     head_start = {k: start[full] for k, full in rename.items()}
     batch = config.batch_size if budget.batch_size == "run" else budget.batch_size
     head_config = replace(config, epochs=budget.max_epochs, batch_size=batch, lr=budget.lr or config.learning_rate)
-    features = Dataset(f"{two.name} (features of the frozen base)", feats["train"], two.y_train, feats["test"],
-                       two.y_test, two.class_names, two.source, feats["val"], two.y_val)
+    features = Dataset(
+        f"{two.name} (features of the frozen base)",
+        feats["train"],
+        two.y_train,
+        feats["test"],
+        two.y_test,
+        two.class_names,
+        two.source,
+        feats["val"],
+        two.y_val,
+    )
     plan = BatchPlan(len(features.x_train), head_config.batch_size, head_config.seed)
     eng = get_engine(engine)
     state = eng.start(head_spec, head_start, head_config)
@@ -263,20 +295,57 @@ def _train_head(two: Dataset, frozen_spec: ModelSpec, start: dict, engine: str, 
     probs = eng.predict(head_spec, trained, feats["test"], dtype)  # = the whole frozen network on the test images
     metrics = {"test": classification_report(probs, two.y_test, two.class_names)}
     end = time.perf_counter()
-    record = HeadTraining(len(history.epochs), len(history.step_loss), plan.steps_per_epoch, head_config.batch_size,
-                          head_config.learning_rate, head_config.optimizer, reason, budget.rule(), asdict(budget),
-                          list(feats["train"].shape[1:]), extracted - begin, end - extracted,
-                          [e.train_loss for e in history.epochs], [e.test_acc for e in history.epochs])
-    run = Run(engine, two.name, frozen_spec, head_config, two.class_names, weights, history, metrics,
-              {"transfer_stage": {"stage": "head only", "history_over": "cached features of the frozen base",
-                                  **asdict(record)}})
+    record = HeadTraining(
+        len(history.epochs),
+        len(history.step_loss),
+        plan.steps_per_epoch,
+        head_config.batch_size,
+        head_config.learning_rate,
+        head_config.optimizer,
+        reason,
+        budget.rule(),
+        asdict(budget),
+        list(feats["train"].shape[1:]),
+        extracted - begin,
+        end - extracted,
+        [e.train_loss for e in history.epochs],
+        [e.test_acc for e in history.epochs],
+    )
+    run = Run(
+        engine,
+        two.name,
+        frozen_spec,
+        head_config,
+        two.class_names,
+        weights,
+        history,
+        metrics,
+        {
+            "transfer_stage": {
+                "stage": "head only",
+                "history_over": "cached features of the frozen base",
+                **asdict(record),
+            }
+        },
+    )
     return run, record, end - begin
 
 
-def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, config: TrainConfig,
-             finetune: bool = False, finetune_lr: float | None = None, finetune_epochs: int | None = None,
-             callbacks_for=lambda name: [], *, head: HeadBudget | None = None,
-             scratch_epochs: int | None = None, timing_repeats: int = 1) -> TransferResult:
+def transfer(
+    base: Run,
+    dataset: Dataset,
+    classes: list[int],
+    engine: str,
+    config: TrainConfig,
+    finetune: bool = False,
+    finetune_lr: float | None = None,
+    finetune_epochs: int | None = None,
+    callbacks_for=lambda name: [],
+    *,
+    head: HeadBudget | None = None,
+    scratch_epochs: int | None = None,
+    timing_repeats: int = 1,
+) -> TransferResult:
     """Head-only transfer (trained to convergence on cached features, ``head``), then optionally fine-tuning
     (``finetune_epochs``, default ``config.epochs``, at ``finetune_lr``, default a tenth of the run's), and the
     same network from scratch (``scratch_epochs``, default: 1 for the head phase + the fine-tuning epochs).
@@ -285,11 +354,14 @@ def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, confi
     time of each (the runs are deterministic: every repeat trains the same weights; the first is kept). Stages
     of a second or less are otherwise timed mostly by whatever else the machine was doing at that moment."""
     if tuple(dataset.input_shape) != tuple(base.spec.input_shape):
-        raise BplabError(f"the model expects input {base.spec.input_shape} but {dataset.name} has {dataset.input_shape}")
+        raise BplabError(
+            f"the model expects input {base.spec.input_shape} but {dataset.name} has {dataset.input_shape}"
+        )
     if isinstance(timing_repeats, bool) or not isinstance(timing_repeats, int) or timing_repeats < 1:
         raise BplabError(f"timing repeats: must be a positive integer, got {timing_repeats!r}")
-    if scratch_epochs is not None and (isinstance(scratch_epochs, bool) or not isinstance(scratch_epochs, int)
-                                       or scratch_epochs < 1):
+    if scratch_epochs is not None and (
+        isinstance(scratch_epochs, bool) or not isinstance(scratch_epochs, int) or scratch_epochs < 1
+    ):
         raise BplabError(f"scratch epochs: must be a positive integer, got {scratch_epochs!r}")
     head = head or HeadBudget()
     two = subset_classes(dataset, classes)
@@ -297,69 +369,127 @@ def transfer(base: Run, dataset: Dataset, classes: list[int], engine: str, confi
     plan = BatchPlan(len(two.x_train), config.batch_size, config.seed)
     frozen_spec = replace_head(base.spec, Dense(1, "sigmoid"), freeze_base=True)
     head_name = frozen_spec.infos[-1].name
-    head_init = init_weights({k: s for k, s in frozen_spec.param_shapes().items() if k.startswith(head_name + "/")},
-                             "glorot_uniform", config.seed, config.dtype)
+    head_init = init_weights(
+        {k: s for k, s in frozen_spec.param_shapes().items() if k.startswith(head_name + "/")},
+        "glorot_uniform",
+        config.seed,
+        config.dtype,
+    )
     base_keys = [k for k in frozen_spec.param_shapes() if not k.startswith(head_name + "/")]
     original = {k: np.array(base.weights[k], copy=True) for k in base_keys}
     start = {k: np.asarray(base.weights[k], dtype=config.dtype) for k in base_keys} | head_init
     result = TransferResult([dataset.class_names[c] for c in classes])
     result.warmup_seconds = _warm_up(engine, frozen_spec, start, two, config)
 
-    head_run, result.head, seconds = _train_head(two, frozen_spec, start, engine, config, head,
-                                                 callbacks_for("head only"))
+    head_run, result.head, seconds = _train_head(
+        two, frozen_spec, start, engine, config, head, callbacks_for("head only")
+    )
     for _ in range(timing_repeats - 1):
         seconds = min(seconds, _train_head(two, frozen_spec, start, engine, config, head, [])[2])
     result.timing_repeats = timing_repeats
-    result.variants.append(Variant("head only (base frozen)", head_run, *frozen_spec.count_params(), seconds,
-                                   "head_only", result.head.epochs, "cached features", result.head.steps, seconds))
-    result.base_unchanged = all(np.array_equal(head_run.weights[k], np.asarray(original[k], dtype=config.dtype))
-                                and np.array_equal(base.weights[k], original[k]) for k in base_keys)
+    result.variants.append(
+        Variant(
+            "head only (base frozen)",
+            head_run,
+            *frozen_spec.count_params(),
+            seconds,
+            "head_only",
+            result.head.epochs,
+            "cached features",
+            result.head.steps,
+            seconds,
+        )
+    )
+    result.base_unchanged = all(
+        np.array_equal(head_run.weights[k], np.asarray(original[k], dtype=config.dtype))
+        and np.array_equal(base.weights[k], original[k])
+        for k in base_keys
+    )
 
     if finetune:
-        ft_config = replace(config, lr=finetune_lr or config.learning_rate / 10, epochs=finetune_epochs or config.epochs)
+        ft_config = replace(
+            config, lr=finetune_lr or config.learning_rate / 10, epochs=finetune_epochs or config.epochs
+        )
         result.finetune_epochs, result.finetune_lr = ft_config.epochs, ft_config.learning_rate
         open_spec = unfreeze(frozen_spec)
         ft_start = {k: np.array(v, copy=True) for k, v in head_run.weights.items()}
-        ft_run, ft_seconds = _timed(Setup(two, open_spec, ft_config, plan), engine, ft_start,
-                                    callbacks_for("fine-tune"))
+        ft_run, ft_seconds = _timed(
+            Setup(two, open_spec, ft_config, plan), engine, ft_start, callbacks_for("fine-tune")
+        )
         for _ in range(timing_repeats - 1):
             again = {k: np.array(v, copy=True) for k, v in head_run.weights.items()}
             ft_seconds = min(ft_seconds, _timed(Setup(two, open_spec, ft_config, plan), engine, again, [])[1])
         result.finetune_started_from_head = all(np.array_equal(ft_start[k], v) for k, v in head_run.weights.items())
-        result.variants.append(Variant(f"head, then fine-tune all (lr {ft_config.learning_rate:g})", ft_run,
-                                       *open_spec.count_params(), seconds + ft_seconds, "finetune", ft_config.epochs,
-                                       "images", len(ft_run.history.step_loss), ft_seconds))
+        result.variants.append(
+            Variant(
+                f"head, then fine-tune all (lr {ft_config.learning_rate:g})",
+                ft_run,
+                *open_spec.count_params(),
+                seconds + ft_seconds,
+                "finetune",
+                ft_config.epochs,
+                "images",
+                len(ft_run.history.step_loss),
+                ft_seconds,
+            )
+        )
         result.finetune_changed_base = any(not np.array_equal(ft_run.weights[k], start[k]) for k in base_keys)
 
     ft_part = f" + {result.finetune_epochs} fine-tuning" if finetune else ""
     if scratch_epochs is None:
         result.scratch_epochs = HEAD_IMAGE_PASSES + (result.finetune_epochs or 0)
-        result.scratch_epochs_rule = (f"as many epochs over the images as head{' + fine-tune' if finetune else ''}: "
-                                      f"{HEAD_IMAGE_PASSES} for the head phase (its one pass of the images through the "
-                                      f"frozen base; its {result.head.epochs} epochs over the cached features are "
-                                      f"not counted){ft_part}")
+        result.scratch_epochs_rule = (
+            f"as many epochs over the images as head{' + fine-tune' if finetune else ''}: "
+            f"{HEAD_IMAGE_PASSES} for the head phase (its one pass of the images through the "
+            f"frozen base; its {result.head.epochs} epochs over the cached features are "
+            f"not counted){ft_part}"
+        )
     else:
         result.scratch_epochs = scratch_epochs
-        result.scratch_epochs_rule = (f"{scratch_epochs}, as given (head: {HEAD_IMAGE_PASSES} pass of the images, "
-                                      f"{result.head.epochs} epochs over the cached features{ft_part})")
+        result.scratch_epochs_rule = (
+            f"{scratch_epochs}, as given (head: {HEAD_IMAGE_PASSES} pass of the images, "
+            f"{result.head.epochs} epochs over the cached features{ft_part})"
+        )
     scratch_spec = unfreeze(frozen_spec)
     fresh = init_weights(scratch_spec.param_shapes(), config.init, config.seed, config.dtype)
     scratch_config = replace(config, epochs=result.scratch_epochs)
-    scratch_run, s_seconds = _timed(Setup(two, scratch_spec, scratch_config, plan), engine, fresh,
-                                    callbacks_for("from scratch"))
-    result.variants.append(Variant(f"same network from scratch ({result.scratch_epochs} epochs)", scratch_run,
-                                   *scratch_spec.count_params(), s_seconds, "from_scratch", result.scratch_epochs,
-                                   "images", len(scratch_run.history.step_loss), s_seconds))
+    scratch_run, s_seconds = _timed(
+        Setup(two, scratch_spec, scratch_config, plan), engine, fresh, callbacks_for("from scratch")
+    )
+    result.variants.append(
+        Variant(
+            f"same network from scratch ({result.scratch_epochs} epochs)",
+            scratch_run,
+            *scratch_spec.count_params(),
+            s_seconds,
+            "from_scratch",
+            result.scratch_epochs,
+            "images",
+            len(scratch_run.history.step_loss),
+            s_seconds,
+        )
+    )
     return result
 
 
-def transfer_from(base_path: Path, classes: str, engine: str, config: TrainConfig, data: str | None = None,
-                  data_dir: Path | None = None, finetune: bool = False, finetune_lr: float | None = None,
-                  finetune_epochs: int | None = None, callbacks_for=lambda name: [], *, head: HeadBudget | None = None,
-                  scratch_epochs: int | None = None) -> TransferResult:
+def transfer_from(
+    base_path: Path,
+    classes: str,
+    engine: str,
+    config: TrainConfig,
+    data: str | None = None,
+    data_dir: Path | None = None,
+    finetune: bool = False,
+    finetune_lr: float | None = None,
+    finetune_epochs: int | None = None,
+    callbacks_for=lambda name: [],
+    *,
+    head: HeadBudget | None = None,
+    scratch_epochs: int | None = None,
+) -> TransferResult:
     """``transfer`` from a saved run folder or .keras file, on ``data`` (default: the base's data set)."""
-    from ..data import load_dataset
-    from ..portable import load_model
+    from backprop_lab.datasets.registry import load_dataset
+    from backprop_lab.runs.portable import load_model
 
     if finetune_lr is not None and not finetune_lr > 0:
         raise BplabError(f"--finetune-lr: must be positive, got {finetune_lr}")
@@ -371,5 +501,16 @@ def transfer_from(base_path: Path, classes: str, engine: str, config: TrainConfi
         raise BplabError(f"{base_path}: the file does not say which data set it was trained on; pass --data")
     dataset = load_dataset(name, data_dir)
     picked = resolve_classes(classes, dataset.class_names)
-    return transfer(base, dataset, picked, engine, config, finetune, finetune_lr, finetune_epochs, callbacks_for,
-                    head=head, scratch_epochs=scratch_epochs)
+    return transfer(
+        base,
+        dataset,
+        picked,
+        engine,
+        config,
+        finetune,
+        finetune_lr,
+        finetune_epochs,
+        callbacks_for,
+        head=head,
+        scratch_epochs=scratch_epochs,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import names
+from backprop_lab.core import names
 
 
 class Activation:
@@ -77,7 +77,8 @@ class Softmax(Activation):
 
 
 ACTIVATIONS: dict[str, Activation] = names.ACTIVATIONS.table(
-    {cls.name: cls() for cls in (Linear, ReLU, Sigmoid, Tanh, Softmax)}, "numerics.activations")
+    {cls.name: cls() for cls in (Linear, ReLU, Sigmoid, Tanh, Softmax)}, "numerics.activations"
+)
 
 
 def get_activation(name: str) -> Activation:

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .. import names
+from backprop_lab.core import names
 
 TRUNC_STD_CORRECTION = 0.87962566103423978
 
@@ -49,21 +49,26 @@ def _variance_scaling(rng, shape, scale: float, mode: str, distribution: str) ->
     return rng.uniform(-limit, limit, size=shape)
 
 
-INITIALIZERS = names.INITIALIZERS.table({
-    "zeros": lambda rng, shape: np.zeros(shape),
-    "small_normal": lambda rng, shape: 0.01 * rng.standard_normal(shape),
-    "glorot_uniform": lambda rng, shape: _variance_scaling(rng, shape, 1.0, "fan_avg", "uniform"),
-    "glorot_normal": lambda rng, shape: _variance_scaling(rng, shape, 1.0, "fan_avg", "truncated_normal"),
-    "he_normal": lambda rng, shape: _variance_scaling(rng, shape, 2.0, "fan_in", "truncated_normal"),
-    "he_uniform": lambda rng, shape: _variance_scaling(rng, shape, 2.0, "fan_in", "uniform"),
-}, "numerics.initializers")
+INITIALIZERS = names.INITIALIZERS.table(
+    {
+        "zeros": lambda rng, shape: np.zeros(shape),
+        "small_normal": lambda rng, shape: 0.01 * rng.standard_normal(shape),
+        "glorot_uniform": lambda rng, shape: _variance_scaling(rng, shape, 1.0, "fan_avg", "uniform"),
+        "glorot_normal": lambda rng, shape: _variance_scaling(rng, shape, 1.0, "fan_avg", "truncated_normal"),
+        "he_normal": lambda rng, shape: _variance_scaling(rng, shape, 2.0, "fan_in", "truncated_normal"),
+        "he_uniform": lambda rng, shape: _variance_scaling(rng, shape, 2.0, "fan_in", "uniform"),
+    },
+    "numerics.initializers",
+)
 
 
 def initialize(name: str, rng: np.random.Generator, shape: tuple[int, ...], dtype="float32") -> np.ndarray:
     return names.INITIALIZERS.get(INITIALIZERS, name)(rng, tuple(shape)).astype(dtype)
 
 
-def init_weights(param_shapes: dict[str, tuple[int, ...]], init: str, seed: int, dtype="float32") -> dict[str, np.ndarray]:
+def init_weights(
+    param_shapes: dict[str, tuple[int, ...]], init: str, seed: int, dtype="float32"
+) -> dict[str, np.ndarray]:
     """Initial weights for every engine: kernels by ``init``, biases zero, one seeded generator."""
     rng = np.random.default_rng(seed)
     weights = {}

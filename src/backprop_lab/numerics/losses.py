@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import names
+from backprop_lab.core import names
 
 EPSILON = 1e-7
 
@@ -126,8 +126,12 @@ class HalfSquaredError(SquaredError):
 
 
 LOSSES: dict[str, Loss] = names.LOSSES.table(
-    {cls.name: cls() for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, SquaredError,
-                                 HalfSquaredError)}, "numerics.losses")
+    {
+        cls.name: cls()
+        for cls in (CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, SquaredError, HalfSquaredError)
+    },
+    "numerics.losses",
+)
 
 
 def get_loss(name: str) -> Loss:

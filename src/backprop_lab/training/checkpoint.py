@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BplabError
-from ..fileio import atomic_write
-from ..spec import ModelSpec
-from .history import EpochRecord, History
+from backprop_lab.core.errors import BplabError
+from backprop_lab.core.files import atomic_write
+from backprop_lab.spec.model import ModelSpec
+from backprop_lab.training.history import EpochRecord, History
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -75,7 +75,9 @@ def read_checkpoint(path: Path, spec: ModelSpec) -> Checkpoint:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except ValueError as exc:
-        raise BplabError(f"{path}: not a valid checkpoint ({'holds pickled objects' if 'pickle' in str(exc).lower() else exc})") from None
+        raise BplabError(
+            f"{path}: not a valid checkpoint ({'holds pickled objects' if 'pickle' in str(exc).lower() else exc})"
+        ) from None
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
         raise BplabError(f"{path}: not a valid checkpoint ({exc})") from None
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8:
@@ -86,9 +88,9 @@ def read_checkpoint(path: Path, spec: ModelSpec) -> Checkpoint:
         raise BplabError(f"{path}: damaged meta record ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BplabError(f"{path}: not a backprop-lab checkpoint")
-    weights = {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")}
-    state = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
-    loop = {k[len("loop/"):]: v for k, v in arrays.items() if k.startswith("loop/")}
+    weights = {k[len("weights/") :]: v for k, v in arrays.items() if k.startswith("weights/")}
+    state = {k[len("state/") :]: v for k, v in arrays.items() if k.startswith("state/")}
+    loop = {k[len("loop/") :]: v for k, v in arrays.items() if k.startswith("loop/")}
     expected = spec.param_shapes()
     if set(weights) != set(expected):
         odd = sorted(set(weights) ^ set(expected))

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .metrics import predicted_labels
+from backprop_lab.training.metrics import predicted_labels
 
 
 @dataclass
@@ -28,6 +28,7 @@ class EpochRecord:
 @dataclass
 class Stop:
     """Why training stopped before the end: the 0-based step, the offending value and the message."""
+
     step: int
     value: float
     message: str
@@ -45,8 +46,12 @@ class History:
         return self.stop.message if self.stop else None
 
     def to_dict(self) -> dict:
-        return {"step_loss": self.step_loss, "epochs": [asdict(e) for e in self.epochs], "stopped": self.stopped,
-                "stop": asdict(self.stop) if self.stop else None}
+        return {
+            "step_loss": self.step_loss,
+            "epochs": [asdict(e) for e in self.epochs],
+            "stopped": self.stopped,
+            "stop": asdict(self.stop) if self.stop else None,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "History":

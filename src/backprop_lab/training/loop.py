@@ -25,17 +25,17 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from .. import names
-from ..config import TrainConfig
-from ..data import BatchPlan, Dataset
-from ..spec import ModelSpec
-from .checkpoint import Checkpoint, Checkpointer
-from .history import Callback, EpochAccumulator, EpochRecord, History, Stop
-from .metrics import loss_and_accuracy, targets
+from backprop_lab.core import names
+from backprop_lab.datasets.registry import BatchPlan, Dataset
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.spec.model import ModelSpec
+from backprop_lab.training.checkpoint import Checkpoint, Checkpointer
+from backprop_lab.training.history import Callback, EpochAccumulator, EpochRecord, History, Stop
+from backprop_lab.training.metrics import loss_and_accuracy, targets
 
 Weights = dict[str, np.ndarray]
 
@@ -58,7 +58,9 @@ class EngineState(Protocol):
     def previous_weights(self) -> Weights: ...  # trainable weights before the last step
     def set_weights(self, weights: Weights) -> None: ...
     def export_state(self) -> tuple[dict[str, np.ndarray], dict]: ...  # arrays + JSON-able scalars
+
     grad_norms: bool  # set by the loop: should step() report per-weight gradient norms?
+
     def import_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
     def predict(self, x: np.ndarray) -> np.ndarray: ...
     def drive(self, loop: "Loop") -> None: ...  # run the loop's remaining steps: loop.step_through(self), or own loop
@@ -75,16 +77,19 @@ class Interrupted(Exception):
 def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     """Learning rate at a 0-based step: Keras's ExponentialDecay (``step`` = staircase)."""
     power = names.DECAYS.get(DECAY_POWERS, config.decay, "--decay")
-    return config.learning_rate * config.decay_rate**power(step, config.decay_steps or steps_per_epoch)
+    return config.learning_rate * config.decay_rate ** power(step, config.decay_steps or steps_per_epoch)
 
 
-# Each schedule (backprop_lab.names.DECAYS): the power of decay_rate at a 0-based step, given the steps per period
+# Each schedule (backprop_lab.core.names.DECAYS): the power of decay_rate at a 0-based step, given the steps per period
 # (``none``: 0, and lr * rate**0 is lr exactly).
-DECAY_POWERS: dict[str, Callable[[int, int], float]] = names.DECAYS.table({
-    "none": lambda step, every: 0,
-    "exponential": lambda step, every: step / every,
-    "step": lambda step, every: step // every,
-}, "training.loop.DECAY_POWERS")
+DECAY_POWERS: dict[str, Callable[[int, int], float]] = names.DECAYS.table(
+    {
+        "none": lambda step, every: 0,
+        "exponential": lambda step, every: step / every,
+        "step": lambda step, every: step // every,
+    },
+    "training.loop.DECAY_POWERS",
+)
 
 
 def blend(new: Weights, old: Weights, alpha: float) -> Weights:
@@ -94,8 +99,10 @@ def blend(new: Weights, old: Weights, alpha: float) -> Weights:
 
 def divergence_message(step: int, value: float, lr: float) -> str:
     what = f"the loss became {value}" if not math.isfinite(value) else "the weights became NaN or infinite"
-    return (f"training stopped at step {step}: {what}; kept the weights from before that step; "
-            f"try a lower learning rate than {lr:g}")
+    return (
+        f"training stopped at step {step}: {what}; kept the weights from before that step; "
+        f"try a lower learning rate than {lr:g}"
+    )
 
 
 @dataclass
@@ -106,8 +113,15 @@ class Position:
 
 
 class Loop:
-    def __init__(self, spec: ModelSpec, dataset: Dataset, plan: BatchPlan, config: TrainConfig,
-                 callbacks: list[Callback] = (), checkpointer: Checkpointer | None = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset,
+        plan: BatchPlan,
+        config: TrainConfig,
+        callbacks: list[Callback] = (),
+        checkpointer: Checkpointer | None = None,
+    ):
         self.spec, self.dataset, self.plan, self.config = spec, dataset, plan, config
         self.callbacks = list(callbacks)
         self.checkpointer = checkpointer
@@ -147,7 +161,7 @@ class Loop:
         orders = []
         for epoch in range(self.position.epoch, self.config.epochs):
             order = self.plan.order(epoch)
-            orders.append(order[self.position.batch * self.plan.size:] if epoch == self.position.epoch else order)
+            orders.append(order[self.position.batch * self.plan.size :] if epoch == self.position.epoch else order)
         return orders
 
     def remaining_steps(self) -> int:
@@ -220,7 +234,9 @@ class Loop:
     def _end_epoch(self, state: EngineState) -> None:
         now = time.perf_counter()
         train_loss, train_acc = self.acc.result()
-        record = EpochRecord(self.position.epoch + 1, train_loss, train_acc, self.epoch_time + now - self._clock, self.lr)
+        record = EpochRecord(
+            self.position.epoch + 1, train_loss, train_acc, self.epoch_time + now - self._clock, self.lr
+        )
         record.test_loss, record.test_acc = self._evaluate(state, self.dataset.x_test, self.dataset.y_test)
         if self.dataset.x_val is not None:
             record.val_loss, record.val_acc = self._evaluate(state, self.dataset.x_val, self.dataset.y_val)
@@ -245,10 +261,21 @@ class Loop:
         self.epoch_time += now - self._clock
         arrays, engine_meta = state.export_state()
         history = {**self.history.to_dict(), "step_loss": []}  # the losses travel as an array
-        meta = {"position": vars(self.position), "history": history, "acc": self.acc.to_dict(),
-                "epoch_time": self.epoch_time, "engine": engine_meta, "finished": self.finished}
-        self.checkpointer.write(self.position.step, state.weights(), arrays, meta,
-                                {"step_loss": np.asarray(self.history.step_loss, dtype=np.float64)})
+        meta = {
+            "position": vars(self.position),
+            "history": history,
+            "acc": self.acc.to_dict(),
+            "epoch_time": self.epoch_time,
+            "engine": engine_meta,
+            "finished": self.finished,
+        }
+        self.checkpointer.write(
+            self.position.step,
+            state.weights(),
+            arrays,
+            meta,
+            {"step_loss": np.asarray(self.history.step_loss, dtype=np.float64)},
+        )
         self._clock = time.perf_counter()
 
     def restore(self, checkpoint: Checkpoint) -> None:

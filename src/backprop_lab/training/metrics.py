@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import one_hot
-from ..errors import BplabError
-from ..numerics.losses import get_loss
-from ..spec import ModelSpec
+from backprop_lab.core.errors import BplabError
+from backprop_lab.datasets.registry import one_hot
+from backprop_lab.numerics.losses import get_loss
+from backprop_lab.spec.model import ModelSpec
 
 
 def targets(spec: ModelSpec, y: np.ndarray, dtype="float32") -> np.ndarray:

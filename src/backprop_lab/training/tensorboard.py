@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .history import Callback, EpochRecord, History
+from backprop_lab.training.history import Callback, EpochRecord, History
 
 FOLDER = "tensorboard"
 
@@ -73,12 +73,17 @@ class TensorBoardLogger(Callback):
 
     def on_epoch_end(self, record: EpochRecord) -> None:
         step = self.loop.position.step
-        rows = self.pending + [("loss/train", record.train_loss, step), ("accuracy/train", record.train_acc, step),
-                               ("epoch_time_s", record.time_s, step)]
+        rows = self.pending + [
+            ("loss/train", record.train_loss, step),
+            ("accuracy/train", record.train_acc, step),
+            ("epoch_time_s", record.time_s, step),
+        ]
         for name in ("test", "val"):
             if getattr(record, f"{name}_loss") is not None:
-                rows += [(f"loss/{name}", getattr(record, f"{name}_loss"), step),
-                         (f"accuracy/{name}", getattr(record, f"{name}_acc"), step)]
+                rows += [
+                    (f"loss/{name}", getattr(record, f"{name}_loss"), step),
+                    (f"accuracy/{name}", getattr(record, f"{name}_acc"), step),
+                ]
         for key, w in self.loop.state.weights().items():
             rows.append((f"weight_norm/{key}", float(np.linalg.norm(w)), step))
         norms = self.loop.last.grad_norms if self.loop.last is not None else None

@@ -7,43 +7,58 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from . import html
-from .html import esc, num
+from backprop_lab.viz import html
+from backprop_lab.viz.html import esc, num
 
 HISTORY_HEADER = ["epoch", "train loss", "train acc", "test loss", "test acc", "time (s)"]
 
 
 def summary_html(summary) -> str:
     rows = [(r.layer, r.output_shape, f"{r.params:,}", r.detail) for r in summary.layers]
-    return html.block(summary.title, html.table(["Layer (type)", "Output Shape", "Param #", "Activation / rate"], rows),
-                      html.paragraph(f"Total params: {summary.total:,}; trainable: {summary.trainable:,}; "
-                                     f"non-trainable: {summary.non_trainable:,}"))
+    return html.block(
+        summary.title,
+        html.table(["Layer (type)", "Output Shape", "Param #", "Activation / rate"], rows),
+        html.paragraph(
+            f"Total params: {summary.total:,}; trainable: {summary.trainable:,}; "
+            f"non-trainable: {summary.non_trainable:,}"
+        ),
+    )
 
 
 def data_html(info) -> str:
-    rows = [("source", info.source), ("input_shape", str(info.input_shape)), ("num_classes", info.num_classes),
-            ("train", info.train), ("test", info.test), ("class_names", ", ".join(info.class_names)),
-            ("train per class", ", ".join(map(str, info.train_class_counts)))]
+    rows = [
+        ("source", info.source),
+        ("input_shape", str(info.input_shape)),
+        ("num_classes", info.num_classes),
+        ("train", info.train),
+        ("test", info.test),
+        ("class_names", ", ".join(info.class_names)),
+        ("train per class", ", ".join(map(str, info.train_class_counts))),
+    ]
     if info.validation is not None:
         rows.insert(5, ("validation", info.validation))
     return html.block(f"data set {info.name}", html.table(["", ""], rows))
 
 
 def history_rows(history) -> list[list[str]]:
-    from ..tables import history_table
+    from backprop_lab.results.tables import history_table
 
     return history_table("", history).rows
 
 
 def run_html(run) -> str:
-    from .plots import save_curves
+    from backprop_lab.viz.plots import save_curves
 
     parts = [html.table(HISTORY_HEADER, history_rows(run.history))]
     if run.history.stopped:
         parts.append(html.paragraph(run.history.stopped))
     if "test" in run.metrics:
-        parts.append(html.paragraph(f"test accuracy {run.metrics['test']['accuracy']:.4f}"
-                                    + (f"; run folder {run.folder}" if run.folder else "")))
+        parts.append(
+            html.paragraph(
+                f"test accuracy {run.metrics['test']['accuracy']:.4f}"
+                + (f"; run folder {run.folder}" if run.folder else "")
+            )
+        )
     if run.history.epochs:
         parts.append(html.plotted(save_curves, {run.engine: run.history}, f"{run.engine} on {run.dataset}"))
     return html.block(f"{run.engine} · {run.dataset}", *parts)
@@ -51,11 +66,15 @@ def run_html(run) -> str:
 
 def report_html(report, title: str, heatmap: Path | None = None) -> str:
     rows = [(c.name, num(c.precision), num(c.recall), num(c.f1), c.support) for c in report.per_class]
-    rows.append(("macro average", num(report.macro.precision), num(report.macro.recall), num(report.macro.f1), report.n))
+    rows.append(
+        ("macro average", num(report.macro.precision), num(report.macro.recall), num(report.macro.f1), report.n)
+    )
     names = [n[:10] for n in report.class_names]
-    confusion = html.table(["true \\ pred", *names], [(n[:12], *row) for n, row in zip(report.class_names,
-                                                                                          report.confusion_matrix)],
-                           "confusion matrix (rows: true, columns: predicted)")
+    confusion = html.table(
+        ["true \\ pred", *names],
+        [(n[:12], *row) for n, row in zip(report.class_names, report.confusion_matrix)],
+        "confusion matrix (rows: true, columns: predicted)",
+    )
     parts = [html.table(["class", "precision", "recall", "F1", "support"], rows), confusion]
     if heatmap is not None and Path(heatmap).is_file():
         parts.append(html.picture(heatmap, "confusion matrix"))
@@ -63,16 +82,31 @@ def report_html(report, title: str, heatmap: Path | None = None) -> str:
 
 
 def gradcheck_html(check) -> str:
-    header = ["parameter", "shape", "entries", "rel. error vs finite diff."] + (
-        ["rel. diff vs autograd"] if check.autograd else []) + ["result"]
-    rows = [(r.key, str(r.shape), r.checked, f"{r.rel_error:.2e}",
-             *([f"{r.autograd_rel:.2e}"] if check.autograd else []), "pass" if r.passed else "FAIL") for r in check.rows]
-    return html.block(check.title, html.table(header, rows),
-                      html.paragraph(f"{'all passed' if check.passed else 'FAILED'}; worst {check.worst:.2e}"))
+    header = (
+        ["parameter", "shape", "entries", "rel. error vs finite diff."]
+        + (["rel. diff vs autograd"] if check.autograd else [])
+        + ["result"]
+    )
+    rows = [
+        (
+            r.key,
+            str(r.shape),
+            r.checked,
+            f"{r.rel_error:.2e}",
+            *([f"{r.autograd_rel:.2e}"] if check.autograd else []),
+            "pass" if r.passed else "FAIL",
+        )
+        for r in check.rows
+    ]
+    return html.block(
+        check.title,
+        html.table(header, rows),
+        html.paragraph(f"{'all passed' if check.passed else 'FAILED'}; worst {check.worst:.2e}"),
+    )
 
 
 def comparison_html(comparison) -> str:
-    from .plots import save_curves, save_drift
+    from backprop_lab.viz.plots import save_curves, save_drift
 
     k = len(comparison.seeds)
 
@@ -80,50 +114,96 @@ def comparison_html(comparison) -> str:
         mean = statistics.fmean(values)
         return f"{mean:.4f}" + (f" ± {statistics.stdev(values):.4f}" if k > 1 else "")
 
-    summary = [(e, cell(s.train_loss), cell(s.train_acc), cell(s.test_loss), cell(s.test_acc),
-                f"{statistics.median(s.epoch_times):.3f}" if s.epoch_times else "-")
-               for e, s in ((e, comparison.summaries[e]) for e in comparison.engines)]
+    summary = [
+        (
+            e,
+            cell(s.train_loss),
+            cell(s.train_acc),
+            cell(s.test_loss),
+            cell(s.test_acc),
+            f"{statistics.median(s.epoch_times):.3f}" if s.epoch_times else "-",
+        )
+        for e, s in ((e, comparison.summaries[e]) for e in comparison.engines)
+    ]
     header = ["pair", "grad, 1st batch", "weights, step 1", "weights, end", "max |step loss diff|", "test acc diff"]
     if k > 1:
         header += ["Welch p", "beyond seed spread?"]
-    parity = [(f"{p.a} vs {p.b}", f"{p.grad_rel:.2e}", f"{p.step1_weight_rel:.2e}", f"{p.final_weight_rel:.2e}",
-               f"{p.max_step_loss_diff:.2e}", f"{100 * p.acc_diff:+.2f} pp",
-               *([f"{p.welch_p:.3f}", "yes" if p.significant else "no"] if k > 1 else [])) for p in comparison.pairs]
+    parity = [
+        (
+            f"{p.a} vs {p.b}",
+            f"{p.grad_rel:.2e}",
+            f"{p.step1_weight_rel:.2e}",
+            f"{p.final_weight_rel:.2e}",
+            f"{p.max_step_loss_diff:.2e}",
+            f"{100 * p.acc_diff:+.2f} pp",
+            *([f"{p.welch_p:.3f}", "yes" if p.significant else "no"] if k > 1 else []),
+        )
+        for p in comparison.pairs
+    ]
     first = comparison.runs[comparison.seeds[0]]
-    parts = [html.table(["engine", "train loss", "train acc", "test loss", "test acc", "median epoch (s)"], summary),
-             html.table(header, parity, "parity (norm-wise relative ||A-B||/||B||, worst tensor)"),
-             *[html.paragraph(f"note: {n}") for n in comparison.notes],
-             html.plotted(save_curves, {e: first[e].history for e in comparison.engines},
-                          f"seed {comparison.seeds[0]}")]
+    parts = [
+        html.table(["engine", "train loss", "train acc", "test loss", "test acc", "median epoch (s)"], summary),
+        html.table(header, parity, "parity (norm-wise relative ||A-B||/||B||, worst tensor)"),
+        *[html.paragraph(f"note: {n}") for n in comparison.notes],
+        html.plotted(save_curves, {e: first[e].history for e in comparison.engines}, f"seed {comparison.seeds[0]}"),
+    ]
     if len(comparison.engines) > 1 and all(first[e].history.step_loss for e in comparison.engines):
-        parts.append(html.plotted(save_drift, {e: first[e].history.step_loss for e in comparison.engines},
-                                  "per-step loss drift between engines"))
+        parts.append(
+            html.plotted(
+                save_drift,
+                {e: first[e].history.step_loss for e in comparison.engines},
+                "per-step loss drift between engines",
+            )
+        )
     return html.block(comparison.title or "comparison", *parts)
 
 
 def sweep_html(result) -> str:
-    from .plots import save_sweep_bars
+    from backprop_lab.viz.plots import save_sweep_bars
 
     rows = []
     for c in result.cells:
         low, high = c.interval
         p = "baseline" if c.cell.name == result.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
         beyond = "" if c.cell.name == result.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
-        rows.append((c.cell.name, f"{c.mean:.4f} ± {c.std:.4f}", f"[{low:.4f}, {high:.4f}]", p, beyond,
-                     f"{statistics.fmean(r.seconds for r in c.runs):.2f}"))
+        rows.append(
+            (
+                c.cell.name,
+                f"{c.mean:.4f} ± {c.std:.4f}",
+                f"[{low:.4f}, {high:.4f}]",
+                p,
+                beyond,
+                f"{statistics.fmean(r.seconds for r in c.runs):.2f}",
+            )
+        )
     k = result.plan.seeds
-    parts = [html.table(["cell", "test accuracy (mean ± std)", "95% interval", "vs baseline (Welch p)",
-                         "beyond seed spread?", "train s/run"], rows),
-             html.plotted(save_sweep_bars, {c.cell.name: (c.mean, *c.interval) for c in result.cells},
-                          "final test accuracy, mean and 95% interval over seeds")]
+    parts = [
+        html.table(
+            [
+                "cell",
+                "test accuracy (mean ± std)",
+                "95% interval",
+                "vs baseline (Welch p)",
+                "beyond seed spread?",
+                "train s/run",
+            ],
+            rows,
+        ),
+        html.plotted(
+            save_sweep_bars,
+            {c.cell.name: (c.mean, *c.interval) for c in result.cells},
+            "final test accuracy, mean and 95% interval over seeds",
+        ),
+    ]
     if result.step_curves is not None and Path(result.step_curves).is_file():
         parts.append(html.picture(result.step_curves, "per-step loss"))
-    return html.block(f"sweep on {result.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: "
-                      f"{result.baseline}", *parts)
+    return html.block(
+        f"sweep on {result.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {result.baseline}", *parts
+    )
 
 
 def graph_svg(drawing, which: int) -> str:
-    from .render import draw_matplotlib
+    from backprop_lab.viz.render import draw_matplotlib
 
     pictures = [p for p in drawing.pictures if p.suffix == ".svg"]
     if len(pictures) > which:
@@ -146,17 +226,31 @@ def worked_html(example) -> str:
 
 def check_html(report) -> str:
     good = sum(v.correct for v in report.verdicts)
-    rows = [(v.line, "correct" if v.correct else "wrong", v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues),
-             "" if v.correct else (v.expected or "none")) for v in report.verdicts]
-    return html.block(f"{report.model}: {good} of {len(report.verdicts)} equations correct",
-                      html.table(["line", "verdict", "equation", "what is wrong", "correct chain"], rows))
+    rows = [
+        (
+            v.line,
+            "correct" if v.correct else "wrong",
+            v.text,
+            "; ".join(f"{i.code}: {i.message}" for i in v.issues),
+            "" if v.correct else (v.expected or "none"),
+        )
+        for v in report.verdicts
+    ]
+    return html.block(
+        f"{report.model}: {good} of {len(report.verdicts)} equations correct",
+        html.table(["line", "verdict", "equation", "what is wrong", "correct chain"], rows),
+    )
 
 
 def transfer_html(transfer) -> str:
-    rows = [(v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}")
-            for v in transfer.variants]
-    parts = [html.table(["variant", "trainable", "frozen", "test acc", "wall time (s)"], rows),
-             html.paragraph(f"frozen base bit-identical after head-only training: {transfer.base_unchanged}")]
+    rows = [
+        (v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}")
+        for v in transfer.variants
+    ]
+    parts = [
+        html.table(["variant", "trainable", "frozen", "test acc", "wall time (s)"], rows),
+        html.paragraph(f"frozen base bit-identical after head-only training: {transfer.base_unchanged}"),
+    ]
     if transfer.finetune_changed_base is not None:
         parts.append(html.paragraph(f"fine-tuning changed the base: {transfer.finetune_changed_base}"))
     return html.block(f"transfer to {' vs '.join(transfer.classes)} ({transfer.engine})", *parts)
@@ -166,15 +260,28 @@ INLINE_LIMIT = 8_000_000  # bytes of report.html shown inline; a larger one is l
 
 
 def study_html(study) -> str:
-    rows = [(i, s.title, "; ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                   for k, v in list(s.numbers.items())[:4]),
-             f"{s.seconds:.1f}" + (" (earlier run)" if s.key in study.cached else ""))
-            for i, s in enumerate(study.sections, start=1)]
+    rows = [
+        (
+            i,
+            s.title,
+            "; ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in list(s.numbers.items())[:4]),
+            f"{s.seconds:.1f}" + (" (earlier run)" if s.key in study.cached else ""),
+        )
+        for i, s in enumerate(study.sections, start=1)
+    ]
     parts = [html.table(["#", "section", "numbers", "seconds"], rows)]
     if study.html.is_file() and study.html.stat().st_size <= INLINE_LIMIT:
-        parts.append(f'<iframe srcdoc="{esc(study.html.read_text(encoding="utf-8"))}" '
-                     f'style="width:100%;height:700px;border:1px solid #d0d7de"></iframe>')
-    parts.append(f'<p>report: <a href="{esc(study.html.as_posix())}">{esc(study.html)}</a>'
-                 + (f'; notebook: <a href="{esc(study.notebook.as_posix())}">{esc(study.notebook)}</a>'
-                    if study.notebook else "") + "</p>")
+        parts.append(
+            f'<iframe srcdoc="{esc(study.html.read_text(encoding="utf-8"))}" '
+            f'style="width:100%;height:700px;border:1px solid #d0d7de"></iframe>'
+        )
+    parts.append(
+        f'<p>report: <a href="{esc(study.html.as_posix())}">{esc(study.html)}</a>'
+        + (
+            f'; notebook: <a href="{esc(study.notebook.as_posix())}">{esc(study.notebook)}</a>'
+            if study.notebook
+            else ""
+        )
+        + "</p>"
+    )
     return html.block(f"study: {len(study.sections)} sections in {study.seconds:.1f} s", *parts)

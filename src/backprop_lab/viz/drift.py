@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import figure, save_figure, set_title
+from backprop_lab.viz.plots import figure, save_figure, set_title
 
 FLOOR = 1e-16  # exact zeros are drawn here (log scale)
 

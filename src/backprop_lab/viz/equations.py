@@ -10,13 +10,15 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ..config import TrainConfig
-from ..derive.equations import SECTION_TITLES, Derivation, derive
-from ..spec import ModelSpec
-from ..fileio import make_folder
+from backprop_lab.core.files import make_folder
+from backprop_lab.maths.equations import SECTION_TITLES, Derivation, derive
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.spec.model import ModelSpec
 
-NOTATION = ("Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
-            "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.")
+NOTATION = (
+    "Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
+    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input."
+)
 
 
 def to_markdown(d: Derivation, title: str) -> str:
@@ -34,13 +36,23 @@ def to_latex(d: Derivation, title: str) -> str:
         body.append(f"\\section*{{{SECTION_TITLES[section]}}}")
         for eq in eqs:
             body += ["\\[", eq.tex, "\\]"]
-    return "\n".join([r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
-                      r"\usepackage[margin=1.5cm,landscape]{geometry}", r"\begin{document}",
-                      f"\\section*{{{title}}}", *body, r"\end{document}", ""])
+    return "\n".join(
+        [
+            r"\documentclass{article}",
+            r"\usepackage{amsmath,amssymb}",
+            r"\usepackage[margin=1.5cm,landscape]{geometry}",
+            r"\begin{document}",
+            f"\\section*{{{title}}}",
+            *body,
+            r"\end{document}",
+            "",
+        ]
+    )
 
 
-MATH_CSS = ("math[display=block]{font-size:1.15em;margin:.35em 0;overflow-x:auto;max-width:100%}"
-            ".eq-section{margin-top:1.2em}")
+MATH_CSS = (
+    "math[display=block]{font-size:1.15em;margin:.35em 0;overflow-x:auto;max-width:100%}.eq-section{margin-top:1.2em}"
+)
 
 
 def mathml_blocks(d: Derivation) -> str:
@@ -53,10 +65,12 @@ def mathml_blocks(d: Derivation) -> str:
 
 
 def to_html(d: Derivation, title: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f'<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}{MATH_CSS}'
-            f'</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION)}</p>'
-            f"{mathml_blocks(d)}</body></html>\n")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}{MATH_CSS}"
+        f"</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION)}</p>"
+        f"{mathml_blocks(d)}</body></html>\n"
+    )
 
 
 def render_svg(d: Derivation, path: Path, title: str) -> Path:
@@ -88,8 +102,11 @@ def write_equations(spec: ModelSpec, config: TrainConfig, out_dir: Path, title: 
     d = derive(spec, config)
     make_folder(out_dir)
     written = []
-    for name, text in (("equations.md", to_markdown(d, title)), ("equations.tex", to_latex(d, title)),
-                       ("equations.html", to_html(d, title))):
+    for name, text in (
+        ("equations.md", to_markdown(d, title)),
+        ("equations.tex", to_latex(d, title)),
+        ("equations.html", to_html(d, title)),
+    ):
         (out_dir / name).write_text(text, encoding="utf-8")
         written.append(out_dir / name)
     written.append(render_svg(d, out_dir / "equations.svg", title))

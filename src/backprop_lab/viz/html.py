@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-STYLE = ("font-family:system-ui,sans-serif;font-size:13px")
+STYLE = "font-family:system-ui,sans-serif;font-size:13px"
 
 
 def esc(value: Any) -> str:
@@ -27,7 +27,7 @@ def num(x: float | None, digits: int = 4) -> str:
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
     """A plain HTML table (the one table model's HTML); the first column left-aligned."""
-    from ..tables import Table
+    from backprop_lab.results.tables import Table
 
     return Table(caption, list(header), [[str(c) for c in row] for row in rows]).to_html()
 
@@ -44,7 +44,7 @@ def paragraph(text: str) -> str:
 def svg_text(path: Path) -> str:
     """An SVG file's ``<svg>`` element, without the XML prolog and DOCTYPE, for inlining."""
     text = Path(path).read_text(encoding="utf-8")
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def png_img(path: Path, alt: str = "") -> str:

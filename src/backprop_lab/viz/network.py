@@ -7,8 +7,8 @@ labelled as pixels, outputs as the class names.
 
 from __future__ import annotations
 
-from ..spec import Conv2D, Dense, ModelSpec
-from ..derive.graphs import Graph, Node, shape_text
+from backprop_lab.maths.graphs import Graph, Node, shape_text
+from backprop_lab.spec.model import Conv2D, Dense, ModelSpec
 
 MAX_SHOWN = 8  # neurons drawn per column before truncating
 

@@ -36,17 +36,46 @@ LABEL_WIDTH = 34  # characters per line of a tick or legend label before it wrap
 # --- labels -----------------------------------------------------------------------------------------
 
 OPTION_NAMES = {  # a grid key as a reader says it
-    "model": "model", "engine": "engine", "variant": "set-up", "optimizer": "optimizer", "lr": "learning rate",
-    "epochs": "epochs", "batch_size": "batch size", "init": "initialisation", "loss": "loss", "l2": "L2 penalty",
-    "alpha": "blend factor α", "decay": "learning-rate decay", "decay_rate": "decay rate",
-    "decay_steps": "decay period", "momentum": "momentum", "dtype": "float type", "seed": "seed",
+    "model": "model",
+    "engine": "engine",
+    "variant": "set-up",
+    "optimizer": "optimizer",
+    "lr": "learning rate",
+    "epochs": "epochs",
+    "batch_size": "batch size",
+    "init": "initialisation",
+    "loss": "loss",
+    "l2": "L2 penalty",
+    "alpha": "blend factor α",
+    "decay": "learning-rate decay",
+    "decay_rate": "decay rate",
+    "decay_steps": "decay period",
+    "momentum": "momentum",
+    "dtype": "float type",
+    "seed": "seed",
 }
-INIT_NAMES = {"zeros": "zeros", "small_normal": "0.01·N(0, 1)", "glorot_uniform": "Glorot uniform",
-              "glorot_normal": "Glorot normal", "he_normal": "He normal", "he_uniform": "He uniform"}
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov momentum",
-                   "rmsprop": "RMSprop", "adam": "Adam"}
-LOSS_NAMES = {"categorical_crossentropy": "cross-entropy", "binary_crossentropy": "binary cross-entropy",
-              "mse": "MSE", "squared_error": "squared error (summed)", "half_squared_error": "½ squared error"}
+INIT_NAMES = {
+    "zeros": "zeros",
+    "small_normal": "0.01·N(0, 1)",
+    "glorot_uniform": "Glorot uniform",
+    "glorot_normal": "Glorot normal",
+    "he_normal": "He normal",
+    "he_uniform": "He uniform",
+}
+OPTIMIZER_NAMES = {
+    "sgd": "SGD",
+    "momentum": "SGD + momentum",
+    "nesterov": "Nesterov momentum",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+}
+LOSS_NAMES = {
+    "categorical_crossentropy": "cross-entropy",
+    "binary_crossentropy": "binary cross-entropy",
+    "mse": "MSE",
+    "squared_error": "squared error (summed)",
+    "half_squared_error": "½ squared error",
+}
 DECAY_NAMES = {"none": "no decay", "exponential": "exponential decay", "step": "step decay"}
 
 _KEY = re.compile(r"[a-z][a-z0-9_-]*=")  # a cell name is KEY=VALUE,KEY=VALUE (values may hold commas)
@@ -171,8 +200,10 @@ def option_label(key: str) -> str:
 
 def wrap(text: str, width: int) -> str:
     """Lines of at most ``width`` characters, broken at spaces (kept line breaks stay)."""
-    return "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) or line
-                     for line in str(text).split("\n"))
+    return "\n".join(
+        textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False) or line
+        for line in str(text).split("\n")
+    )
 
 
 def wrap_label(label: str, width: int = LABEL_WIDTH) -> str:
@@ -199,6 +230,7 @@ def _label(name: str, width: int = LABEL_WIDTH) -> str:
 
 
 # --- figures and saving -------------------------------------------------------------------------------
+
 
 class TextOutsideFigure(UserWarning):
     """A figure was saved with a title, label or legend text (partly) outside its canvas, or over another."""
@@ -246,8 +278,12 @@ def texts_outside(fig: Figure, tolerance: float = 1.0, drawn: list | None = None
     canvas = fig.bbox
     outside = []
     for text, box in drawn_texts(fig) if drawn is None else drawn:
-        if (box.x0 < canvas.x0 - tolerance or box.y0 < canvas.y0 - tolerance
-                or box.x1 > canvas.x1 + tolerance or box.y1 > canvas.y1 + tolerance):
+        if (
+            box.x0 < canvas.x0 - tolerance
+            or box.y0 < canvas.y0 - tolerance
+            or box.x1 > canvas.x1 + tolerance
+            or box.y1 > canvas.y1 + tolerance
+        ):
             outside.append(f"{_describe(text, box)} (canvas {canvas.width:.0f} x {canvas.height:.0f} px)")
     return outside
 
@@ -259,7 +295,7 @@ def texts_overlapping(fig: Figure, tolerance: float = 1.0, drawn: list | None = 
     boxes = [(t, b) for t, b in (drawn_texts(fig) if drawn is None else drawn) if t.get_rotation() % 90 == 0]
     found = []
     for (ta, a), (tb, b) in itertools.combinations(boxes, 2):
-        if (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance):
+        if min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance:
             found.append(f"{_describe(ta, a)} over {_describe(tb, b)}")
     return found
 
@@ -268,8 +304,9 @@ def layout_problems(fig: Figure) -> list[str]:
     """Everything :func:`save_figure` warns about: texts outside the canvas, then texts over each other
     (the figure is drawn once)."""
     drawn = drawn_texts(fig)
-    return ([f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)]
-            + [f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)])
+    return [f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)] + [
+        f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)
+    ]
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
@@ -291,6 +328,7 @@ def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
 
 # --- the plots ------------------------------------------------------------------------------------------
 
+
 def save_confusion_heatmap(report: dict, path: Path, title: str) -> Path:
     """Counts of (true, predicted) class, with the accuracy in the title."""
     cm = np.asarray(report["confusion_matrix"])
@@ -301,16 +339,28 @@ def save_confusion_heatmap(report: dict, path: Path, title: str) -> Path:
     fig, ax = figure(size + 1.2, size + 0.04 * longest, layout="compressed")
     im = ax.imshow(cm, cmap="Blues")
     rotate = longest > 2
-    ax.set_xticks(range(k), names, rotation=45 if rotate else 0, ha="right" if rotate else "center",
-                  rotation_mode="anchor" if rotate else "default")
+    ax.set_xticks(
+        range(k),
+        names,
+        rotation=45 if rotate else 0,
+        ha="right" if rotate else "center",
+        rotation_mode="anchor" if rotate else "default",
+    )
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     threshold = cm.max() / 2 if cm.size else 0
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=12 if k <= 4 else 8 if k <= 10 else 6,
-                    color="white" if cm[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=12 if k <= 4 else 8 if k <= 10 else 6,
+                color="white" if cm[i, j] > threshold else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046, label="test images")
     set_title(fig, f"{title}: test accuracy {report['accuracy']:.4f}")
     return save_figure(fig, path)
@@ -322,14 +372,24 @@ MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 def _run_style(i: int) -> dict:
     """Colour, marker and width of run ``i``: later runs thinner and with smaller markers, so that a run
     drawn exactly over an earlier one (engines in parity) leaves the earlier one visible around it."""
-    return {"color": f"C{i % 10}", "marker": MARKERS[i % len(MARKERS)], "lw": max(0.9, 2.6 - 0.5 * i),
-            "ms": max(3.0, 7.0 - 1.0 * i)}
+    return {
+        "color": f"C{i % 10}",
+        "marker": MARKERS[i % len(MARKERS)],
+        "lw": max(0.9, 2.6 - 0.5 * i),
+        "ms": max(3.0, 7.0 - 1.0 * i),
+    }
 
 
 def side_legend(ax, handles=None, **kwargs):
     """A legend to the right of ``ax``, outside it (constrained layout makes room; nothing is drawn over)."""
-    options = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "fontsize": 8,
-               "frameon": False, **kwargs}
+    options = {
+        "loc": "upper left",
+        "bbox_to_anchor": (1.02, 1.0),
+        "borderaxespad": 0.0,
+        "fontsize": 8,
+        "frameon": False,
+        **kwargs,
+    }
     return ax.legend(handles=handles, **options) if handles is not None else ax.legend(**options)
 
 
@@ -372,8 +432,9 @@ def _mean_band(ax, runs: list[list[float]], style: dict) -> None:
         ax.fill_between(x, data.min(axis=0), data.max(axis=0), color=style["color"], alpha=0.12, lw=0)
 
 
-def save_sweep_curves(train_loss: dict[str, list[list[float]]], test_acc: dict[str, list[list[float]]], path: Path,
-                      title: str) -> Path:
+def save_sweep_curves(
+    train_loss: dict[str, list[list[float]]], test_acc: dict[str, list[list[float]]], path: Path, title: str
+) -> Path:
     """Per cell: training loss and test accuracy per epoch, mean over seeds with the min-max band."""
     fig, (ax_loss, ax_acc) = figure(12.5, 4.5, ncols=2)
     for i, name in enumerate(test_acc):
@@ -392,9 +453,15 @@ def save_sweep_curves(train_loss: dict[str, list[list[float]]], test_acc: dict[s
     return save_figure(fig, path)
 
 
-def save_sweep_bars(cells: Mapping[str, tuple[float, float, float]], path: Path, title: str, *,
-                    baseline: str | None = None, differs: Mapping[str, bool | None] | None = None,
-                    xlabel: str = "final test accuracy") -> Path:
+def save_sweep_bars(
+    cells: Mapping[str, tuple[float, float, float]],
+    path: Path,
+    title: str,
+    *,
+    baseline: str | None = None,
+    differs: Mapping[str, bool | None] | None = None,
+    xlabel: str = "final test accuracy",
+) -> Path:
     """Each cell's mean (a point) with its 95% interval ``(mean, low, high)`` as a horizontal error bar, one
     row per cell, top to bottom in the order given, the numbers on the right. A ``low``/``high`` of nan (or
     equal to the mean) draws the point alone: one seed has no interval. ``baseline`` names the cell the others
@@ -416,8 +483,18 @@ def save_sweep_bars(cells: Mapping[str, tuple[float, float, float]], path: Path,
         filled = True if differs is None else bool(differs.get(names[i]))
         is_base = names[i] == baseline
         color = "0.25" if is_base else f"C{i % 10}"
-        ax.errorbar(means[i], y[i], xerr=[[means[i] - lows[i]], [highs[i] - means[i]]], fmt="D" if is_base else "o",
-                    ms=7, capsize=4, lw=1.6, color=color, mfc=color if filled or is_base else "white", mew=1.6)
+        ax.errorbar(
+            means[i],
+            y[i],
+            xerr=[[means[i] - lows[i]], [highs[i] - means[i]]],
+            fmt="D" if is_base else "o",
+            ms=7,
+            capsize=4,
+            lw=1.6,
+            color=color,
+            mfc=color if filled or is_base else "white",
+            mew=1.6,
+        )
     if baseline in cells:
         ax.axvline(cells[baseline][0], color="0.5", ls="--", lw=1, zorder=0)
     ax.set_yticks(y, labels, fontsize=9)
@@ -432,17 +509,31 @@ def save_sweep_bars(cells: Mapping[str, tuple[float, float, float]], path: Path,
     ax.set_xlim(left, right)
     ax.grid(axis="x", alpha=0.3)
     right_axis = ax.secondary_yaxis("right")
-    right_axis.set_yticks(y, [f"{m:.4f}" + (f"  [{lo:.4f}, {hi:.4f}]" if k else "  (one seed)")
-                              for m, lo, hi, k in zip(means, lows, highs, known)], fontsize=8)
+    right_axis.set_yticks(
+        y,
+        [
+            f"{m:.4f}" + (f"  [{lo:.4f}, {hi:.4f}]" if k else "  (one seed)")
+            for m, lo, hi, k in zip(means, lows, highs, known)
+        ],
+        fontsize=8,
+    )
     right_axis.tick_params(length=0)
     notes = ["points: mean; bars: 95% interval (Student's t)" if known.any() else "points: one seed each, no interval"]
     if left > 0:
         notes.append(f"axis from {left:.2f}, not 0")
     ax.set_xlabel(f"{xlabel}\n" + "; ".join(notes), fontsize=9)
     if differs is not None and baseline is not None:
-        handles = [Line2D([], [], ls="none", marker="o", color="0.3",
-                          label="differs from the baseline beyond the seed spread (Welch p < 0.05)"),
-                   Line2D([], [], ls="none", marker="o", color="0.3", mfc="white", label="within the seed spread")]
+        handles = [
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o",
+                color="0.3",
+                label="differs from the baseline beyond the seed spread (Welch p < 0.05)",
+            ),
+            Line2D([], [], ls="none", marker="o", color="0.3", mfc="white", label="within the seed spread"),
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     set_title(fig, title)
     return save_figure(fig, path)
@@ -453,8 +544,14 @@ def save_step_losses(losses: dict[str, list[float]], path: Path, title: str) -> 
     fig, ax = figure(10, 4.6)
     for i, (name, values) in enumerate(losses.items()):
         values = np.asarray(values, dtype=float)
-        ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i % 10}", lw=max(0.9, 2.0 - 0.25 * i),
-                ls=("-", "--", ":", "-.")[i % 4], label=_label(name, 28))
+        ax.plot(
+            np.arange(1, len(values) + 1),
+            values,
+            color=f"C{i % 10}",
+            lw=max(0.9, 2.0 - 0.25 * i),
+            ls=("-", "--", ":", "-.")[i % 4],
+            label=_label(name, 28),
+        )
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss of the batch")
     ax.set_yscale("log")
@@ -473,8 +570,14 @@ def save_drift(step_losses: dict[str, list[float]], path: Path, title: str) -> P
         n = min(len(la), len(lb))
         raw = np.abs(la[:n] - lb[:n])
         label = f"{cell_label(a)} vs {cell_label(b)}" + ("\n(identical: drawn at 1e-12)" if not np.any(raw) else "")
-        ax.plot(range(1, n + 1), np.maximum(raw, floor), color=f"C{i % 10}", lw=max(0.8, 2.2 - 0.6 * i),
-                ls=("-", "--", ":")[i % 3], label=label)
+        ax.plot(
+            range(1, n + 1),
+            np.maximum(raw, floor),
+            color=f"C{i % 10}",
+            lw=max(0.8, 2.2 - 0.6 * i),
+            ls=("-", "--", ":")[i % 3],
+            label=label,
+        )
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("|loss difference| at that step")
@@ -485,8 +588,28 @@ def save_drift(step_losses: dict[str, list[float]], path: Path, title: str) -> P
     return save_figure(fig, path)
 
 
-__all__ = ["cell_label", "value_label", "model_label", "option_label", "parse_cell", "number", "wrap", "wrap_label",
-           "figure", "set_title", "side_legend", "save_figure", "texts_outside", "texts_overlapping",
-           "layout_problems", "drawn_texts", "TextOutsideFigure",
-           "save_confusion_heatmap", "save_curves", "save_sweep_curves", "save_sweep_bars", "save_step_losses",
-           "save_drift"]
+__all__ = [
+    "cell_label",
+    "value_label",
+    "model_label",
+    "option_label",
+    "parse_cell",
+    "number",
+    "wrap",
+    "wrap_label",
+    "figure",
+    "set_title",
+    "side_legend",
+    "save_figure",
+    "texts_outside",
+    "texts_overlapping",
+    "layout_problems",
+    "drawn_texts",
+    "TextOutsideFigure",
+    "save_confusion_heatmap",
+    "save_curves",
+    "save_sweep_curves",
+    "save_sweep_bars",
+    "save_step_losses",
+    "save_drift",
+]

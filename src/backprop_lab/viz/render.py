@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
-from ..errors import BplabError  # noqa: E402
-from ..derive.graphs import Graph, Node  # noqa: E402
-from ..fileio import make_folder  # noqa: E402
+from backprop_lab.core.errors import BplabError  # noqa: E402
+from backprop_lab.core.files import make_folder  # noqa: E402
+from backprop_lab.maths.graphs import Graph, Node  # noqa: E402
 
 FORMATS = ("svg", "png", "pdf")
 RENDERERS = ("auto", "graphviz", "matplotlib")
@@ -27,6 +27,8 @@ def check_format(fmt: str, renderer: str) -> None:
         raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if renderer not in RENDERERS:
         raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+
+
 STYLE = {  # kind -> (DOT attributes, matplotlib box style, face colour)
     "input": ('shape=box, style="rounded,filled", fillcolor="#dbeafe"', "round,pad=0.3", "#dbeafe"),
     "param": ('shape=box, style=filled, fillcolor="#fde68a"', "square,pad=0.3", "#fde68a"),
@@ -34,7 +36,11 @@ STYLE = {  # kind -> (DOT attributes, matplotlib box style, face colour)
     "loss": ('shape=doubleoctagon, style=filled, fillcolor="#fecaca"', "sawtooth,pad=0.3", "#fecaca"),
     "grad": ('shape=box, style="rounded,filled", fillcolor="#bbf7d0"', "round,pad=0.3", "#bbf7d0"),
     "saved": ('shape=note, style="dashed,filled", fillcolor="#f8fafc"', "square,pad=0.3", "#f8fafc"),
-    "neuron": ('shape=circle, style=filled, fillcolor="#dbeafe", width=0.45, fixedsize=true', "circle,pad=0.3", "#dbeafe"),
+    "neuron": (
+        'shape=circle, style=filled, fillcolor="#dbeafe", width=0.45, fixedsize=true',
+        "circle,pad=0.3",
+        "#dbeafe",
+    ),
     "ellipsis": ("shape=plaintext", None, None),
     "caption": ("shape=plaintext, fontsize=10", None, None),
 }
@@ -55,9 +61,12 @@ def to_dot(graph: Graph) -> str:
     # a computation graph is wider than a page and is shown in a box that scrolls sideways: its title goes at the
     # left, where the box opens, not in the middle of the drawing, off-screen
     just = "" if pinned else " labeljust=l;"
-    lines = [f'digraph "{graph.name}" {{', f"  rankdir={graph.direction};",
-             f'  label="{_escape(graph.title)}"; labelloc=t;{just} fontname="Helvetica";',
-             '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];']
+    lines = [
+        f'digraph "{graph.name}" {{',
+        f"  rankdir={graph.direction};",
+        f'  label="{_escape(graph.title)}"; labelloc=t;{just} fontname="Helvetica";',
+        '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];',
+    ]
     if pinned:  # a neuron diagram keeps its columns in order: positions fixed, drawn by ``neato -n2``
         lines.append("  splines=false;")
     for node in graph.nodes:
@@ -139,28 +148,61 @@ def draw_matplotlib(graph: Graph, path: Path) -> Path:
         if neurons:
             ax.plot([x1, x2], [y1, y2], color="0.7", lw=0.4, zorder=1)
             continue
-        arrow = FancyArrowPatch((x1, y1), (x2, y2), arrowstyle="-|>", mutation_scale=10, lw=0.8, zorder=1,
-                                color="0.55" if e.dashed else "0.2", linestyle="--" if e.dashed else "-",
-                                shrinkA=18, shrinkB=18)
+        arrow = FancyArrowPatch(
+            (x1, y1),
+            (x2, y2),
+            arrowstyle="-|>",
+            mutation_scale=10,
+            lw=0.8,
+            zorder=1,
+            color="0.55" if e.dashed else "0.2",
+            linestyle="--" if e.dashed else "-",
+            shrinkA=18,
+            shrinkB=18,
+        )
         ax.add_patch(arrow)
         if e.label:
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2 + 0.12, e.label, fontsize=6.5, ha="center", va="bottom", color="0.25",
-                    zorder=3, bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.8))
+            ax.text(
+                (x1 + x2) / 2,
+                (y1 + y2) / 2 + 0.12,
+                e.label,
+                fontsize=6.5,
+                ha="center",
+                va="bottom",
+                color="0.25",
+                zorder=3,
+                bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.8),
+            )
     for node in graph.nodes:
         x, y = pos[node.id]
         _, box, face = STYLE[node.kind]
         if node.kind == "neuron":
             ax.scatter([x], [y], s=260, c=face, edgecolors="0.3", linewidths=0.8, zorder=2)
             if node.label:
-                ax.text(x + (0.3 if node.rank else -0.3), y, node.label, fontsize=7,
-                        ha="left" if node.rank else "right", va="center", zorder=3)
+                ax.text(
+                    x + (0.3 if node.rank else -0.3),
+                    y,
+                    node.label,
+                    fontsize=7,
+                    ha="left" if node.rank else "right",
+                    va="center",
+                    zorder=3,
+                )
             continue
         if node.kind == "caption":
             ax.text(x, y + 0.9, node.label, fontsize=8, ha="center", va="top")
             continue
         style = dict(boxstyle=box, fc=face, ec="0.3", lw=0.8, ls="--" if node.kind == "saved" else "-") if box else None
-        ax.text(x, y, _label(node), fontsize=8 if node.kind != "ellipsis" else 14, ha="center", va="center",
-                zorder=4, bbox=style)
+        ax.text(
+            x,
+            y,
+            _label(node),
+            fontsize=8 if node.kind != "ellipsis" else 14,
+            ha="center",
+            va="center",
+            zorder=4,
+            bbox=style,
+        )
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
@@ -193,6 +235,8 @@ def render(graph: Graph, out_dir: Path, fmt: str = "svg", renderer: str = "auto"
         command = ["neato", "-n2"] if is_neuron_diagram(graph) else ["dot"]
         done = subprocess.run(command + [f"-T{fmt}", str(dot_path), "-o", str(picture)], capture_output=True, text=True)
         if done.returncode != 0:
-            raise BplabError(f"{dot_path}: graphviz failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            raise BplabError(
+                f"{dot_path}: graphviz failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+            )
         return picture, dot_path, "graphviz"
     return draw_matplotlib(graph, picture), dot_path, "matplotlib"

@@ -1,0 +1,342 @@
+"""The derivation of one network: its forward, loss, backward, gradient, chain-rule and update
+equations, assembled from the rules in ``rules.py`` by walking the spec's layers.
+
+Batch-matrix notation as the code runs it (rows are the m examples of a batch):
+Z[l] = A[l-1] W[l] + b[l], A[l] = g(Z[l]), delta[l] = dL/dZ[l], dW[l] = A[l-1]^T delta[l].
+Layers are numbered as courses number them: A[0] is the (flattened) input and layer l, the l-th
+layer with weights, has Z[l], A[l], W[l] and b[l].
+
+Each ``Equation`` is a symbol and an expression tree. ``Derivation.evaluate`` interprets the trees in
+order with NumPy, so the numbers the checks compare are those of the printed equations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from backprop_lab.maths.expr import Const, Expr, Sym, evaluate, func, substitute, to_mathml, to_tex, to_text
+from backprop_lab.maths.rules import (
+    HYPER_CONFIG,
+    HYPER_SYMBOLS,
+    activation_rule,
+    l2_grad,
+    l2_penalty,
+    layer_rule,
+    loss_rule,
+    optimizer_rule,
+)
+from backprop_lab.options.config import TrainConfig
+from backprop_lab.spec.model import ModelSpec
+
+SECTION_TITLES = {
+    "forward": "Forward pass",
+    "loss": "Loss",
+    "output delta": "Output delta",
+    "backward": "Backward pass: the delta recursion",
+    "gradients": "Weight and bias gradients",
+    "chain rule": "Chain-rule product form (each layer's weights, written out from the output)",
+    "update": "Update rule",
+}
+
+
+@dataclass
+class Equation:
+    section: str  # one of SECTION_TITLES
+    lhs: Sym
+    rhs: Expr
+    layer: int | None = None
+    op: str = "="  # "←" for an assignment of the update rule
+
+    @property
+    def tex(self) -> str:
+        arrow = "=" if self.op == "=" else r"\leftarrow"
+        return f"{to_tex(self.lhs)} {arrow} {to_tex(self.rhs)}"
+
+    @property
+    def text(self) -> str:
+        return f"{to_text(self.lhs)} {self.op} {to_text(self.rhs)}"
+
+    @property
+    def mathml(self) -> str:
+        op = "=" if self.op == "=" else "←"
+        return f'<math display="block"><mrow>{to_mathml(self.lhs)}<mo>{op}</mo>{to_mathml(self.rhs)}</mrow></math>'
+
+    @property
+    def name(self) -> str:
+        return self.lhs.name
+
+
+@dataclass
+class Layer:
+    """A layer with weights, numbered l = 1..L: its symbols and how its input was made."""
+
+    l: int
+    info: Any
+    input: Sym  # the tensor this layer reads (A[l-1], or what pooling/flatten/dropout made of it)
+    z: Sym
+    a: Sym
+    w: Sym
+    b: Sym
+    between: list[tuple[Any, Sym, Sym, Sym | None]] = field(default_factory=list)  # (info, in, out, mask) from A[l-1]
+
+    @property
+    def activation(self) -> str:
+        return self.info.spec.activation
+
+
+@dataclass
+class Derivation:
+    spec: ModelSpec
+    config: TrainConfig
+    equations: list[Equation]
+    layers: list[Layer]
+    masks: dict[str, tuple[int, float, tuple]]  # mask symbol name -> (layer index, rate, shape without m)
+    fused: bool  # the output delta uses Keras's from-logits form
+
+    def section(self, name: str) -> list[Equation]:
+        return [e for e in self.equations if e.section == name]
+
+    def grouped(self) -> dict[str, list[Equation]]:
+        return {name: eqs for name in SECTION_TITLES if (eqs := self.section(name))}
+
+    def env(
+        self, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, masks: dict[str, np.ndarray] | None = None
+    ) -> dict[str, Any]:
+        """The starting values: weights by symbol (W1, b1, ...), X, Y, m, K, lambda, the dropout masks (0/1)."""
+        env: dict[str, Any] = {
+            "X": x,
+            "Y": y,
+            "m": float(len(x)),
+            "K": float(y.shape[-1]),
+            "lambda": float(np.float32(self.config.l2)),
+        }
+        for layer in self.layers:
+            env[layer.w.name] = weights[f"{layer.info.name}/kernel"]
+            env[layer.b.name] = weights[f"{layer.info.name}/bias"]
+        missing = [name for name in self.masks if name not in (masks or {})]
+        if missing:
+            raise ValueError(f"dropout masks needed for {', '.join(missing)}")
+        env.update(masks or {})
+        return env
+
+    def evaluate(
+        self,
+        weights: dict[str, np.ndarray],
+        x: np.ndarray,
+        y: np.ndarray,
+        masks: dict[str, np.ndarray] | None = None,
+        sections: tuple[str, ...] = ("forward", "loss", "output delta", "backward", "gradients", "chain rule"),
+    ) -> dict[str, Any]:
+        """Interpret the equations of ``sections`` in order; returns every value by name (Z1, A1, delta2, dW1, ...)."""
+        env = self.env(weights, x, y, masks)
+        for eq in self.equations:
+            if eq.section in sections:
+                env[eq.name] = evaluate(eq.rhs, env)
+        return env
+
+    def gradients(self, env: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The derived gradients by weight key (``dense_0/kernel``) from an evaluated environment."""
+        out = {}
+        for layer in self.layers:
+            out[f"{layer.info.name}/kernel"] = env[f"dW{layer.l}"]
+            out[f"{layer.info.name}/bias"] = env[f"db{layer.l}"]
+        return out
+
+
+def _sym(name: str, base: str, shape: tuple, layer: int | None = None, kind: str = "value", **kw) -> Sym:
+    return Sym(name, base, tuple(shape), layer, kind=kind, **kw)
+
+
+M = Sym("m", "m", kind="dim")
+K = Sym("K", "K", kind="dim")
+LAMBDA = Sym("lambda", "lambda", kind="hyper")
+T_STEP = Sym("t", "t", kind="dim")
+
+
+def derive(spec: ModelSpec, config: TrainConfig) -> Derivation:
+    """Every equation of this network, loss, L2 and optimizer, in evaluation order."""
+    eqs: list[Equation] = []
+    x_sym = _sym("X", "X", ("m", *spec.input_shape), kind="input")
+    y_sym = _sym("Y", "Y", ("m", *spec.output_shape), kind="input")
+    cur: Sym = x_sym
+    layers: list[Layer] = []
+    pending: list[tuple[Any, Sym, Sym, Sym | None]] = []
+    masks: dict[str, tuple[int, float, tuple]] = {}
+    counts: dict[str, int] = {}
+    l = 0
+    for info in spec.infos:
+        rule = layer_rule(info.spec.kind)
+        if rule.affine:
+            l += 1
+            if l == 1 and cur is x_sym:
+                a0 = _sym("A0", "A", cur.shape, 0)
+                eqs.append(Equation("forward", a0, x_sym, 0))
+                cur = a0
+            w = _sym(f"W{l}", "W", info.params["kernel"], l, "param")
+            b = _sym(f"b{l}", "b", info.params["bias"], l, "param")
+            z = _sym(f"Z{l}", "Z", ("m", *info.output_shape), l)
+            a = _sym(f"A{l}", "A", ("m", *info.output_shape), l)
+            eqs.append(
+                Equation(
+                    "forward",
+                    z,
+                    rule.forward(cur, {"kernel": w, "bias": b}, info.spec, info.input_shape, info.output_shape, None),
+                    l,
+                )
+            )
+            eqs.append(Equation("forward", a, activation_rule(info.spec.activation).forward(z), l))
+            layers.append(Layer(l, info, cur, z, a, w, b, pending))
+            pending = []
+            cur = a
+            continue
+        # a layer without weights between A[l] and the next layer's input
+        mask = None
+        if info.spec.kind == "dropout":
+            n = counts.get(f"M{l}", 0)
+            counts[f"M{l}"] = n + 1
+            mask = _sym(
+                f"M{l}" + (f"_{n}" if n else ""),
+                "M",
+                ("m", *info.input_shape),
+                l,
+                "mask",
+                sub=str(n + 1) if n else None,
+            )
+            masks[mask.name] = (l, info.spec.rate, tuple(info.input_shape))
+        if l == 0 and info.spec.kind == "flatten" and cur is x_sym:
+            out = _sym("A0", "A", ("m", *info.output_shape), 0)  # the flattened input is A[0]
+        else:
+            base = {"maxpool2d": "P", "flatten": "F", "dropout": "D"}[info.spec.kind]
+            n = counts.get(f"{base}{l}", 0)
+            counts[f"{base}{l}"] = n + 1
+            out = _sym(
+                f"{base}{l}" + (f"_{n}" if n else ""),
+                "A" if base == "D" else base,
+                ("m", *info.output_shape),
+                l,
+                accent="tilde" if base == "D" else None,
+                sub=str(n + 1) if n else None,
+            )
+        eqs.append(
+            Equation("forward", out, rule.forward(cur, {}, info.spec, info.input_shape, info.output_shape, mask), l)
+        )
+        pending.append((info, cur, out, mask))
+        cur = out
+    if not layers:
+        raise ValueError("a derivation needs at least one layer with weights")
+    last = layers[-1]
+    L = last.l
+    loss = loss_rule(config.loss)
+    output = cur
+    fused = loss.logits is not None and loss.logits == last.activation and output is last.a and not pending
+    loss_sym = _sym("loss", "L", (), kind="loss")
+    value = loss.value_from_logits(last.z, y_sym, M, K) if fused else loss.value(output, y_sym, M, K)
+    if config.l2:
+        value = value + l2_penalty([layer.w for layer in layers], LAMBDA)
+    eqs.append(Equation("loss", loss_sym, value))
+    # backward: dL/dZ[L], then each layer's gradients and the delta of the layer before
+    delta = {L: _sym(f"delta{L}", "delta", last.z.shape, L, "grad")}
+    if fused:
+        out_delta = loss.delta_from_logits(last.a, y_sym, M, K)
+    else:
+        g = loss.grad(output, y_sym, M, K)
+        for info, src, _, mask in reversed(pending):  # layers without weights after the last one
+            g = layer_rule(info.spec.kind).backward(g, src, {}, info.spec, info.input_shape, mask).dx
+        out_delta = activation_rule(last.activation).backward(last.z, last.a, g)
+    eqs.append(Equation("output delta", delta[L], out_delta, L))
+    first_trainable = next((layer.l for layer in layers if layer.info.trainable), L)
+    for layer in reversed(layers):
+        k = layer.l
+        rule = layer_rule(layer.info.spec.kind)
+        back = rule.backward(
+            delta[k], layer.input, {"kernel": layer.w, "bias": layer.b}, layer.info.spec, layer.info.input_shape, None
+        )
+        dw = back.params["kernel"] + l2_grad(layer.w, LAMBDA) if config.l2 else back.params["kernel"]
+        eqs.append(Equation("gradients", _sym(f"dW{k}", "dW", layer.w.shape, k, "grad"), dw, k))
+        eqs.append(Equation("gradients", _sym(f"db{k}", "db", layer.b.shape, k, "grad"), back.params["bias"], k))
+        if k == 1 or k <= first_trainable:
+            break
+        g = back.dx
+        for info, src, _, mask in reversed(layer.between):
+            g = layer_rule(info.spec.kind).backward(g, src, {}, info.spec, info.input_shape, mask).dx
+        prev = layers[k - 2]
+        delta[k - 1] = _sym(f"delta{k - 1}", "delta", prev.z.shape, k - 1, "grad")
+        eqs.append(
+            Equation("backward", delta[k - 1], activation_rule(prev.activation).backward(prev.z, prev.a, g), k - 1)
+        )
+    # the chain-rule product form: each delta written out from the output delta
+    by_name = {e.name: e.rhs for e in eqs}
+    full = {L: by_name[f"delta{L}"]}
+    for k in range(L - 1, 0, -1):
+        if f"delta{k}" in by_name:
+            full[k] = substitute(by_name[f"delta{k}"], {f"delta{k + 1}": full[k + 1]})
+    for layer in layers:
+        k = layer.l
+        if f"dW{k}" in by_name and k in full:
+            eqs.append(
+                Equation(
+                    "chain rule",
+                    _sym(f"chain_dW{k}", "dW", layer.w.shape, k, "grad"),
+                    substitute(by_name[f"dW{k}"], {f"delta{k}": full[k]}),
+                    k,
+                )
+            )
+    eqs += update_equations(config)
+    return Derivation(spec, config, eqs, layers, masks, fused)
+
+
+def rule_updates(config: TrainConfig) -> list[Equation]:
+    """The optimizer's declared rule for any variable W with gradient dW: its assignments, in order."""
+    return [
+        Equation("update", target, e, op="←")
+        for target, e in optimizer_rule(config.optimizer).update(*_generic(config))
+    ]
+
+
+def _generic(config: TrainConfig):
+    rule = optimizer_rule(config.optimizer)
+    any_shape = ("d",)  # any variable: a tensor, so products in the rule are element-wise
+    w = Sym("W", "W", any_shape, kind="param")
+    g = Sym("dW", "dW", any_shape, kind="grad")
+    slots = {
+        s: Sym(
+            f"{s}_W",
+            {"velocity": "v", "m": "m", "v": "v"}[s],
+            any_shape,
+            kind="state",
+            sub="W" if s in ("m", "v") else None,
+        )
+        for s in rule.slots
+    }
+    hypers = {h: HYPER_SYMBOLS[h] for h in rule.hypers}
+    return w, g, slots, hypers, T_STEP
+
+
+def update_equations(config: TrainConfig) -> list[Equation]:
+    """The optimizer's update for any variable W with gradient dW, its hyper-parameters' values, the
+    learning-rate schedule and the blended update: the same for every W[l] and b[l]."""
+    w, _, _, hypers, _ = _generic(config)
+    any_shape = w.shape
+    eqs = rule_updates(config)
+    for h, sym in hypers.items():
+        eqs.append(Equation("update", sym, Const(float(getattr(config, HYPER_CONFIG[h])))))
+    if config.decay != "none":
+        steps = Sym("T", "T", kind="dim")
+        power = func("floor", T_STEP / steps) if config.decay == "step" else T_STEP / steps
+        eqs.append(
+            Equation(
+                "update",
+                Sym("eta_t", "eta", sub="t", kind="hyper"),
+                Const(config.learning_rate) * Const(config.decay_rate) ** power,
+            )
+        )
+    if config.alpha:
+        old = Sym("W_old", "W", any_shape, sub="old", kind="param")
+        new = Sym("W_new", "W", any_shape, sub="new", kind="param")
+        alpha = Sym("alpha", "alpha", kind="hyper")
+        eqs.append(Equation("update", w, (1 - alpha) * new + alpha * old, op="←"))
+        eqs.append(Equation("update", alpha, Const(config.alpha)))
+    return eqs

@@ -1,0 +1,102 @@
+"""The training options, declared once: name, type, default and help. The CLI (``cli/options.py``)
+turns them into ``--options``; the Python API (``api.py``) into keyword arguments with the same
+names and defaults; both make a :class:`TrainConfig` through :func:`config_from_options`, which
+validates them and says what is wrong in the CLI's words (``--lr: learning rate must be positive``)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Optional, TypedDict
+
+from backprop_lab.core.errors import BplabError
+from backprop_lab.core.names import DECAYS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS
+from backprop_lab.options.config import TrainConfig, parse_batch_size
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the Python keyword; the CLI flag is --name-with-dashes unless ``flag`` says otherwise
+    type: Any
+    default: Any
+    help: str
+    flag: str | None = None
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def value_type(self) -> Any:
+        """The type of a given value (``Optional[float]`` -> ``float``); for sweep and study files."""
+        return {Optional[float]: float, Optional[int]: int}.get(self.type, self.type)
+
+
+TRAINING: tuple[Option, ...] = (  # the order --help shows
+    Option("optimizer", str, "adam", f"{OPTIMIZERS.listing()} (Keras 3 formulas)."),
+    Option("lr", Optional[float], None, "Learning rate (default: Keras's default for the optimizer).", "--lr"),
+    Option("epochs", int, 5, "Passes over the training set."),
+    Option("batch_size", str, "128", "Rows per batch, or 'full' for full-batch training.", "--batch-size"),
+    Option("init", str, "he_normal", f"{INITIALIZERS.listing(', ')}."),
+    Option("loss", str, "categorical_crossentropy", f"{LOSSES.listing(notes=True)}."),
+    Option("l2", float, 0.0, "L2 penalty on kernels: l2 * sum(W^2), as Keras's L2 regulariser."),
+    Option("alpha", float, 0.0, "Blended update: W <- (1-alpha) W_new + alpha W_old (0: plain)."),
+    Option("decay", str, "none", f"Learning-rate schedule: {DECAYS.listing()}."),
+    Option("decay_rate", float, 0.9, "Decay factor per --decay-steps."),
+    Option("decay_steps", Optional[int], None, "Steps per decay period (default: one epoch)."),
+    Option("momentum", float, 0.9, "Momentum for the momentum and nesterov optimizers."),
+    Option("seed", int, 0, "Seed for initial weights, batch order and dropout."),
+    Option("dtype", str, "float32", f"{DTYPES.listing()}."),
+)
+TRAINING_NAMES: tuple[str, ...] = tuple(o.name for o in TRAINING)
+TRAINING_DEFAULTS: dict[str, Any] = {o.name: o.default for o in TRAINING}
+
+
+class TrainingOptions(TypedDict, total=False):
+    """The training options as keyword arguments (for type checkers; the declaration is ``TRAINING``)."""
+
+    optimizer: str
+    lr: float | None
+    epochs: int
+    batch_size: int | str | None
+    init: str
+    loss: str
+    l2: float
+    alpha: float
+    decay: str
+    decay_rate: float
+    decay_steps: int | None
+    momentum: float
+    seed: int
+    dtype: str
+
+
+def check_names(given, where: str) -> None:
+    """Refuse a keyword that is not a training option, naming the closest one."""
+    for name in given:
+        if name not in TRAINING_DEFAULTS:
+            close = difflib.get_close_matches(name, TRAINING_NAMES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (training options: {', '.join(TRAINING_NAMES)})"
+            raise BplabError(f"{where}: unknown option {name!r}{hint}")
+
+
+def config_from_options(values: dict[str, Any], defaults: dict[str, Any] | None = None) -> TrainConfig:
+    """The one translation from option values (the given ones; the rest from ``defaults``, then
+    ``TRAINING``) to a TrainConfig, which validates them."""
+    merged = {**TRAINING_DEFAULTS, **(defaults or {}), **values}
+    for option in TRAINING:
+        value = merged[option.name]
+        if (
+            option.type in (int, Optional[int])
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int))
+        ):
+            raise BplabError(f"{option.cli_flag}: expected a whole number, got {value!r}")
+    return TrainConfig(**{**merged, "batch_size": parse_batch_size(merged["batch_size"])})
+
+
+def options_of(config: TrainConfig) -> dict[str, Any]:
+    """A TrainConfig back as option values (batch_size None as 'full')."""
+    values = {name: getattr(config, name) for name in TRAINING_NAMES}
+    values["batch_size"] = "full" if config.batch_size is None else config.batch_size
+    return values

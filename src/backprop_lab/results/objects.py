@@ -1,0 +1,347 @@
+"""The results the Python API returns where the library had none of its own: small dataclasses
+with named fields, a short ``repr`` for a terminal and a rich one for a notebook
+(``_repr_html_``, ``_repr_latex_``, ``_repr_svg_``). Runs, comparisons, sweeps, evaluations and
+worked examples are the library's own classes (``runs.Run``, ``compare.Comparison``, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backprop_lab.spec.model import ModelSpec
+
+
+@dataclass(frozen=True)
+class SummaryLayer:
+    layer: str  # name and type, e.g. "dense_0 (Dense)"
+    output_shape: str
+    params: int
+    detail: str  # activation, rate or "frozen"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A Keras-style summary: ``summary.layers[0].params``, ``summary.total``."""
+
+    title: str
+    input_shape: tuple[int, ...]
+    layers: list[SummaryLayer]
+    total: int
+    trainable: int
+    non_trainable: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``bplab summary --json`` prints."""
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [
+                {"layer": r.layer, "output_shape": r.output_shape, "params": r.params, "detail": r.detail}
+                for r in self.layers
+            ],
+            "total": self.total,
+            "trainable": self.trainable,
+            "non_trainable": self.non_trainable,
+        }
+
+    def __repr__(self) -> str:
+        return f"Summary({self.title}: {len(self.layers)} layers, {self.total:,} parameters)"
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import summary_html
+
+        return summary_html(self)
+
+
+@dataclass
+class Model:
+    """A model description built on a data set's input shape (``bl.model``)."""
+
+    description: str
+    data: str
+    spec: ModelSpec
+
+    def summary(self) -> Summary:
+        from backprop_lab.spec.model import summary_document
+
+        doc = summary_document(self.spec)
+        return Summary(
+            f"{self.description} on {self.data} (input {tuple(doc['input_shape'])})",
+            tuple(doc["input_shape"]),
+            [SummaryLayer(**r) for r in doc["layers"]],
+            doc["total"],
+            doc["trainable"],
+            doc["non_trainable"],
+        )
+
+    @property
+    def parameters(self) -> int:
+        return sum(self.spec.count_params())
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({self.description} on {self.data}: {len(self.spec.layers)} layers, {self.parameters:,} parameters)"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What ``bplab data info`` shows: ``info.train``, ``info.class_names``."""
+
+    name: str
+    source: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    class_names: list[str]
+    train: int
+    test: int
+    train_class_counts: list[int]
+    validation: int | None = None
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "DataInfo":
+        return cls(
+            doc["name"],
+            doc["source"],
+            tuple(doc["input_shape"]),
+            doc["num_classes"],
+            list(doc["class_names"]),
+            doc["train"],
+            doc["test"],
+            list(doc["train_class_counts"]),
+            doc.get("validation"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``bplab data info --json`` prints."""
+        doc = {
+            "name": self.name,
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "class_names": self.class_names,
+            "train": self.train,
+            "test": self.test,
+            "train_class_counts": self.train_class_counts,
+        }
+        if self.validation is not None:
+            doc["validation"] = self.validation
+        return doc
+
+    def __repr__(self) -> str:
+        return (
+            f"DataInfo({self.name}: {self.train} train, {self.test} test, input {self.input_shape}, "
+            f"{self.num_classes} classes)"
+        )
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import data_html
+
+        return data_html(self)
+
+
+@dataclass
+class GradCheck:
+    """A gradient check: one row per parameter tensor (``check.rows[0].rel_error``), ``check.passed``."""
+
+    title: str
+    tolerance: float
+    rows: list  # gradcheck.GradRow
+    autograd: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.rows)
+
+    @property
+    def worst(self) -> float:
+        return max(r.rel_error for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``bplab gradcheck --json`` prints."""
+        return {"tolerance": self.tolerance, "rows": [r.to_dict() for r in self.rows]}
+
+    def __repr__(self) -> str:
+        return (
+            f"GradCheck({len(self.rows)} tensors, worst relative error {self.worst:.2e}, "
+            f"{'passed' if self.passed else 'FAILED'})"
+        )
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import gradcheck_html
+
+        return gradcheck_html(self)
+
+
+@dataclass
+class Equations:
+    """A model's derived equations: MathML in a notebook, LaTeX for ``_repr_latex_`` and ``.tex``."""
+
+    derivation: Any  # derive.equations.Derivation
+    title: str = ""
+
+    @property
+    def tex(self) -> list[str]:
+        return [eq.tex for eqs in self.derivation.grouped().values() for eq in eqs]
+
+    def __repr__(self) -> str:
+        return f"Equations({self.title}: {len(self.tex)} equations)"
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz import html
+        from backprop_lab.viz.equations import mathml_blocks
+
+        return html.block(self.title or "equations", html.mathml(mathml_blocks(self.derivation)))
+
+    def _repr_latex_(self) -> str:
+        return "\n".join(f"$${t}$$" for t in self.tex)
+
+
+@dataclass
+class Drawing:
+    """The pictures ``bl.draw`` wrote (``drawing.files``), the graphs they show and the equations."""
+
+    title: str
+    folder: Path
+    files: list[Path]
+    renderer: str
+    graphs: list = field(default_factory=list)  # derive.graphs.Graph: network, forward, backward
+    equations: Equations | None = None
+
+    @property
+    def pictures(self) -> list[Path]:
+        return [p for p in self.files if p.suffix in (".svg", ".png", ".pdf") and p.stem != "equations"]
+
+    def svg(self, which: int = 0) -> str:
+        """One graph as SVG text (0 network, 1 forward, 2 backward), drawn with matplotlib if it was not
+        written as SVG: no Graphviz needed."""
+        from backprop_lab.viz.display import graph_svg
+
+        return graph_svg(self, which)
+
+    def __repr__(self) -> str:
+        return f"Drawing({self.title}: {len(self.files)} files in {self.folder}, rendered by {self.renderer})"
+
+    def _repr_svg_(self) -> str:
+        return self.svg(0)
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import drawing_html
+
+        return drawing_html(self)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A run written as a ``.keras`` file."""
+
+    path: Path
+    parameters: int
+
+    def __repr__(self) -> str:
+        return f"Exported({self.path}, {self.parameters:,} parameters)"
+
+
+@dataclass(frozen=True)
+class Chains:
+    """The correct chain-rule product of every weight and bias (``bl.check_derivation(show_chains=True)``)."""
+
+    model: str
+    chains: list[str]
+    latex: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "chains": self.chains}
+
+    def __repr__(self) -> str:
+        return "\n".join(self.chains)
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz import html
+
+        return html.block(f"chain rule on {self.model}", html.pre("\n".join(self.chains)))
+
+    def _repr_latex_(self) -> str | None:
+        return "\n".join(f"$${c}$$" for c in self.chains) if self.latex else None
+
+
+@dataclass
+class Transfer:
+    """Transfer learning to two classes: ``transfer.variants[0].accuracy``, ``transfer.base_unchanged``."""
+
+    result: Any  # experiments.transfer.TransferResult
+    engine: str
+    folder: Path | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        return self.result.classes
+
+    @property
+    def variants(self) -> list:
+        return self.result.variants
+
+    @property
+    def base_unchanged(self) -> bool | None:
+        return self.result.base_unchanged
+
+    @property
+    def finetune_changed_base(self) -> bool | None:
+        return self.result.finetune_changed_base
+
+    @property
+    def head(self):
+        """How the head was trained on the cached features: ``transfer.head.epochs``, ``.stop_reason``, ``.rule``."""
+        return self.result.head
+
+    @property
+    def scratch_epochs(self) -> int:
+        return self.result.scratch_epochs
+
+    @property
+    def scratch_epochs_rule(self) -> str:
+        return self.result.scratch_epochs_rule
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result.to_dict()
+
+    def __repr__(self) -> str:
+        accs = ", ".join(f"{v.name} {v.accuracy:.4f}" for v in self.variants)
+        return f"Transfer({' vs '.join(self.classes)}: {accs})"
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import transfer_html
+
+        return transfer_html(self)
+
+
+@dataclass
+class StudyReport:
+    """A study that ran: its sections (``study.sections[0].numbers``), report files and notebook."""
+
+    folder: Path
+    html: Path
+    markdown: Path
+    sections: list  # study.sections.Section
+    cached: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+    notebook: Path | None = None
+
+    def section(self, key: str):
+        from backprop_lab.core.errors import BplabError
+
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise BplabError(f"the study has no section {key!r} (it has {', '.join(s.key for s in self.sections)})")
+
+    def __repr__(self) -> str:
+        return f"StudyReport({len(self.sections)} sections in {self.seconds:.1f} s; report {self.html})"
+
+    def _repr_html_(self) -> str:
+        from backprop_lab.viz.display import study_html
+
+        return study_html(self)

@@ -1,0 +1,195 @@
+"""One table model: a caption, a header and rows of text, rendered to the terminal (rich), HTML (the
+study report and the notebook displays) and Markdown (the report's Markdown twin).
+
+The tables of every result are built here once (history, classification report, confusion matrix,
+comparison, sweep, transfer, model summary); the CLI, the study and the notebook only render them.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+CELL = "border:1px solid #d0d7de;padding:.25em .6em;text-align:right"
+TABLE = "border-collapse:collapse;margin:.6em 0;font-size:.9em"
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+    left: list[int] = field(default_factory=lambda: [0])  # left-aligned columns (the others are numbers)
+
+    def to_rich(self):
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=self.caption or None)
+        for i, col in enumerate(self.header):
+            table.add_column(col, justify="left" if i in self.left else "right")
+        for row in self.rows:
+            table.add_row(*[{"pass": "[green]pass[/green]", "FAIL": "[red]FAIL[/red]"}.get(c, c) for c in row])
+        return table
+
+    def to_html(self, styled: bool = True) -> str:
+        """``styled``: inline styles (a notebook cell); without, the page's CSS styles it (the study report)."""
+
+        def style(i: int, head: bool = False) -> str:
+            if not styled:
+                return ""
+            extra = ";background:#eef1f4" if head else ""
+            return f' style="{CELL}{";text-align:left" if i in self.left else ""}{extra}"'
+
+        esc = lambda v: html.escape(str(v), quote=True)  # noqa: E731
+        head = "".join(f"<th{style(i, True)}>{esc(h)}</th>" for i, h in enumerate(self.header))
+        body = "".join(
+            "<tr>" + "".join(f"<td{style(i)}>{esc(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in self.rows
+        )
+        cap_style = ' style="text-align:left;font-weight:600"' if styled else ""
+        cap = f"<caption{cap_style}>{esc(self.caption)}</caption>" if self.caption else ""
+        table_style = f' style="{TABLE}"' if styled else ""
+        return f"<table{table_style}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def to_markdown(self) -> str:
+        cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+        lines = [f"**{cell(self.caption)}**", ""] if self.caption else []
+        lines += [
+            "| " + " | ".join(cell(h) for h in self.header) + " |",
+            "|" + "".join(":---|" if i in self.left else "---:|" for i in range(len(self.header))),
+        ]
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def _f(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def history_table(caption: str, history) -> Table:
+    return Table(
+        caption,
+        ["epoch", "train loss", "train acc", "test loss", "test acc", "time (s)"],
+        [
+            [str(e.epoch), _f(e.train_loss), _f(e.train_acc), _f(e.test_loss), _f(e.test_acc), f"{e.time_s:.2f}"]
+            for e in history.epochs
+        ],
+        [],
+    )
+
+
+def report_table(caption: str, report: dict) -> Table:
+    """Per-class precision, recall and F1 and the macro average, from a classification report (``run.metrics["test"]``)."""
+    rows = [
+        [r["class"], _f(r["precision"]), _f(r["recall"]), _f(r["f1"]), str(r["support"])] for r in report["per_class"]
+    ]
+    m = report["macro"]
+    rows.append(["macro average", _f(m["precision"]), _f(m["recall"]), _f(m["f1"]), str(report["n"])])
+    return Table(caption, ["class", "precision", "recall", "F1", "support"], rows)
+
+
+def confusion_table(report: dict) -> Table:
+    names = report["class_names"]
+    return Table(
+        "confusion matrix (rows: true, columns: predicted)",
+        ["true \\ pred"] + [n[:10] for n in names],
+        [[name[:12], *[str(v) for v in row]] for name, row in zip(names, report["confusion_matrix"])],
+    )
+
+
+def summary_table(caption: str, rows) -> Table:
+    """A Keras-style summary from ``spec.summary_rows``: (layer, output shape, parameters, activation / rate)."""
+    return Table(
+        caption,
+        ["Layer (type)", "Output Shape", "Param #", "Activation / rate"],
+        [[name, shape, f"{params:,}", detail] for name, shape, params, detail in rows],
+        [0, 1, 3],
+    )
+
+
+def comparison_tables(caption: str, doc: dict, pairs) -> tuple[Table, Table]:
+    """Each engine's figures (mean ± std over seeds) and each pair's measured parity."""
+    k = len(doc["seeds"])
+
+    def cell(row: dict, name: str) -> str:
+        return f"{row[name]:.4f}" + (f" ± {row[name + '_std']:.4f}" if k > 1 else "")
+
+    summary = Table(
+        caption,
+        ["engine", "train loss", "train acc", "test loss", "test acc", "median epoch (s)"],
+        [
+            [
+                r["engine"],
+                cell(r, "train_loss"),
+                cell(r, "train_acc"),
+                cell(r, "test_loss"),
+                cell(r, "test_acc"),
+                f"{r['median_epoch_s']:.3f}",
+            ]
+            for r in doc["summary"]
+        ],
+    )
+    cols = ["pair", "grad, 1st batch", "weights, step 1", "weights, end", "max |step loss diff|", "test acc diff"]
+    rows = []
+    for p in pairs:
+        cells = [
+            f"{p.a} vs {p.b}",
+            f"{p.grad_rel:.2e}",
+            f"{p.step1_weight_rel:.2e}",
+            f"{p.final_weight_rel:.2e}",
+            f"{p.max_step_loss_diff:.2e}",
+            f"{100 * p.acc_diff:+.2f} pp",
+        ]
+        if k > 1:
+            cells += [
+                "-" if p.welch_p is None else f"{p.welch_p:.3f}",
+                {None: "-", True: "yes", False: "no"}[p.significant],
+            ]
+        rows.append(cells)
+    parity = Table(
+        "parity (norm-wise relative ||A-B||/||B||, worst tensor" + (", worst seed)" if k > 1 else ")"),
+        cols + (["Welch p", "beyond seed spread?"] if k > 1 else []),
+        rows,
+    )
+    return summary, parity
+
+
+def sweep_table(caption: str, result) -> Table:
+    """Each cell's test accuracy over seeds, its 95% interval and its test against the baseline."""
+    from backprop_lab.viz.plots import cell_label
+
+    rows = []
+    for c in result.cells:
+        base = c.cell.name == result.baseline
+        rows.append(
+            [
+                cell_label(c.cell),
+                f"{c.mean:.4f} ± {c.std:.4f}",
+                f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
+                "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
+                "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread],
+            ]
+        )
+    return Table(
+        caption,
+        ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline", "beyond seed spread?"],
+        rows,
+    )
+
+
+def transfer_table(caption: str, result: Any) -> Table:
+    return Table(
+        caption,
+        ["variant", "trainable", "frozen", "test acc", "epochs", "wall time (s)"],
+        [
+            [
+                v.name,
+                f"{v.trainable:,}",
+                f"{v.frozen:,}",
+                f"{v.accuracy:.4f}",
+                f"{v.epochs} over {v.epochs_over}",
+                f"{v.seconds:.2f}",
+            ]
+            for v in result.variants
+        ],
+    )
