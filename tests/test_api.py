@@ -59,12 +59,15 @@ def test_every_command_has_a_function_and_every_function_a_command():
         assert "Example" in (getattr(bl, name).__doc__ or "") or name == "BplabError", f"bl.{name} has no example"
 
 
-def test_api_functions_stay_functions_after_their_namesake_modules_are_imported():
+def test_no_module_shares_a_name_with_an_api_function_and_importing_all_keeps_them_functions():
     import importlib
+    import pkgutil
 
-    for name in ("data", "compare", "evaluate", "gradcheck", "study"):
-        importlib.import_module(f"backprop_lab.{name}")
-        assert inspect.isfunction(getattr(bl, name)), name
+    top = {m.name for m in pkgutil.iter_modules(bl.__path__)}
+    assert not top & set(bl.__all__), top & set(bl.__all__)
+    for m in pkgutil.walk_packages(bl.__path__, "backprop_lab."):
+        importlib.import_module(m.name)
+    assert all(inspect.isfunction(getattr(bl, name)) for name in bl.__all__ if name != "BplabError")
 
 
 KEYWORD = {"--from": "from_", "--json": None, "--resume": None}  # --json prints what the result holds
