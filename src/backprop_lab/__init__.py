@@ -27,6 +27,9 @@ from backprop_lab.api import (  # noqa: E402
     transfer,
 )
 from backprop_lab.core.errors import BplabError  # noqa: E402
+from backprop_lab.viz.display import register_renderers  # noqa: E402
+
+register_renderers()  # results show themselves in notebooks through core/display.py
 
 __all__ = [
     "BplabError",

@@ -18,8 +18,56 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Unpack
 
+import numpy as np
+
+from backprop_lab.analysis.comparison import compare as run_compare
+from backprop_lab.analysis.comparison import parse_engines
+from backprop_lab.analysis.derivation_check import dropout_masks, graph_values
+from backprop_lab.classroom.derivation import check_derivation as check
+from backprop_lab.classroom.derivation import correct_chains
 from backprop_lab.core.errors import BplabError
+from backprop_lab.datasets.registry import load_dataset
+from backprop_lab.engines.registry import check_engine
+from backprop_lab.experiments.blend import blend_plan, save_step_curves
+from backprop_lab.experiments.presets import preset as preset_doc
+from backprop_lab.experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file, run_sweep
+from backprop_lab.experiments.transfer import transfer_from
+from backprop_lab.maths.equations import derive as derivation_of
+from backprop_lab.maths.graphs import backward_graph, forward_graph
+from backprop_lab.maths.worked import worked_example
+from backprop_lab.options.config import TrainConfig
 from backprop_lab.options.registry import TRAINING, TrainingOptions, check_names, config_from_options
+from backprop_lab.results.objects import (
+    Chains,
+    DataInfo,
+    Drawing,
+    Equations,
+    Exported,
+    GradCheck,
+    Model,
+    StudyReport,
+    Transfer,
+)
+from backprop_lab.runs.evaluation import evaluate_model
+from backprop_lab.runs.portable import export_keras, load_model
+from backprop_lab.runs.record import load_run, read_weights
+from backprop_lab.runs.workflow import (
+    default_run_folder,
+    initial_weights,
+    inspect_run,
+    new_run_folder,
+    prepare,
+    resume_run,
+    start_run,
+    sweep_folder,
+)
+from backprop_lab.spec.model import parse_model
+from backprop_lab.studies import load_study, reference_text, run_study
+from backprop_lab.studies.notebook import write_study_notebook
+from backprop_lab.studies.run import WEIGHTS
+from backprop_lab.training import targets
+from backprop_lab.training.progress import Reporter
+from backprop_lab.viz.network import network_graph
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,7 +141,6 @@ def _out(path: PathLike | None) -> Path | None:
 
 
 def _reporter(quiet: bool):
-    from backprop_lab.training.progress import Reporter
 
     return Reporter(not quiet)
 
@@ -107,8 +154,6 @@ def data(name: str, data_dir: PathLike | None = None) -> DataInfo:
 
     Example: ``bl.data("digits").train`` is 1437.
     """
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.results.objects import DataInfo
 
     return DataInfo.from_dict(load_dataset(name, data_dir).info())
 
@@ -119,9 +164,6 @@ def model(description: str, data: str = "mnist-5k", data_dir: PathLike | None = 
 
     Example: ``bl.model("cnn:32,64,64", data="mnist-5k").summary().total``
     """
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.results.objects import Model
-    from backprop_lab.spec.model import parse_model
 
     ds = load_dataset(data, data_dir)
     return Model(description, data, parse_model(description, ds.input_shape, ds.num_classes))
@@ -150,13 +192,7 @@ def draw(
 
     Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True)``
     """
-    from backprop_lab.maths.equations import derive as derivation_of
-    from backprop_lab.maths.graphs import backward_graph, forward_graph
-    from backprop_lab.options.config import TrainConfig
-    from backprop_lab.results.objects import Drawing, Equations
-    from backprop_lab.runs.workflow import new_run_folder, prepare
-    from backprop_lab.viz.drawings import graph_values, write_drawings
-    from backprop_lab.viz.network import network_graph
+    from backprop_lab.viz.drawings import write_drawings
     from backprop_lab.viz.render import check_format
 
     check_format(format, renderer)
@@ -182,7 +218,6 @@ def draw(
 
 def parse_rows(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
     """Rows of numbers from '0.05,0.10' strings, one .csv file of rows, or numbers (lists, an array)."""
-    import numpy as np
 
     if isinstance(values, (str, Path)):
         values = [values]
@@ -242,15 +277,6 @@ def derive(
     Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
     input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
     """
-    import numpy as np
-
-    from backprop_lab.analysis.derivation_check import dropout_masks
-    from backprop_lab.maths.equations import derive as derivation_of
-    from backprop_lab.maths.worked import worked_example
-    from backprop_lab.options.config import TrainConfig
-    from backprop_lab.runs.record import load_run, read_weights
-    from backprop_lab.runs.workflow import initial_weights, new_run_folder
-    from backprop_lab.spec.model import parse_model
 
     input = input if input is not None and len(input) else None
     target = target if target is not None and len(target) else None
@@ -271,8 +297,6 @@ def derive(
     if data is not None:
         if input is not None or target is not None:
             raise BplabError("--data takes the rows from the data set: drop --input/--target")
-        from backprop_lab.datasets.registry import load_dataset
-        from backprop_lab.training import targets
 
         ds = load_dataset(data, data_dir)
         spec = parse_model(model, ds.input_shape, ds.num_classes)
@@ -337,13 +361,6 @@ def check_derivation(
 
     Example: ``bl.check_derivation("my-derivation.txt", model="mlp:16,8,4").correct``
     """
-    from backprop_lab.classroom.derivation import check_derivation as check
-    from backprop_lab.classroom.derivation import correct_chains
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.maths.equations import derive as derivation_of
-    from backprop_lab.options.config import TrainConfig
-    from backprop_lab.results.objects import Chains
-    from backprop_lab.spec.model import parse_model
 
     if (file is None) == (not show_chains):
         raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
@@ -391,8 +408,6 @@ def train(
 
     Example: ``bl.train(engine="scratch", data="digits", model="mlp:16", epochs=2, out="runs/digits", force=True)``
     """
-    from backprop_lab.engines.registry import check_engine
-    from backprop_lab.runs.workflow import default_run_folder, new_run_folder, prepare, start_run
 
     check_engine(engine)
     config = _config("train", options)
@@ -417,8 +432,6 @@ def resume(path: PathLike, quiet: bool = False) -> Run:
 
     Example: ``bl.resume("runs/mnist").test.accuracy``
     """
-    from backprop_lab.runs.record import load_run
-    from backprop_lab.runs.workflow import inspect_run, resume_run
 
     folder = Path(path)
     info = inspect_run(folder)
@@ -435,7 +448,6 @@ def load(path: PathLike) -> Run:
 
     Example: ``bl.load("runs/mnist").test.per_class[3].f1``
     """
-    from backprop_lab.runs.portable import load_model
 
     return load_model(Path(path))
 
@@ -457,8 +469,6 @@ def gradcheck(
     Example: ``bl.gradcheck(model="mlp:32,16/act=tanh", data="digits", loss="mse").passed``
     """
     from backprop_lab.analysis.gradient_check import TOLERANCE, gradcheck_data
-    from backprop_lab.options.config import TrainConfig
-    from backprop_lab.results.objects import GradCheck
 
     config = TrainConfig(loss=loss, l2=l2, init=init, seed=seed, dtype="float64")
     rows = gradcheck_data(data, model, config, data_dir, batch, entries, autograd)
@@ -483,9 +493,6 @@ def compare(
 
     Example: ``bl.compare(engines=["scratch", "tape", "fit"], data="digits", model="mlp:16", epochs=2)``
     """
-    from backprop_lab.analysis.comparison import compare as run_compare
-    from backprop_lab.analysis.comparison import parse_engines
-    from backprop_lab.runs.workflow import new_run_folder, prepare
 
     text = engines if isinstance(engines, str) else ",".join(engines)
     names = parse_engines(text, eager)
@@ -511,8 +518,6 @@ def compare(
 
 
 def _run_sweep(plan, out: Path, force: bool, jobs: int, backend: str, address: str | None, quiet: bool) -> SweepResult:
-    from backprop_lab.experiments.sweep import run_sweep
-    from backprop_lab.runs.workflow import sweep_folder
 
     sweep_folder(out, plan.to_dict(), force)
     with _reporter(quiet).sweep(len(plan.cells()) * plan.seeds) as bar:
@@ -549,9 +554,6 @@ def sweep(
 
     Example: ``bl.sweep(grid={"optimizer": ["sgd", "adam"]}, data="digits", seeds=2, epochs=1, out="runs/sweep")``
     """
-    from backprop_lab.engines.registry import check_engine
-    from backprop_lab.experiments.presets import preset as preset_doc
-    from backprop_lab.experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file
 
     config = _config("sweep", options)
     file = _out(file)
@@ -604,8 +606,6 @@ def blend(
 
     Example: ``bl.blend(alphas=[0, 0.5, 1], data="digits", epochs=2, out="runs/blend", force=True)``
     """
-    from backprop_lab.engines.registry import check_engine
-    from backprop_lab.experiments.blend import blend_plan, save_step_curves
 
     config = _config("blend", options)
     check_engine(engine)
@@ -638,10 +638,6 @@ def transfer(
 
     Example: ``bl.transfer("runs/cnn", classes="3,8", finetune=True, out="runs/transfer")``
     """
-    from backprop_lab.engines.registry import check_engine
-    from backprop_lab.experiments.transfer import transfer_from
-    from backprop_lab.results.objects import Transfer
-    from backprop_lab.runs.workflow import new_run_folder
 
     check_engine(engine)
     config = _config("transfer", options, transfer.training_defaults)
@@ -685,9 +681,6 @@ def study(
 
     Example: ``bl.study(data="digits", out="runs/study", notebook=True).section("engines").numbers``
     """
-    from backprop_lab.results.objects import StudyReport
-    from backprop_lab.studies import load_study, reference_text, run_study
-    from backprop_lab.studies.run import WEIGHTS
 
     if print_reference:
         return reference_text()
@@ -701,10 +694,9 @@ def study(
         )
     report = StudyReport(result.folder, result.html, result.markdown, result.sections, result.cached, result.seconds)
     if notebook:
-        from backprop_lab.studies.notebook import write_study_notebook
-
         path = folder / "study.ipynb" if notebook is True else Path(notebook)
-        report.notebook = write_study_notebook(plan, report, path)
+        functions = {command: globals()[name] for command, name in COMMANDS.items()}
+        report.notebook = write_study_notebook(plan, report, path, functions)
     return report
 
 
@@ -730,8 +722,6 @@ def evaluate(
 
     Example: ``bl.evaluate("runs/mnist", data="mnist-5k").accuracy``
     """
-    from backprop_lab.engines.registry import check_engine
-    from backprop_lab.runs.evaluation import evaluate_model
 
     check_engine(engine)
     path = Path(run)
@@ -745,8 +735,6 @@ def export(run: PathLike, keras: PathLike, force: bool = False) -> Exported:
 
     Example: ``bl.export("runs/mnist", keras="mnist.keras", force=True)``
     """
-    from backprop_lab.results.objects import Exported
-    from backprop_lab.runs.portable import export_keras, load_model
 
     keras_file = Path(keras)
     if keras_file.exists() and not force:

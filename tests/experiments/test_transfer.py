@@ -20,7 +20,7 @@ from backprop_lab.datasets.registry import load_dataset, subset_classes
 from backprop_lab.engines.registry import get_engine
 from backprop_lab.experiments.transfer import HeadBudget, transfer
 from backprop_lab.options.config import TrainConfig
-from backprop_lab.runs.evaluation import classification_report
+from backprop_lab.results.classification import classification_report
 from backprop_lab.runs.record import Run
 from backprop_lab.runs.workflow import prepare, train_run
 from backprop_lab.training import Callback

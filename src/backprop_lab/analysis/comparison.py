@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from backprop_lab.analysis import stats
+from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import make_folder, write_json
 from backprop_lab.engines.registry import Engine, check_engine, get_engine
@@ -100,7 +101,7 @@ class EngineSummary:
 
 
 @dataclass
-class Comparison:
+class Comparison(Displayable):
     engines: list[str]
     seeds: list[int]
     summaries: dict[str, EngineSummary]
@@ -120,11 +121,6 @@ class Comparison:
     def __repr__(self) -> str:
         accs = ", ".join(f"{e} {statistics.fmean(self.summaries[e].test_acc):.4f}" for e in self.engines)
         return f"Comparison({', '.join(self.engines)}; {len(self.seeds)} seed(s); test accuracy {accs})"
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import comparison_html
-
-        return comparison_html(self)
 
     def save(self, folder: Path, title: str = "") -> Path:
         """compare.json, the curves of the first seed (PNG and SVG), and one run folder per seed and engine."""

@@ -8,10 +8,17 @@ scratch engine's fast backward pass against the derived gradients. Never the eng
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from backprop_lab.maths.equations import Derivation
+from backprop_lab.core.errors import BplabError
+from backprop_lab.maths.equations import Derivation, derive
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.numerics.losses import get_loss
+from backprop_lab.numerics.metrics import targets
+from backprop_lab.runs.record import load_run
+from backprop_lab.runs.workflow import initial_weights
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,6 @@ def check(
     """Every trainable parameter's derived gradient checked three ways, float64, at the config's initial
     weights with non-zero biases (so a missing bias term cannot hide) and the engine's dropout masks."""
     from backprop_lab.engines.scratch.model import ScratchModel
-    from backprop_lab.numerics.initializers import init_weights
-    from backprop_lab.numerics.losses import get_loss
 
     spec, config = derivation.spec, derivation.config
     rng = np.random.default_rng(seed)
@@ -117,3 +122,21 @@ def check(
                 )
             )
     return checks
+
+
+def graph_values(setup, run_path: Path | None, rows: int) -> dict:
+    """The derivation evaluated on the first ``rows`` training rows, at a run's weights or the initial ones
+    (float64; dropout masks drawn as the scratch engine draws them), for labelling the graphs' nodes."""
+
+    if run_path is not None:
+        run = load_run(run_path)
+        if run.spec.param_shapes() != setup.spec.param_shapes():
+            raise BplabError(f"--run {run_path}: its model ({len(run.spec.layers)} layers) is not --model")
+        weights = run.weights
+    else:
+        weights = initial_weights(setup.spec, setup.config)
+    derivation = derive(setup.spec, setup.config)
+    x = np.asarray(setup.dataset.x_train[:rows], np.float64)
+    y = targets(setup.spec, setup.dataset.y_train[:rows], "float64")
+    w = {k: np.asarray(v, np.float64) for k, v in weights.items()}
+    return derivation.evaluate(w, x, y, dropout_masks(derivation, len(x), setup.config.seed))

@@ -13,9 +13,12 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from backprop_lab.core.errors import BplabError
+from backprop_lab.engines.registry import get_engine
 from backprop_lab.engines.scratch.engine import ScratchEngine
 from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.config import TrainConfig
+from backprop_lab.runs.workflow import prepare
 from backprop_lab.spec.model import ModelSpec
 
 TOLERANCE = 1e-6
@@ -104,8 +107,6 @@ def gradcheck_data(
     autograd: bool = False,
 ) -> list[GradRow]:
     """The gradient check on the first ``batch`` training examples of a data set."""
-    from backprop_lab.core.errors import BplabError
-    from backprop_lab.runs.workflow import prepare
 
     if batch < 1:
         raise BplabError(f"--batch: must be a positive number of examples, got {batch}")
@@ -115,7 +116,5 @@ def gradcheck_data(
     x, y = setup.dataset.x_train[:batch], setup.dataset.y_train[:batch]
     auto = None
     if autograd:
-        from backprop_lab.engines.registry import get_engine
-
         auto = get_engine("tape").gradients
     return gradcheck(setup.spec, x, y, config, max_entries=entries, seed=config.seed, autograd=auto)

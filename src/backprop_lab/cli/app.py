@@ -43,6 +43,8 @@ from backprop_lab.cli.output import emit_json, out  # noqa: E402
 from backprop_lab.core.errors import BplabError, printable  # noqa: E402
 from backprop_lab.options.config import TrainConfig  # noqa: E402
 from backprop_lab.options.registry import options_of  # noqa: E402
+from backprop_lab.runs.workflow import inspect_run
+from backprop_lab.training import Interrupted
 
 app = typer.Typer(
     help="backprop-lab: build, derive, train and compare neural networks three ways.",
@@ -134,8 +136,6 @@ def train(
 
     Example: bplab train --resume runs/mnist
     """
-    from backprop_lab.runs.workflow import inspect_run
-    from backprop_lab.training import Interrupted
 
     quiet = quiet or as_json
     try:

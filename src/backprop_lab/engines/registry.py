@@ -17,9 +17,9 @@ from backprop_lab.core.names import ENGINES
 if TYPE_CHECKING:
     import numpy as np
 
+    from backprop_lab.engines.base import EngineState
     from backprop_lab.options.config import TrainConfig
     from backprop_lab.spec.model import ModelSpec
-    from backprop_lab.training.loop import EngineState
 
 ENGINE_NAMES: tuple[str, ...] = ENGINES.names
 

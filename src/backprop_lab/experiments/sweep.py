@@ -30,20 +30,30 @@ import csv
 import io
 import itertools
 import math
+import multiprocessing
 import os
+import socket
 import statistics
 import sys
+import time
 import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from backprop_lab.analysis import stats
+from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, make_folder, write_json
+from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import check_engine
 from backprop_lab.options.config import MAX_SEEDS, TrainConfig, parse_batch_size
 from backprop_lab.options.registry import TRAINING
+from backprop_lab.runs.record import load_run, save_run
+from backprop_lab.runs.workflow import inspect_run, new_run_folder, prepare, resume_run, start_run, train_run
+from backprop_lab.spec.model import parse_model
+from backprop_lab.training import check_loss_fits
 
 # How a value becomes each key's: every training option (backprop_lab.options.registry.TRAINING) but ``seed`` (a sweep's
 # seeds are its own setting), then the sweep's own keys. ``coerce`` also takes "default" for ``lr``.
@@ -164,9 +174,6 @@ class SweepPlan:
 
     def validate(self) -> None:
         """Every cell's options are checked (and every model parsed) before anything trains."""
-        from backprop_lab.datasets.registry import load_dataset
-        from backprop_lab.spec.model import parse_model
-        from backprop_lab.training import check_loss_fits
 
         cells = self.cells()
         self.baseline_cell(cells)
@@ -303,7 +310,6 @@ class RunSummary:
 
 
 def _setup(task: Task):
-    from backprop_lab.runs.workflow import prepare
 
     return prepare(task.data, task.model, TrainConfig.from_dict(task.config), task.data_dir)
 
@@ -314,9 +320,6 @@ BLAS_THREADS = 1  # per run of a sweep: the numbers must not depend on --jobs or
 def run_task(task: Task) -> RunSummary:
     """One run into its folder: skipped when finished, resumed when interrupted, else started."""
     from threadpoolctl import threadpool_limits
-
-    from backprop_lab.runs.record import load_run
-    from backprop_lab.runs.workflow import inspect_run, new_run_folder, resume_run, start_run
 
     folder = Path(task.folder)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
@@ -331,8 +334,6 @@ def run_task(task: Task) -> RunSummary:
 def train_task(task: Task):
     """A run trained in memory (for a remote worker): the Run is returned, nothing is written."""
     from threadpoolctl import threadpool_limits
-
-    from backprop_lab.runs.workflow import train_run
 
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         return train_run(_setup(task), task.engine)
@@ -382,7 +383,7 @@ class CellResult:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Displayable):
     plan: SweepPlan
     cells: list[CellResult]
     baseline: str
@@ -398,11 +399,6 @@ class SweepResult:
         best = max(self.cells, key=lambda c: c.mean) if self.cells else None
         top = f"; best {best.cell.name} {best.mean:.4f}" if best else ""
         return f"SweepResult({len(self.cells)} cells x {self.plan.seeds} seed(s) on {self.plan.data}{top})"
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import sweep_html
-
-        return sweep_html(self)
 
     def rows(self) -> list[dict]:
         return [
@@ -535,7 +531,6 @@ def run_sweep(
     address: str | None = None,
     on_done: Callable[[RunSummary], None] = lambda summary: None,
 ) -> SweepResult:
-    import time
 
     if jobs < 1:
         raise BplabError(f"--jobs: must be at least 1, got {jobs}")
@@ -567,8 +562,6 @@ def run_sweep(
 
 
 def _run_in_processes(tasks: list[Task], jobs: int, on_done) -> list[RunSummary]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
@@ -621,7 +614,6 @@ def _ray_token_source() -> str | None:
 
 def _check_reachable(endpoint: tuple[str, int], address: str) -> None:
     """One TCP connection first: Ray itself waits minutes on an address where nothing listens, logging as it goes."""
-    import socket
 
     try:
         socket.create_connection(endpoint, timeout=5).close()
@@ -687,9 +679,6 @@ def _connect_to_ray(address: str | None) -> None:
 def _run_on_ray(tasks: list[Task], address: str | None, on_done) -> list[RunSummary]:
     _connect_to_ray(address)
     import ray
-
-    from backprop_lab.runs.record import load_run, save_run
-    from backprop_lab.runs.workflow import inspect_run
 
     # A task is a pure function of its Task: one whose worker died is run again from the start, same numbers.
     remote = ray.remote(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(train_task)

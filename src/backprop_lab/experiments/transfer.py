@@ -28,11 +28,12 @@ import numpy as np
 
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import make_folder, write_json
-from backprop_lab.datasets.registry import BatchPlan, Dataset, subset_classes
+from backprop_lab.datasets.registry import BatchPlan, Dataset, load_dataset, subset_classes
 from backprop_lab.engines.registry import get_engine
 from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.config import TrainConfig
-from backprop_lab.runs.evaluation import classification_report
+from backprop_lab.results.classification import classification_report
+from backprop_lab.runs.portable import load_model
 from backprop_lab.runs.record import Run, save_run
 from backprop_lab.runs.workflow import Setup, train_run
 from backprop_lab.spec.model import Dense, ModelSpec, replace_head, unfreeze
@@ -488,8 +489,6 @@ def transfer_from(
     scratch_epochs: int | None = None,
 ) -> TransferResult:
     """``transfer`` from a saved run folder or .keras file, on ``data`` (default: the base's data set)."""
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.runs.portable import load_model
 
     if finetune_lr is not None and not finetune_lr > 0:
         raise BplabError(f"--finetune-lr: must be positive, got {finetune_lr}")

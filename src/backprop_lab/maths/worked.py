@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from backprop_lab.core.display import Displayable
 from backprop_lab.maths.equations import SECTION_TITLES, Derivation, Equation, derive, rule_updates, update_equations
 from backprop_lab.maths.expr import MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, substitute, symbols
 from backprop_lab.options.config import TrainConfig
@@ -34,7 +35,7 @@ class Line:
 
 
 @dataclass
-class WorkedExample:
+class WorkedExample(Displayable):
     title: str
     lines: list[Line]
     losses: list[float]  # before the first step, then after each step
@@ -113,11 +114,6 @@ class WorkedExample:
 
     def __repr__(self) -> str:
         return f"WorkedExample({self.title!r}; loss {self.losses[0]:.6g} -> {self.losses[-1]:.6g})"
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import worked_html
-
-        return worked_html(self)
 
     def _repr_latex_(self) -> str:
         """The equations, symbols then numbers then result, as display maths (what Jupyter's LaTeX shows)."""

@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backprop_lab.spec.model import ModelSpec
+from backprop_lab.core.display import Displayable
+from backprop_lab.core.errors import BplabError
+from backprop_lab.spec.model import ModelSpec, summary_document
+from backprop_lab.viz import html
+from backprop_lab.viz.display import graph_svg
+from backprop_lab.viz.equations import mathml_blocks
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,7 @@ class SummaryLayer:
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(Displayable):
     """A Keras-style summary: ``summary.layers[0].params``, ``summary.total``."""
 
     title: str
@@ -47,11 +52,6 @@ class Summary:
     def __repr__(self) -> str:
         return f"Summary({self.title}: {len(self.layers)} layers, {self.total:,} parameters)"
 
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import summary_html
-
-        return summary_html(self)
-
 
 @dataclass
 class Model:
@@ -62,7 +62,6 @@ class Model:
     spec: ModelSpec
 
     def summary(self) -> Summary:
-        from backprop_lab.spec.model import summary_document
 
         doc = summary_document(self.spec)
         return Summary(
@@ -88,7 +87,7 @@ class Model:
 
 
 @dataclass(frozen=True)
-class DataInfo:
+class DataInfo(Displayable):
     """What ``bplab data info`` shows: ``info.train``, ``info.class_names``."""
 
     name: str
@@ -137,14 +136,9 @@ class DataInfo:
             f"{self.num_classes} classes)"
         )
 
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import data_html
-
-        return data_html(self)
-
 
 @dataclass
-class GradCheck:
+class GradCheck(Displayable):
     """A gradient check: one row per parameter tensor (``check.rows[0].rel_error``), ``check.passed``."""
 
     title: str
@@ -170,11 +164,6 @@ class GradCheck:
             f"{'passed' if self.passed else 'FAILED'})"
         )
 
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import gradcheck_html
-
-        return gradcheck_html(self)
-
 
 @dataclass
 class Equations:
@@ -191,8 +180,6 @@ class Equations:
         return f"Equations({self.title}: {len(self.tex)} equations)"
 
     def _repr_html_(self) -> str:
-        from backprop_lab.viz import html
-        from backprop_lab.viz.equations import mathml_blocks
 
         return html.block(self.title or "equations", html.mathml(mathml_blocks(self.derivation)))
 
@@ -201,7 +188,7 @@ class Equations:
 
 
 @dataclass
-class Drawing:
+class Drawing(Displayable):
     """The pictures ``bl.draw`` wrote (``drawing.files``), the graphs they show and the equations."""
 
     title: str
@@ -218,7 +205,6 @@ class Drawing:
     def svg(self, which: int = 0) -> str:
         """One graph as SVG text (0 network, 1 forward, 2 backward), drawn with matplotlib if it was not
         written as SVG: no Graphviz needed."""
-        from backprop_lab.viz.display import graph_svg
 
         return graph_svg(self, which)
 
@@ -227,11 +213,6 @@ class Drawing:
 
     def _repr_svg_(self) -> str:
         return self.svg(0)
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import drawing_html
-
-        return drawing_html(self)
 
 
 @dataclass(frozen=True)
@@ -260,7 +241,6 @@ class Chains:
         return "\n".join(self.chains)
 
     def _repr_html_(self) -> str:
-        from backprop_lab.viz import html
 
         return html.block(f"chain rule on {self.model}", html.pre("\n".join(self.chains)))
 
@@ -269,7 +249,7 @@ class Chains:
 
 
 @dataclass
-class Transfer:
+class Transfer(Displayable):
     """Transfer learning to two classes: ``transfer.variants[0].accuracy``, ``transfer.base_unchanged``."""
 
     result: Any  # experiments.transfer.TransferResult
@@ -312,14 +292,9 @@ class Transfer:
         accs = ", ".join(f"{v.name} {v.accuracy:.4f}" for v in self.variants)
         return f"Transfer({' vs '.join(self.classes)}: {accs})"
 
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import transfer_html
-
-        return transfer_html(self)
-
 
 @dataclass
-class StudyReport:
+class StudyReport(Displayable):
     """A study that ran: its sections (``study.sections[0].numbers``), report files and notebook."""
 
     folder: Path
@@ -331,7 +306,6 @@ class StudyReport:
     notebook: Path | None = None
 
     def section(self, key: str):
-        from backprop_lab.core.errors import BplabError
 
         for s in self.sections:
             if s.key == key:
@@ -340,8 +314,3 @@ class StudyReport:
 
     def __repr__(self) -> str:
         return f"StudyReport({len(self.sections)} sections in {self.seconds:.1f} s; report {self.html})"
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import study_html
-
-        return study_html(self)

@@ -12,6 +12,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from backprop_lab.core.errors import BplabError, SpecError
 from backprop_lab.core.names import ACTIVATIONS
 from backprop_lab.options.config import TrainConfig
@@ -82,7 +84,6 @@ def import_keras(path: Path) -> Run:
     if not zipfile.is_zipfile(path):
         raise BplabError(f"{path}: not a .keras file (a .keras file is a zip archive)")
     import keras
-    import numpy as np
 
     from backprop_lab.engines import keras as keras_engines  # noqa: F401 - loads TensorFlow without its start-up lines
 

@@ -8,19 +8,25 @@ Loading validates every key, shape and dtype against the spec.
 
 from __future__ import annotations
 
+import io
 import platform
 import sys
+import tomllib
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy
 import numpy as np
+from numpy.lib import format as npy
 
+from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, json_bytes, jsonable, make_folder, read_json  # noqa: F401  (re-exported)
 from backprop_lab.options.config import TrainConfig
+from backprop_lab.results.classification import ClassificationReport
 from backprop_lab.spec.model import ModelSpec
 from backprop_lab.training.history import History
 
@@ -28,7 +34,7 @@ FORMAT = "backprop-lab-run/1"
 
 
 @dataclass
-class Run:
+class Run(Displayable):
     engine: str
     dataset: str
     spec: ModelSpec
@@ -43,7 +49,6 @@ class Run:
     @property
     def test(self):
         """The test-set metrics with names: ``run.test.accuracy``, ``run.test.per_class[3].f1``."""
-        from backprop_lab.runs.evaluation import ClassificationReport
 
         if "test" not in self.metrics:
             raise BplabError(f"{self.folder or 'this run'}: no test metrics recorded")
@@ -57,11 +62,6 @@ class Run:
             f"{len(self.history.epochs)} epochs{acc}{where})"
         )
 
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import run_html
-
-        return run_html(self)
-
     def save_heatmap(self, folder: Path) -> Path:
         """confusion.png of the test-set confusion matrix in ``folder``."""
         from backprop_lab.viz.plots import save_confusion_heatmap
@@ -72,7 +72,6 @@ class Run:
 
 
 def versions() -> dict[str, str]:
-    import numpy
 
     from backprop_lab import __version__
 
@@ -94,7 +93,6 @@ def prepare_out_dir(out: Path, force: bool) -> Path:
 
 
 def save_weights(path: Path, weights: dict[str, np.ndarray]) -> None:
-    import io
 
     buffer = io.BytesIO()
     np.savez(buffer, **{k: np.asarray(v) for k, v in weights.items()})
@@ -194,8 +192,6 @@ def read_weights(path: Path, spec: ModelSpec) -> dict[str, np.ndarray]:
     if path.suffix.lower() == ".json":
         doc = read_json(path)
     else:
-        import tomllib
-
         try:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -230,7 +226,6 @@ def _flatten_tables(doc: dict, prefix: str = "") -> dict:
 def _check_headers(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
     """Each expected array's dtype and shape, read from its ``.npy`` header before any array is: a
     damaged header cannot make the loader allocate more than the spec's weights."""
-    from numpy.lib import format as npy
 
     readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
     with zipfile.ZipFile(path) as archive:

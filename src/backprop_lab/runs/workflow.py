@@ -11,6 +11,7 @@ folder from its checkpoint with the same settings.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from backprop_lab.datasets.registry import BatchPlan, Dataset, load_dataset
 from backprop_lab.engines.registry import Engine, get_engine
 from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.config import TrainConfig
-from backprop_lab.runs.evaluation import classification_report
+from backprop_lab.results.classification import classification_report
 from backprop_lab.runs.record import Run, prepare_out_dir, save_run
 from backprop_lab.spec.model import ModelSpec, parse_model
 from backprop_lab.training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
@@ -246,7 +247,6 @@ SWEEP_PLAN = "sweep-plan.json"
 def sweep_folder(folder: Path, plan: dict, force: bool = False) -> Path:
     """The folder of a sweep. Running the same sweep again reuses it (finished runs are skipped);
     a folder holding another sweep, or other files, is refused unless ``force``."""
-    import shutil
 
     folder = Path(folder)
     record = folder / SWEEP_PLAN

@@ -12,6 +12,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
+from backprop_lab.analysis.comparison import welch
+
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "cannot tell"
 
 
@@ -73,7 +75,6 @@ def _unsure(n: int) -> str:
 
 
 def _welch_p(a: list[float], b: list[float]) -> float | None:
-    from backprop_lab.analysis.comparison import welch
 
     if len(a) < 2 or len(b) < 2:
         return None

@@ -17,9 +17,8 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from backprop_lab import api
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import make_folder
 
@@ -35,16 +34,17 @@ def _value(text: str) -> Any:
     return text
 
 
-def api_call(args: list[str]) -> str:
+def api_call(args: list[str], functions: Mapping[str, Callable]) -> str:
     """One ``bplab`` command line (without ``bplab``) as the API call that does the same; ``force=True``
-    where the function has it, so a cell can be run again."""
+    where the function has it, so a cell can be run again. ``functions``: the API function of each command
+    (``api.COMMAND_FUNCTIONS``, handed down so that this module needs no import of the API above it)."""
     if args[:2] == ["data", "info"]:
-        name, rest = "data", args[2:]
+        fn, rest = functions["data info"], args[2:]
     else:
-        if not args or args[0] not in api.COMMANDS:
+        if not args or args[0] not in functions:
             raise BplabError(f"not a bplab command: {' '.join(args)!r}")
-        name, rest = api.COMMANDS[args[0]], args[1:]
-    fn = getattr(api, name)
+        fn, rest = functions[args[0]], args[1:]
+    name = fn.__name__
     params = inspect.signature(fn).parameters
     positional: list[Any] = []
     keywords: dict[str, Any] = {}
@@ -75,18 +75,18 @@ def api_call(args: list[str]) -> str:
     return call + ".summary()" if name == "model" else call
 
 
-def code_for(section, study) -> str:
+def code_for(section, study, functions: Mapping[str, Callable]) -> str:
     """The code cell of one section: its command(s) through the API, each result displayed."""
     calls = []
     for text in COMMAND.findall(section.command):
         args = shlex.split(text)
         if "NAME" in args:  # one command per preset (the experiments section)
             presets = study.settings(section.key).get("presets", [])
-            template = api_call([("{name}" if a == "NAME" else a) for a in args])
+            template = api_call([("{name}" if a == "NAME" else a) for a in args], functions)
             loop = template.replace("'{name}'", "name")
             calls.append(f"for name in {list(presets)!r}:\n    display({loop})")
             continue
-        calls.append(f"display({api_call(args)})")
+        calls.append(f"display({api_call(args, functions)})")
     if not calls:
         return f"# no command to reproduce this section; the report shows it as it ran\n{section.key!r}"
     return "\n".join(calls)
@@ -122,7 +122,7 @@ def _cell(kind: str, source: str, index: int) -> dict:
     return cell
 
 
-def write_study_notebook(study, report, path: Path) -> Path:
+def write_study_notebook(study, report, path: Path, functions: Mapping[str, Callable]) -> Path:
     """study.ipynb for a study that ran (``report.sections``); returns its path."""
     path = Path(path)
     make_folder(path.parent)
@@ -138,7 +138,7 @@ def write_study_notebook(study, report, path: Path) -> Path:
     ]
     for i, section in enumerate(report.sections, start=1):
         sources.append(("markdown", _markdown(i, section)))
-        sources.append(("code", code_for(section, study)))
+        sources.append(("code", code_for(section, study, functions)))
     doc = {
         "cells": [_cell(kind, text, i) for i, (kind, text) in enumerate(sources)],
         "metadata": {

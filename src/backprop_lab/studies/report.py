@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
+from backprop_lab.studies.claims import CLAIMS
 from backprop_lab.studies.sections import Section
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
@@ -108,7 +109,6 @@ def verdict_css(verdict: str) -> str:
 
 def claims_rows(sections: list[Section]) -> list[dict]:
     """One row per claim tested, in the order of the sections: the claim, its section, the figure, the verdict."""
-    from backprop_lab.studies.claims import CLAIMS
 
     return [
         {
@@ -144,7 +144,6 @@ def write_html(
     cached: set[str],
     footer: list[tuple[str, str]],
 ) -> Path:
-    from backprop_lab.studies.claims import CLAIMS
 
     env = Environment(autoescape=True)
     view = []
@@ -191,7 +190,6 @@ def write_markdown(
         ] + [""]
     for i, s in enumerate(sections, start=1):
         lines += [f"## {i}. {s.title}", ""]
-        from backprop_lab.studies.claims import CLAIMS
 
         lines += [f"*Claim tested: “{CLAIMS[v['claim']].text}”*" for v in s.verdicts] + ([""] if s.verdicts else [])
         lines += [f"> {line}" for line in s.reading.split("\n")] + [""]

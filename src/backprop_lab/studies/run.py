@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backprop_lab.core.files import make_folder, write_json
+from backprop_lab.runs.record import versions
 from backprop_lab.studies.config import Study
 from backprop_lab.studies.report import write_html, write_markdown
 from backprop_lab.studies.sections import SECTION_FUNCTIONS, Context, Section
@@ -121,7 +122,6 @@ def run_study(study: Study, out: Path, command: str, progress=None) -> StudyResu
         sections.append(section)
         if progress:
             progress.done(key)
-    from backprop_lab.runs.record import versions
 
     total = time.perf_counter() - begin
     data = study.common.get("data")

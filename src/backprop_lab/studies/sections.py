@@ -12,11 +12,42 @@ from typing import Any, Callable
 
 import numpy as np
 
+from backprop_lab.analysis.comparison import compare, relative_difference
+from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks
+from backprop_lab.analysis.stats import beyond_seed_spread
+from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
 from backprop_lab.core.errors import BplabError, SpecError
 from backprop_lab.core.files import make_folder  # noqa: E402
+from backprop_lab.datasets.registry import load_dataset
+from backprop_lab.engines.registry import get_engine
+from backprop_lab.experiments.blend import save_step_curves
+from backprop_lab.experiments.presets import PRESETS, preset
+from backprop_lab.experiments.sweep import plan_from_document, run_sweep
+from backprop_lab.experiments.transfer import resolve_classes
+from backprop_lab.experiments.transfer import transfer as run_transfer
+from backprop_lab.maths.equations import derive
+from backprop_lab.maths.graphs import backward_graph, forward_graph
+from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig, parse_batch_size
 from backprop_lab.options.registry import TRAINING_NAMES  # noqa: E402
 from backprop_lab.results.tables import Table, history_table, report_table, summary_table, sweep_table
+from backprop_lab.runs.portable import export_keras, import_keras
+from backprop_lab.runs.record import load_run
+from backprop_lab.runs.workflow import (
+    initial_weights,
+    inspect_run,
+    new_run_folder,
+    prepare,
+    resume_run,
+    start_run,
+    sweep_folder,
+    train_run,
+)
+from backprop_lab.spec.model import parse_model, summary_rows
+from backprop_lab.studies import claims
+from backprop_lab.training import predicted_labels, targets
+from backprop_lab.viz.equations import mathml_blocks, write_equations
+from backprop_lab.viz.network import network_graph
 
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
@@ -99,15 +130,11 @@ class Context:
 
 
 def _mlp_setup(ctx: Context):
-    from backprop_lab.runs.workflow import prepare
 
     return prepare(ctx.data, ctx.model, ctx.config(), ctx.data_dir)
 
 
 def _draw(ctx: Context, which: str) -> Section:
-    from backprop_lab.maths.equations import derive
-    from backprop_lab.maths.graphs import backward_graph, forward_graph
-    from backprop_lab.viz.network import network_graph
     from backprop_lab.viz.render import render
 
     setup = _mlp_setup(ctx)
@@ -156,10 +183,6 @@ def backward(ctx):
 
 
 def equations(ctx: Context) -> Section:
-    from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks
-    from backprop_lab.maths.equations import derive
-    from backprop_lab.training import targets
-    from backprop_lab.viz.equations import mathml_blocks, write_equations
 
     setup = _mlp_setup(ctx)
     config = setup.config
@@ -171,8 +194,6 @@ def equations(ctx: Context) -> Section:
     derivation = derive(setup.spec, replace(config, dtype="float64"))
     checks = check(derivation, x, targets(setup.spec, y, "float64"), config.seed)
     worst = max(c.worst for c in checks)
-    from backprop_lab.maths.worked import worked_example
-    from backprop_lab.runs.workflow import initial_weights
 
     example = worked_example(
         setup.spec,
@@ -184,7 +205,6 @@ def equations(ctx: Context) -> Section:
         digits=4,
         masks=dropout_masks(derivation, 1, config.seed) if derivation.masks else None,
     )
-    from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
 
     report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
     mistakes = [
@@ -239,8 +259,6 @@ def equations(ctx: Context) -> Section:
 
 
 def tape(ctx: Context) -> Section:
-    from backprop_lab.runs.record import load_run
-    from backprop_lab.runs.workflow import inspect_run, new_run_folder, resume_run, start_run
     from backprop_lab.viz.plots import save_curves
 
     setup = _mlp_setup(ctx)
@@ -269,8 +287,6 @@ def tape(ctx: Context) -> Section:
 
 
 def engines(ctx: Context) -> Section:
-    from backprop_lab.analysis.comparison import compare
-    from backprop_lab.studies import claims
     from backprop_lab.viz.drift import abs_diff, save_drift_explained
 
     setup = _mlp_setup(ctx)
@@ -444,8 +460,6 @@ def _seed_range(result, field_name: str) -> float:
 
 
 def _sweep(ctx: Context, doc: dict, name: str, title: str | None = None):
-    from backprop_lab.experiments.sweep import plan_from_document, run_sweep
-    from backprop_lab.runs.workflow import sweep_folder
 
     plan = plan_from_document(doc, name, data=ctx.data)
     folder = sweep_folder(ctx.folder / name, plan.to_dict(), force=True)
@@ -471,15 +485,12 @@ NUMPY33_REFERENCE_TRAIN_ACC = 0.328
 
 
 def _run_history(folder: str | Path, root: Path):
-    from backprop_lab.runs.record import load_run
 
     path = Path(folder)  # a sweep records its run folders as it was given them (relative to where it ran)
     return load_run(path if path.is_absolute() or path.is_dir() else root / path).history
 
 
 def numpy33(ctx: Context) -> Section:
-    from backprop_lab.experiments.presets import preset
-    from backprop_lab.studies import claims
 
     doc = {
         **preset("numpy-33"),
@@ -559,8 +570,6 @@ CLAIMED_BEST = {"width": ("model", "mlp:256"), "init": ("init", "he_normal"), "o
 
 
 def experiments(ctx: Context) -> Section:
-    from backprop_lab.experiments.presets import PRESETS, preset
-    from backprop_lab.studies import claims
 
     names = ctx.settings.get("presets", ["width", "init", "optimizer", "dropout", "batch", "loss"])
     figures, tables, numbers, results = [], [], {}, {}
@@ -626,7 +635,6 @@ def experiments(ctx: Context) -> Section:
 def _beyond_all(best, result) -> bool | None:
     """Whether the highest cell of a sweep is beyond the seed spread (Welch p < 0.05) of every other cell; None where
     that cannot be told (one seed, or no other cell)."""
-    from backprop_lab.analysis.stats import beyond_seed_spread
 
     tests = [beyond_seed_spread(best.accs, c.accs) for c in result.cells if c is not best]
     if not tests or None in tests:
@@ -642,7 +650,6 @@ def _spread_words(beyond: bool | None, cells: int) -> str:
 
 
 def blend(ctx: Context) -> Section:
-    from backprop_lab.experiments.blend import save_step_curves
 
     alphas = [float(a) for a in ctx.settings.get("alphas", [0.0, 0.25, 0.5, 0.75, 1.0])]
     doc = {**_sweep_base(ctx), "seeds": 1, "grid": {"alpha": alphas}}
@@ -653,7 +660,6 @@ def blend(ctx: Context) -> Section:
         result, folder / "step_loss.png", f"Per-step training loss for each α, {ctx.model} on {ctx.data}"
     )
     acc = {c.cell.values["alpha"]: c.mean for c in result.cells}
-    from backprop_lab.studies import claims
 
     final = {float(c.cell.values["alpha"]): c.runs[0].train_loss_curve[-1] for c in result.cells}
     still = next((c for c in result.cells if float(c.cell.values["alpha"]) == 1.0), None)
@@ -681,9 +687,6 @@ def blend(ctx: Context) -> Section:
 
 
 def cifar(ctx: Context) -> Section:
-    from backprop_lab.analysis.comparison import compare, relative_difference
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.runs.workflow import initial_weights, prepare, train_run
 
     wanted = ctx.settings.get("data", "cifar10")
     note = ""
@@ -775,8 +778,6 @@ def cifar(ctx: Context) -> Section:
 
 def _cnn_run(ctx: Context):
     """The CNN run shared by sections 11 to 13 (trained once with the cnn section's settings, resumable)."""
-    from backprop_lab.runs.record import load_run
-    from backprop_lab.runs.workflow import inspect_run, new_run_folder, prepare, resume_run, start_run
 
     own = Context(ctx.root, ctx.study.settings("cnn"), "cnn", ctx.study)
     folder = own.folder / "run"
@@ -790,8 +791,6 @@ def _cnn_run(ctx: Context):
 
 
 def _fits(ctx: Context) -> bool:
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.spec.model import parse_model
 
     ds = load_dataset(ctx.data, ctx.data_dir)
     try:
@@ -802,7 +801,6 @@ def _fits(ctx: Context) -> bool:
 
 
 def cnn(ctx: Context) -> Section:
-    from backprop_lab.spec.model import summary_rows
     from backprop_lab.viz.plots import save_confusion_heatmap, save_curves
 
     run, folder, _ = _cnn_run(ctx)
@@ -825,8 +823,6 @@ def cnn(ctx: Context) -> Section:
         f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)", summary_rows(run.spec)
     )
     worst = min(report["per_class"], key=lambda r: r["f1"])
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.studies import claims
 
     verdict = claims.cnn97(
         report["accuracy"], len(run.history.epochs), ctx.data, len(load_dataset(ctx.data, ctx.data_dir).x_train)
@@ -852,11 +848,6 @@ def cnn(ctx: Context) -> Section:
 
 
 def saveload(ctx: Context) -> Section:
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.engines.registry import get_engine
-    from backprop_lab.runs.portable import export_keras, import_keras
-    from backprop_lab.runs.record import load_run
-    from backprop_lab.training import predicted_labels
 
     _, folder, own = _cnn_run(ctx)
     saved = load_run(folder)
@@ -895,10 +886,6 @@ def saveload(ctx: Context) -> Section:
 
 
 def transfer(ctx: Context) -> Section:
-    from backprop_lab.datasets.registry import load_dataset
-    from backprop_lab.experiments.transfer import resolve_classes
-    from backprop_lab.experiments.transfer import transfer as run_transfer
-    from backprop_lab.studies import claims
     from backprop_lab.viz.plots import save_confusion_heatmap
 
     base, _, own = _cnn_run(ctx)

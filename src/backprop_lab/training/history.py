@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from backprop_lab.training.metrics import predicted_labels
+from backprop_lab.core.table import Table
+from backprop_lab.numerics.metrics import predicted_labels
 
 
 @dataclass
@@ -44,6 +45,22 @@ class History:
     def stopped(self) -> str | None:
         """The message saying why training stopped early, or None."""
         return self.stop.message if self.stop else None
+
+    def table(self, caption: str = "") -> Table:
+        """One row per epoch: the table the terminal, the notebook and the report render."""
+        cell = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+        rows = [
+            [
+                str(e.epoch),
+                cell(e.train_loss),
+                cell(e.train_acc),
+                cell(e.test_loss),
+                cell(e.test_acc),
+                f"{e.time_s:.2f}",
+            ]
+            for e in self.epochs
+        ]
+        return Table(caption, ["epoch", "train loss", "train acc", "test loss", "test acc", "time (s)"], rows, [])
 
     def to_dict(self) -> dict:
         return {

@@ -25,45 +25,18 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable
 
 import numpy as np
 
 from backprop_lab.core import names
 from backprop_lab.datasets.registry import BatchPlan, Dataset
+from backprop_lab.engines.base import EngineState, StepResult, Weights  # noqa: F401 (re-exported)
+from backprop_lab.numerics.metrics import loss_and_accuracy, targets
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
 from backprop_lab.training.checkpoint import Checkpoint, Checkpointer
 from backprop_lab.training.history import Callback, EpochAccumulator, EpochRecord, History, Stop
-from backprop_lab.training.metrics import loss_and_accuracy, targets
-
-Weights = dict[str, np.ndarray]
-
-
-@dataclass
-class StepResult:
-    loss: float  # the batch's loss, L2 penalty included
-    out: np.ndarray  # the network's output for the batch (probabilities)
-    finite: bool = True  # every weight is finite after the update
-    grad_norms: dict[str, float] | None = None  # per weight, when the state was asked for them
-
-
-@runtime_checkable
-class EngineState(Protocol):
-    """What an engine hands the loop: a model with its optimizer, ready to step."""
-
-    def step(self, x: np.ndarray, t: np.ndarray, lr: float) -> StepResult: ...
-    def rollback(self) -> None: ...  # weights back to before the last step
-    def weights(self) -> Weights: ...
-    def previous_weights(self) -> Weights: ...  # trainable weights before the last step
-    def set_weights(self, weights: Weights) -> None: ...
-    def export_state(self) -> tuple[dict[str, np.ndarray], dict]: ...  # arrays + JSON-able scalars
-
-    grad_norms: bool  # set by the loop: should step() report per-weight gradient norms?
-
-    def import_state(self, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
-    def predict(self, x: np.ndarray) -> np.ndarray: ...
-    def drive(self, loop: "Loop") -> None: ...  # run the loop's remaining steps: loop.step_through(self), or own loop
 
 
 class Interrupted(Exception):

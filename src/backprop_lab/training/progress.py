@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import sys
+import time
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -132,7 +136,6 @@ class StudyProgress:
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (an IPython kernel app), false in a terminal or plain IPython."""
-    import sys
 
     if "IPython" not in sys.modules:
         return False
@@ -147,8 +150,6 @@ class NotebookDisplay:
         self.interval, self.handle, self.last = interval, None, 0.0
 
     def show(self, label: str, done: float, total: float, text: str = "", force: bool = False) -> None:
-        import html
-        import time
 
         now = time.monotonic()
         if not force and self.handle is not None and now - self.last < self.interval:

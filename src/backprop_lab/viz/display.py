@@ -1,5 +1,6 @@
 """How each result shows itself in a notebook: the same tables the terminal prints, as HTML, with
-the curves and pictures inline (SVG). Called by the results' ``_repr_html_``; renderers only."""
+the curves and pictures inline (SVG). ``register_renderers`` hands them to the display bridge
+(``core/display.py``), which the results' ``_repr_html_`` ask; renderers only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from backprop_lab.core import display
 from backprop_lab.viz import html
 from backprop_lab.viz.html import esc, num
 
@@ -41,9 +43,8 @@ def data_html(info) -> str:
 
 
 def history_rows(history) -> list[list[str]]:
-    from backprop_lab.results.tables import history_table
 
-    return history_table("", history).rows
+    return history.table().rows
 
 
 def run_html(run) -> str:
@@ -285,3 +286,35 @@ def study_html(study) -> str:
         + "</p>"
     )
     return html.block(f"study: {len(study.sections)} sections in {study.seconds:.1f} s", *parts)
+
+
+def classification_report_html(report) -> str:
+    return report_html(report, f"accuracy {report.accuracy:.4f} on {report.n} examples")
+
+
+def evaluation_html(evaluation) -> str:
+    return report_html(
+        evaluation.test,
+        f"{evaluation.source} on {evaluation.data} ({evaluation.engine}): accuracy {evaluation.accuracy:.4f}",
+        evaluation.files[1] if len(evaluation.files) > 1 else None,
+    )
+
+
+def register_renderers() -> None:
+    """Each result class's notebook renderer, by class name (the bridge needs no import of the results)."""
+    for name, render in {
+        "WorkedExample": worked_html,
+        "CheckReport": check_html,
+        "SweepResult": sweep_html,
+        "Summary": summary_html,
+        "DataInfo": data_html,
+        "GradCheck": gradcheck_html,
+        "Drawing": drawing_html,
+        "Transfer": transfer_html,
+        "StudyReport": study_html,
+        "Run": run_html,
+        "Comparison": comparison_html,
+        "ClassificationReport": classification_report_html,
+        "Evaluation": evaluation_html,
+    }.items():
+        display.register(name, render)

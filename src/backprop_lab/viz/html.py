@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from backprop_lab.core.table import Table
+
 STYLE = "font-family:system-ui,sans-serif;font-size:13px"
 
 
@@ -27,7 +29,6 @@ def num(x: float | None, digits: int = 4) -> str:
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
     """A plain HTML table (the one table model's HTML); the first column left-aligned."""
-    from backprop_lab.results.tables import Table
 
     return Table(caption, list(header), [[str(c) for c in row] for row in rows]).to_html()
 

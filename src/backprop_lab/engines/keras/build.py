@@ -18,9 +18,9 @@ import tensorflow as tf  # noqa: E402
 
 from backprop_lab.core import names  # noqa: E402
 from backprop_lab.core.errors import BplabError  # noqa: E402
+from backprop_lab.numerics.metrics import targets  # noqa: E402
 from backprop_lab.options.config import TrainConfig  # noqa: E402
 from backprop_lab.spec.model import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ModelSpec  # noqa: E402
-from backprop_lab.training import targets  # noqa: E402
 
 
 def seed_everything(seed: int) -> None:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from backprop_lab.engines.base import Driver, StepResult
 from backprop_lab.engines.keras.build import (
     KerasEngine,
     KerasState,
@@ -27,7 +28,6 @@ from backprop_lab.engines.keras.build import (
 )
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
-from backprop_lab.training.loop import Loop, StepResult
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
@@ -67,7 +67,7 @@ class PlanSequential(keras.Sequential):
 class _LoopCallback(keras.callbacks.Callback):
     """Hands every step of model.fit to the shared loop."""
 
-    def __init__(self, loop: Loop, state: "FitState"):
+    def __init__(self, loop: Driver, state: "FitState"):
         super().__init__()
         self.loop, self.state = loop, state
 
@@ -96,7 +96,7 @@ class FitState(KerasState):
         norms = [logs[f"grad_norm_{i}"] for i in range(len(self.keys))] if self.grad_norms else None
         return StepResult(float(logs["loss"]), np.asarray(logs["y_pred"]), bool(logs["finite"]), self.norms_of(norms))
 
-    def drive(self, loop: Loop) -> None:
+    def drive(self, loop: Driver) -> None:
         """All remaining steps in one ``model.fit`` call over the plan's batches."""
         x = tf.constant(loop.x)
         t = tf.constant(loop.t)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from backprop_lab.engines.base import Driver, StepResult
 from backprop_lab.engines.keras.build import (
     KerasEngine,
     KerasState,
@@ -20,7 +21,6 @@ from backprop_lab.engines.keras.build import (
 )
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
-from backprop_lab.training.loop import Loop, StepResult
 
 
 def _total_loss(model, loss_fn, x, t, training):
@@ -54,7 +54,7 @@ class TapeState(KerasState):
         value, out, finite, norms = self._step(tf.constant(x), tf.constant(t))
         return StepResult(float(value), np.asarray(out), bool(finite), self.norms_of(norms))
 
-    def drive(self, loop: Loop) -> None:
+    def drive(self, loop: Driver) -> None:
         loop.step_through(self)
 
 

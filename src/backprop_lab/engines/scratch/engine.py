@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_lab.engines.base import Driver, StepResult
 from backprop_lab.engines.scratch.allocator import keep_freed_memory
 from backprop_lab.engines.scratch.denormals import flushed
 from backprop_lab.engines.scratch.model import ScratchModel, Weights
 from backprop_lab.engines.scratch.optimizers import make_optimizer
 from backprop_lab.numerics.losses import get_loss
+from backprop_lab.numerics.metrics import targets
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
-from backprop_lab.training.loop import Loop, StepResult
-from backprop_lab.training.metrics import targets
 
 
 class ScratchState:
@@ -71,7 +71,7 @@ class ScratchState:
         with flushed():
             return self.model.predict(self.w, x)
 
-    def drive(self, loop: Loop) -> None:
+    def drive(self, loop: Driver) -> None:
         loop.step_through(self)
 
 

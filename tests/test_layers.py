@@ -1,0 +1,158 @@
+"""The house's structure, read from the code: layers that only point down, no circles between files, imports at
+the top of files except where they defer a heavy library, and `bplab --help` free of heavy libraries."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "backprop_lab"
+# Top to bottom: a package imports only packages listed below it (DESIGN.md's picture).
+LAYERS = [
+    "cli",
+    "api",
+    "studies",
+    "classroom",
+    "experiments",
+    "analysis",
+    "runs",
+    "results",
+    "viz",
+    "training",
+    "engines",
+    "maths",
+    "numerics",
+    "datasets",
+    "spec",
+    "options",
+    "core",
+]
+HEAVY = {
+    "tensorflow",
+    "keras",
+    "ray",
+    "numba",
+    "jax",
+    "jaxlib",
+    "matplotlib",
+    "sklearn",
+    "mlxtend",
+    "tensorboardX",
+    "selenium",
+    "nbclient",
+    "nbformat",
+    "IPython",
+    "scipy",
+    "graphviz",
+    "threadpoolctl",
+}
+# Our modules that wrap a heavy library: importing one inside a function defers that library.
+WRAPPERS = {
+    "backprop_lab.engines.keras",
+    "backprop_lab.engines.scratch",
+    "backprop_lab.viz.plots",
+    "backprop_lab.viz.drift",
+    "backprop_lab.viz.render",
+    "backprop_lab.viz.drawings",
+    "backprop_lab.analysis.gradient_check",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports(path: Path):
+    """(imported module, line, at top level?) for each import of ours or of a third-party library."""
+    tree = ast.parse(path.read_text())
+    inside = {
+        id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in ast.walk(f)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, node.lineno, id(node) not in inside
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            known = {module_name(p) for p in SRC.rglob("*.py")}
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                yield (full if full in known else node.module), node.lineno, id(node) not in inside
+
+
+def graph() -> dict[str, list[tuple[str, int, bool]]]:
+    return {module_name(p): [(m, line, t) for m, line, t in imports(p)] for p in sorted(SRC.rglob("*.py"))}
+
+
+def test_every_package_is_on_a_floor():
+    packages = {layer(module_name(p)) for p in SRC.rglob("*.py")} - {"__init__"}
+    assert packages <= set(LAYERS), packages - set(LAYERS)
+
+
+def test_imports_point_down():
+    upward = []
+    for mod, deps in graph().items():
+        if layer(mod) == "__init__":
+            continue
+        for dep, line, _ in deps:
+            if dep.startswith("backprop_lab.") and layer(dep) != layer(mod):
+                if LAYERS.index(layer(dep)) < LAYERS.index(layer(mod)):
+                    upward.append(f"{mod}:{line} -> {dep}")
+    assert not upward, "\n".join(upward)
+
+
+def test_no_circles_between_files():
+    full = graph()
+    g = {mod: {d for d, _, _ in deps if d in full} for mod, deps in full.items()}
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in g[node]:
+            if nxt.startswith(node + ".") or node.startswith(nxt + "."):
+                continue  # a package and its own modules
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for node in g:
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "\n".join(cycles)
+
+
+def test_imports_inside_functions_only_defer_heavy_libraries():
+    offenders = []
+    for mod, deps in graph().items():
+        for dep, line, top in deps:
+            if top or dep.split(".")[0] in HEAVY or any(dep == w or dep.startswith(w + ".") for w in WRAPPERS):
+                continue
+            if dep == "backprop_lab":  # __version__
+                continue
+            offenders.append(f"{mod}:{line} imports {dep} inside a function")
+    assert not offenders, f"{len(offenders)} deferred imports of light modules:\n" + "\n".join(offenders)
+
+
+def test_help_imports_no_heavy_library_and_answers_quickly():
+    code = (
+        "import sys, time; t = time.perf_counter(); from backprop_lab.cli.app import app\n"
+        "try:\n    app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & %r)\n"
+        "print(heavy, time.perf_counter() - t)" % HEAVY
+    )
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    heavy = done.stdout.strip().splitlines()[-1]
+    assert heavy.startswith("[]"), heavy
+    assert wall < 1.5 * 3, wall  # 1.5 s on an idle machine; the suite runs two workers at once
