@@ -6,21 +6,34 @@ import re
 from dataclasses import dataclass
 
 from backprop_lab.classroom.derivation.graph import COST, ChainGraph, Node, NodePath, Pair, chain_graph, join_words
+from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
+from backprop_lab.classroom.derivation.matrix import judge, supported
+from backprop_lab.classroom.derivation.matrix_reader import MatrixLine, is_chain_line, parse_matrix_line
 from backprop_lab.classroom.derivation.notation import Notation
-from backprop_lab.classroom.derivation.parser import Equation, parse_derivation
+from backprop_lab.classroom.derivation.parser import NO_EQUATION, Equation, parse_chain_line, split_lines
+from backprop_lab.classroom.derivation.tokenizer import ParseError
+from backprop_lab.classroom.mistakes import MATRIX_MISTAKES
+from backprop_lab.core.errors import BplabError
 from backprop_lab.maths.equations import Derivation
 
 CODES = {
     "unknown-layer": "a symbol with a layer number this model does not have",
     "no-path": "the left-hand side is zero: its numerator does not depend on its denominator",
-    "not-an-edge": "a factor dN/dD where N is not computed directly from D in this model",
+    "no-dependence": "a factor dN/dD where N does not depend on D in this model (it is 0); a factor is a total "
+    "derivative, right whenever a path joins N to D",
     "chain-broken": "a factor's denominator is not the next factor's numerator",
     "lhs-mismatch": "the chain does not start at the left-hand side's numerator or end at its denominator",
     "nonexistent-path": "a term whose chain runs over a path the model's graph does not have",
     "duplicate-path": "the same path counted in two terms",
     "missing-path": "a path of the graph from the numerator to the denominator with no term in the sum",
     "off-by-one": "layer numbers one too high or too low (in a term, or throughout the equation)",
-}
+    # matrix-form lines (the named mistakes are declared in classroom/mistakes.py)
+    "carried": "the step is right, but it uses an earlier line's wrong value",
+    "scale-mismatch": "a delta at the other scale than the file's first delta line (sum over examples or mean)",
+    "shapes": "the shapes of a product or sum do not fit",
+    "unknown-tensor": "a tensor this model does not have here",
+    "wrong": "a value that differs from the truth, and no known mistake reproduces it",
+} | {m.code: m.says for m in MATRIX_MISTAKES}
 
 
 @dataclass(frozen=True)
@@ -39,10 +52,16 @@ class Verdict:
     text: str
     issues: list[Issue]
     expected: str | None  # the correct chain in the learner's notation (None: the left-hand side does not exist)
+    form: str = "chain"  # chain (dC/dW[2] = ...) or matrix (dW[2] = ...)
+    error: str | None = None  # why the line cannot be read ("column 7: unexpected ...")
 
     @property
     def correct(self) -> bool:
-        return not self.issues
+        return not self.issues and self.error is None
+
+    @property
+    def status(self) -> str:
+        return "unreadable" if self.error else "correct" if self.correct else "wrong"
 
     @property
     def codes(self) -> list[str]:
@@ -52,7 +71,10 @@ class Verdict:
         return {
             "line": self.line,
             "text": self.text,
+            "form": self.form,
+            "status": self.status,
             "correct": self.correct,
+            "error": self.error,
             "issues": [i.to_dict() for i in self.issues],
             "expected": self.expected,
         }
@@ -63,15 +85,28 @@ class CheckReport:
     model: str
     layers: int
     verdicts: list[Verdict]
+    layout: str | None = None  # of the matrix-form lines: rows (Z = A W + b) or columns (Z = W A + b)
+    scale: str | None = None  # of their deltas: sum (dZ = A - Y) or mean ((A - Y) / m)
 
     @property
     def correct(self) -> bool:
         return all(v.correct for v in self.verdicts)
 
+    @property
+    def readable(self) -> bool:
+        return all(v.error is None for v in self.verdicts)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every line right; 1: a line is wrong; 2: a line cannot be read."""
+        return 2 if not self.readable else 0 if self.correct else 1
+
     def to_dict(self) -> dict:
         return {
             "model": self.model,
             "layers": self.layers,
+            "layout": self.layout,
+            "scale": self.scale,
             "correct": self.correct,
             "equations": [v.to_dict() for v in self.verdicts],
         }
@@ -92,10 +127,22 @@ class CheckReport:
             f"{self.model}: {L} layer{'s' if L > 1 else ''} with weights (a[0] is the input, a[{L}] the output); "
             f"{good} of {len(self.verdicts)} equation{'s' if len(self.verdicts) > 1 else ''} correct"
         ]
+        if self.layout:
+            lines.append(
+                f"matrix-form lines read in the {self.layout} layout "
+                f"({'Z = A W + b' if self.layout == 'rows' else 'Z = W A + b'}), deltas at the {self.scale} scale "
+                f"({'dZ = A - Y' if self.scale == 'sum' else 'dZ = (A - Y) / m'}); dW and db of the batch-mean loss"
+            )
         for v in self.verdicts:
-            lines.append(f"line {v.line}: {'correct' if v.correct else 'wrong'}: {v.text}")
+            lines.append(f"line {v.line}: {v.status}: {v.text}")
+            if v.error:
+                lines.append(f"  {v.error}")
+                continue
             lines += [f"  {i.code}: {i.message}" for i in v.issues]
-            if not v.correct:
+            if v.form == "matrix":
+                if not v.correct and v.expected:
+                    lines.append(f"  correct line: {v.expected}")
+            elif not v.correct:
                 lines.append(
                     f"  correct chain: {v.expected}"
                     if v.expected
@@ -111,9 +158,9 @@ def _is_chain(term: list[Pair]) -> bool:
 def _term_issues(term: list[Pair], lhs: Pair, graph: ChainGraph, say: Notation, tag: int | None) -> list[Issue]:
     pre = f"term {tag}: " if tag else ""
     out = [
-        Issue("not-an-edge", f"{pre}{say.factor((n, d))}: {graph.why_not(n, d, say.node)}", tag)
+        Issue("no-dependence", f"{pre}{say.factor((n, d))}: {graph.why_not(n, d, say.node)}", tag)
         for n, d in term
-        if n in graph and d in graph and not graph.is_edge(n, d)
+        if n in graph and d in graph and not graph.paths(n, d)  # a factor is a total derivative: any path will do
     ]
 
     def missing(top: Node, bottom: Node) -> str:
@@ -206,7 +253,7 @@ def _issues(lhs: Pair, terms: list[list[Pair]], graph: ChainGraph, say: Notation
                 f"{say.node(lhs[0])} does not depend on {say.node(lhs[1])}: {say.factor(lhs)} is 0 and has no chain",
             )
         )
-    valid: dict[NodePath, int] = {}
+    good: list[tuple[int, list[Pair]]] = []
     wrong = 0
     for tag, written in enumerate(terms, 1):
         # a chain written from the parameter up to the cost is the same product, read the other way
@@ -215,7 +262,7 @@ def _issues(lhs: Pair, terms: list[list[Pair]], graph: ChainGraph, say: Notation
         pre = f"term {tag}: " if label else ""
         found = _term_issues(term, lhs, graph, say, label)
         path = (lhs[0],) + tuple(d for _, d in term)
-        if found and all(i.code == "not-an-edge" for i in found):  # a chain with the right ends, over false edges
+        if found and all(i.code == "no-dependence" for i in found):  # a chain with the right ends, over false edges
             found.append(
                 Issue(
                     "nonexistent-path",
@@ -223,26 +270,53 @@ def _issues(lhs: Pair, terms: list[list[Pair]], graph: ChainGraph, say: Notation
                     label,
                 )
             )
-        if not found and path in valid:
-            found.append(
-                Issue(
-                    "duplicate-path",
-                    f"term {tag}: the path {say.path(path)} is counted twice (terms {valid[path]} and {tag})",
-                    label,
-                )
-            )
-        elif not found:
-            valid[path] = tag
         if found:
             wrong += 1
             off = _off_by_one(term, paths, say, label) if hints else None
             issues += ([off] if off else []) + found
-    missing = [p for p in paths if p not in valid]
+        else:
+            good.append((tag, term))
+    # each good term covers the graph's paths through its symbols; with L2, dC/dW[l] beside a chain is the direct edge
+    counted, repeats = _coverage(good, graph, partial=False)
+    if repeats:
+        counted_partial, repeats_partial = _coverage(good, graph, partial=True)
+        if not repeats_partial:
+            counted, repeats = counted_partial, repeats_partial
+    for p, first, again in repeats:
+        issues.append(
+            Issue(
+                "duplicate-path",
+                f"term {again}: the path {say.path(p)} is counted twice (terms {first} and {again})",
+                again if len(terms) > 1 else None,
+            )
+        )
+    missing = [p for p in paths if p not in counted]
     if len(missing) > wrong:
         issues += [
             Issue("missing-path", f"the right-hand side has no term for the path {say.path(p)}") for p in missing
         ]
     return issues
+
+
+def _coverage(
+    good: list[tuple[int, list[Pair]]], graph: ChainGraph, partial: bool
+) -> tuple[dict[NodePath, int], list[tuple[NodePath, int, int]]]:
+    """The paths each term counts (a factor dN/dD stands for every path from N to D; ``partial``: a factor that
+    is an edge stands for that edge only) and the paths counted twice (path, first term, the other term)."""
+    counted: dict[NodePath, int] = {}
+    repeats = []
+    for tag, term in good:
+        covered: list[NodePath] = [(term[0][0],)]
+        for n, d in term:
+            segments = [(n, d)] if partial and graph.is_edge(n, d) else graph.paths(n, d)
+            covered = [p + s[1:] for p in covered for s in segments]
+        reported = False
+        for p in covered:
+            if p in counted and not reported:
+                repeats.append((p, counted[p], tag))
+                reported = True
+            counted.setdefault(p, tag)
+    return counted, repeats
 
 
 def check_equation(eq: Equation, graph: ChainGraph) -> Verdict:
@@ -271,13 +345,39 @@ def check_equation(eq: Equation, graph: ChainGraph) -> Verdict:
 
 
 def check_derivation(
-    text: str, derivation: Derivation, model: str = "model", source: str = "derivation"
+    text: str, derivation: Derivation, model: str = "model", source: str = "derivation", layout: str | None = None
 ) -> CheckReport:
-    """Parse ``text`` (BplabError on a line that does not parse) and check every equation against the
-    graph of ``derivation``."""
+    """Judge every line of ``text``: chain-rule lines against the graph of ``derivation``, matrix-form lines
+    numerically (``matrix.py``); a line that cannot be read gets its parse error in place. BplabError only
+    when the file has no equation at all."""
     graph = chain_graph(derivation)
-    verdicts = [check_equation(eq, graph) for eq in parse_derivation(text, source)]
-    return CheckReport(model, graph.layers, verdicts)
+    verdicts: dict[int, Verdict] = {}
+    matrix_lines: list[MatrixLine] = []
+    for number, raw, line, start in split_lines(text):
+        chain = is_chain_line(line)
+        try:
+            if chain:
+                verdicts[number] = check_equation(parse_chain_line(number, raw, line, start), graph)
+            else:
+                matrix_lines.append(parse_matrix_line(number, raw, line, start))
+        except ParseError as exc:
+            form = "chain" if chain else "matrix"
+            verdicts[number] = Verdict(number, raw.strip(), [], None, form, f"column {exc.col}: {exc.message}")
+    if not verdicts and not matrix_lines:
+        raise BplabError(f"{source}: {NO_EQUATION}")
+    used_layout = scale = None
+    if matrix_lines:
+        why = supported(derivation)
+        if why:
+            for ml in matrix_lines:
+                verdicts[ml.line] = Verdict(ml.line, ml.text, [], None, "matrix", why)
+        else:
+            judged, used_layout, scale = judge(MatrixModel.of(derivation), matrix_lines, layout)
+            for ml in matrix_lines:
+                mv = judged[ml.line]
+                issues = [Issue(f.code, f.message) for f in mv.findings]
+                verdicts[ml.line] = Verdict(ml.line, ml.text, issues, mv.expected, "matrix")
+    return CheckReport(model, graph.layers, [verdicts[k] for k in sorted(verdicts)], used_layout, scale)
 
 
 def correct_chains(derivation: Derivation, latex: bool = False) -> list[str]:
@@ -306,5 +406,5 @@ def typical_mistakes(derivation: Derivation) -> list[str]:
     mistakes = [f"{lhs} = {lowered} * {last}" if L > 1 else None, f"{lhs} = {' * '.join(factors[:1] + factors[2:])}"]
     if L > 1:
         w_below = next(c for c in chains if c.startswith(f"dC/dW[{L - 1}]"))
-        mistakes.append(w_below.replace(f"dz[{L}]/da[{L - 1}] * da[{L - 1}]/dz[{L - 1}]", f"dz[{L}]/dz[{L - 1}]"))
+        mistakes.append(w_below.replace(f"dz[{L}]/da[{L - 1}]", f"da[{L - 1}]/dz[{L}]"))  # the factor upside down
     return [m for m in mistakes if m]

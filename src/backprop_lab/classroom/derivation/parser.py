@@ -266,23 +266,38 @@ def unwrap_line(raw: str) -> tuple[str, int]:
     return s, start
 
 
-def parse_derivation(text: str, source: str = "derivation") -> list[Equation]:
-    """Every equation of a file; a BplabError naming the line, column and token on the first that
-    does not parse, and when there is none at all."""
-    equations = []
+def split_lines(text: str) -> list[tuple[int, str, str, int]]:
+    """The equations of a file: (line number, the line as written, the equation, the column it starts at)."""
+    out = []
     for number, raw in enumerate(re.split(r"\r\n|\n|\r(?!\n)", text), 1):  # line breaks as editors count them
         line, start = unwrap_line(raw)
-        if not line:
-            continue
+        if line:
+            out.append((number, raw, line, start))
+    return out
+
+
+def parse_chain_line(number: int, raw: str, line: str, start: int) -> Equation:
+    """One chain-rule line; a ParseError (column, message) where it cannot be read."""
+    parser = Parser(tokenize(line, start))
+    lhs, terms = parser.equation()
+    return Equation(number, raw.strip(), lhs, terms, parser.notation)
+
+
+NO_EQUATION = (
+    "no equation found (one per line, e.g. dC/dW[2] = dC/da[2] * da[2]/dz[2] * dz[2]/dW[2] or "
+    "dW[2] = (1/m) dZ[2] A[1]^T; lines starting with # or % are comments)"
+)
+
+
+def parse_derivation(text: str, source: str = "derivation") -> list[Equation]:
+    """Every chain-rule equation of a file; a BplabError naming the line, column and token on the first that
+    does not parse, and when there is none at all."""
+    equations = []
+    for number, raw, line, start in split_lines(text):
         try:
-            parser = Parser(tokenize(line, start))
-            lhs, terms = parser.equation()
+            equations.append(parse_chain_line(number, raw, line, start))
         except ParseError as exc:
             raise BplabError(f"{source}: line {number}, column {exc.col}: {exc.message}") from None
-        equations.append(Equation(number, raw.strip(), lhs, terms, parser.notation))
     if not equations:
-        raise BplabError(
-            f"{source}: no equation found (one per line, e.g. dC/dW[2] = dC/da[2] * da[2]/dz[2] * "
-            "dz[2]/dW[2]; lines starting with # or % are comments)"
-        )
+        raise BplabError(f"{source}: {NO_EQUATION}")
     return equations
