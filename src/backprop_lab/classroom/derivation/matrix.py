@@ -110,6 +110,7 @@ class Model:
             weights[f"{layer.info.name}/kernel"] = rng.normal(0, 0.6, layer.w.shape)
             weights[f"{layer.info.name}/bias"] = rng.normal(0, 0.3, layer.b.shape)
         truth = []
+        lam = float(np.float32(_LAMBDA))  # as the derivation reads it
         for m in BATCHES:
             x = rng.normal(0, 1, (m, _SIZES[0]))
             if classes == 1:
@@ -117,7 +118,7 @@ class Model:
             else:
                 y = np.eye(classes)[rng.integers(0, classes, m)]
             env = proxy.evaluate(weights, x, y)
-            values: dict[str, np.ndarray | float] = {"X": x, "Y": y, "m": float(m), "lambda": _LAMBDA, "A0": x}
+            values: dict[str, np.ndarray | float] = {"X": x, "Y": y, "m": float(m), "lambda": lam, "A0": x}
             for k in range(1, L + 1):
                 for name in ("Z", "A", "W", "b", "dW", "db"):
                     values[f"{name}{k}"] = env[f"{name}{k}"]
@@ -341,6 +342,14 @@ def _fits(model: Model, inst: Instance, layout: str, scale: str) -> bool:
         return False
 
 
+def _computes(model: Model, inst: Instance, layout: str) -> bool:
+    try:
+        value(model, inst.line.rhs, layout, model.env(0, layout, "sum"), inst.l)
+        return True
+    except Unjudged:
+        return False
+
+
 def decide(model: Model, insts: list[Instance], layout: str | None) -> tuple[str, str]:
     """The file's layout (unless given) and delta scale, from its lines: the first forward or delta line that
     is right in one layout only decides the layout; the first delta line that is right decides the scale."""
@@ -349,6 +358,8 @@ def decide(model: Model, insts: list[Instance], layout: str | None) -> tuple[str
         fits = [(inst, {lay for lay in LAYOUTS for s in SCALES if _fits(model, inst, lay, s)}) for inst in insts]
         first = [f for i, f in fits if len(f) == 1 and kinds(i) in ("Z", "A", "dZ", "dA")]
         first = first or [f for _, f in fits if len(f) == 1]
+        if not first:  # no line right in one layout only: the first that can be computed in one layout only
+            first = [f for inst in insts if len(f := {lay for lay in LAYOUTS if _computes(model, inst, lay)}) == 1]
         layout = first[0].pop() if first else "rows"
     scale = None
     for inst in insts:

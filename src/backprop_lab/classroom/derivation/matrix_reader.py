@@ -227,6 +227,12 @@ class MatrixParser:
         while self.at("+") or self.at("-"):
             op = "add" if self.take().value == "+" else "sub"
             node = (op, node, self.elementwise())
+        if self.at(">"):  # Z > 0, (Z > 0), 1[Z > 0]: the step function
+            self.take()
+            zero = self.take()
+            if zero.kind != "num" or float(zero.value) != 0:
+                raise self.fail(zero, "0 in Z > 0")
+            node = ("fn", "step", node)
         return node
 
     def elementwise(self) -> Node:
@@ -290,12 +296,6 @@ class MatrixParser:
         if self.at("("):
             self.take()
             inner = self.expr()
-            if self.at(">"):  # (Z > 0): the step function
-                self.take()
-                zero = self.take()
-                if zero.kind != "num" or float(zero.value) != 0:
-                    raise self.fail(zero, "0 in (Z > 0)")
-                inner = ("fn", "step", inner)
             self.expect(")", f"')' to close the '(' of column {tok.col}")
             return inner
         if tok.kind == "num":
@@ -303,10 +303,10 @@ class MatrixParser:
             if tok.value == "1" and self.at("["):  # 1[Z > 0]
                 self.take()
                 inner = self.expr()
-                self.expect(">", "'>' in 1[Z > 0]")
-                self.take()
+                if inner[:2] != ("fn", "step"):
+                    raise self.fail(self.peek(), "'> 0' in 1[Z > 0]")
                 self.expect("]", "']' closing 1[Z > 0]")
-                return ("fn", "step", inner)
+                return inner
             return ("num", float(tok.value))
         if tok.kind == "cmd" and tok.value == "frac":
             self.take()
