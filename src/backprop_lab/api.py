@@ -355,16 +355,27 @@ def check_derivation(
     l2: float = 0.0,
     show_chains: bool = False,
     latex: bool = False,
+    text: str | None = None,
+    layout: str | None = None,
+    form: str = "chain",
+    scale: str = "sum",
 ) -> CheckReport | Chains:
-    """Check a hand-written chain-rule derivation against MODEL's computation graph
-    (``bplab check-derivation``); with ``show_chains=True``, the correct chain of every parameter.
+    """Check a hand derivation against MODEL (``bplab check-derivation``): chain-rule lines against its
+    computation graph, matrix-form lines (``dW[2] = (1/m) dZ[2] A[1]^T``) numerically, in the file's layout
+    (rows or columns, or ``layout``) and delta scale. Give ``file`` or ``text``; with ``show_chains=True``, the
+    correct equations instead (``form`` chain or matrix, ``layout`` and ``scale`` sum or mean for matrix).
 
-    Example: ``bl.check_derivation("my-derivation.txt", model="mlp:16,8,4").correct``
+    Example: ``bl.check_derivation(text="dZ[2] = A[2] - Y", model="mlp:16,8,4").correct``
     """
 
-    if (file is None) == (not show_chains):
+    if layout not in (None, "rows", "columns"):
+        raise BplabError(f"--layout {layout!r}: expected rows or columns")
+    if form not in ("chain", "matrix") or scale not in ("sum", "mean"):
+        raise BplabError(f"--form {form!r} / --scale {scale!r}: expected chain or matrix, and sum or mean")
+    if file is not None and text is not None:
+        raise BplabError("check-derivation: give a FILE or text, not both")
+    if (file is None and text is None) == (not show_chains):
         raise BplabError("check-derivation: give a FILE to check, or --show-chains (not both)")
-    text = None
     if file is not None:
         file = Path(file)
         if not file.is_file():
@@ -379,9 +390,17 @@ def check_derivation(
         derivation = derivation_of(spec, TrainConfig(l2=l2))
     except ValueError as exc:
         raise BplabError(f"model {model!r}: {exc}") from None
+    if text is None and form == "matrix":
+        from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
+        from backprop_lab.classroom.derivation.matrix import correct_lines, supported
+
+        why = supported(derivation)
+        if why:
+            raise BplabError(f"model {model!r}: {why}")
+        return Chains(model, correct_lines(MatrixModel.of(derivation), layout or "rows", scale), False)
     if text is None:
         return Chains(model, correct_chains(derivation, latex), latex)
-    return check(text, derivation, model, str(file))
+    return check(text, derivation, model, str(file) if file is not None else "text", layout)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
         assert 'class="reading"' in block and "<pre><code>bplab " in block, key
         if key == "equations":  # the derived equations and a worked example, as MathML
             assert block.count('<math display="block">') >= 20 and "A worked example" in block, key
-            assert "Common mistakes" in block and "off-by-one" in block and "not-an-edge" in block, key
+            assert "Common mistakes" in block and "off-by-one" in block and "no-dependence" in block, key
         elif key != "saveload":
             assert '<img src="data:image/' in block, f"{key} has no figure"
         if key not in ("network", "forward", "backward"):

@@ -1,4 +1,4 @@
-"""``bplab check-derivation``: checks a hand-written chain-rule derivation against the model's graph."""
+"""``bplab check-derivation``: checks a hand derivation (chain-rule and matrix-form lines) against the model."""
 
 from __future__ import annotations
 
@@ -49,21 +49,48 @@ def check_derivation(
         ),
     ] = False,
     latex: Annotated[bool, typer.Option("--latex", help="With --show-chains: in LaTeX.")] = False,
+    layout: Annotated[
+        Optional[str],
+        typer.Option(
+            help="rows (Z = A W + b) or columns (Z = W A + b): how matrix-form lines are read "
+            "(default: decided from the file's forward or delta lines)."
+        ),
+    ] = None,
+    form: Annotated[
+        str, typer.Option(help="With --show-chains: chain (dC/dW[2] = ...) or matrix (dW[2] = (1/m) ...).")
+    ] = "chain",
+    scale: Annotated[
+        str, typer.Option(help="With --show-chains --form matrix: deltas as the sum over examples or the mean's.")
+    ] = "sum",
 ):
-    """Check a hand-written chain-rule derivation (dC/dW[l] as a product of factors) against the
-    computation graph of MODEL: every factor must be an edge of the graph, every product an unbroken
-    chain from the cost to the parameter, and the sum must cover every path. Each wrong equation gets
-    what is wrong (not-an-edge, chain-broken, lhs-mismatch, missing-path, nonexistent-path,
-    off-by-one, unknown-layer, ...) and its correct chain in the same notation.
-    Exit code 0: all correct; 1: some equation is wrong; 2: unreadable file, unparsable line or bad model.
+    """Check a hand derivation against MODEL, line by line. Chain-rule lines (dC/dW[2] = dC/da[3] * ...):
+    every factor a total derivative along the graph, every product an unbroken chain, the sum covering
+    every path once. Matrix-form lines (dW[2] = (1/m) dZ[2] A[1]^T, rows or columns layout): evaluated on
+    random values and compared with the derivation, later lines using your own earlier ones; a known
+    mistake (transposed, product order, missing g', 1/m, sign, sum axis, L2) is named.
+    Exit code 0: all correct; 1: some line is wrong; 2: a line cannot be read (the rest still judged),
+    or an unreadable file or bad model.
 
     Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
+
+    Example: bplab check-derivation --show-chains --form matrix --layout columns --model mlp:16
     """
-    result = api.check_derivation(file, model=model, data=data, data_dir=data_dir, l2=l2, show_chains=show, latex=latex)
+    result = api.check_derivation(
+        file,
+        model=model,
+        data=data,
+        data_dir=data_dir,
+        l2=l2,
+        show_chains=show,
+        latex=latex,
+        layout=layout,
+        form=form,
+        scale=scale,
+    )
     if isinstance(result, Chains):
         return emit_json(result.to_dict()) if as_json else print("\n".join(result.chains))
     if as_json:
         emit_json(result.to_dict())
     else:
         print(result.text())
-    return 0 if result.correct else 1
+    return result.exit_code
