@@ -25,6 +25,8 @@ from backprop_lab.analysis.comparison import parse_engines
 from backprop_lab.analysis.derivation_check import dropout_masks, graph_values
 from backprop_lab.classroom.derivation import check_derivation as check
 from backprop_lab.classroom.derivation import correct_chains
+from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
+from backprop_lab.classroom.derivation.matrix import correct_lines, supported
 from backprop_lab.core.errors import BplabError
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import check_engine
@@ -391,9 +393,6 @@ def check_derivation(
     except ValueError as exc:
         raise BplabError(f"model {model!r}: {exc}") from None
     if text is None and form == "matrix":
-        from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
-        from backprop_lab.classroom.derivation.matrix import correct_lines, supported
-
         why = supported(derivation)
         if why:
             raise BplabError(f"model {model!r}: {why}")

@@ -13,6 +13,7 @@ from backprop_lab.classroom.derivation.notation import Notation
 from backprop_lab.classroom.derivation.parser import NO_EQUATION, Equation, parse_chain_line, split_lines
 from backprop_lab.classroom.derivation.tokenizer import ParseError
 from backprop_lab.classroom.mistakes import MATRIX_MISTAKES
+from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
 from backprop_lab.maths.equations import Derivation
 
@@ -81,7 +82,7 @@ class Verdict:
 
 
 @dataclass
-class CheckReport:
+class CheckReport(Displayable):
     model: str
     layers: int
     verdicts: list[Verdict]
@@ -114,11 +115,6 @@ class CheckReport:
     def __repr__(self) -> str:
         good = sum(v.correct for v in self.verdicts)
         return f"CheckReport({self.model}: {good} of {len(self.verdicts)} equations correct)"
-
-    def _repr_html_(self) -> str:
-        from backprop_lab.viz.display import check_html
-
-        return check_html(self)
 
     def text(self) -> str:
         good = sum(v.correct for v in self.verdicts)
