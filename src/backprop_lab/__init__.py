@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from backprop_lab.api import (  # noqa: E402
     blend,
+    check_code,
     check_derivation,
     compare,
     data,
@@ -31,6 +32,7 @@ from backprop_lab.core.errors import BplabError  # noqa: E402
 __all__ = [
     "BplabError",
     "blend",
+    "check_code",
     "check_derivation",
     "compare",
     "data",

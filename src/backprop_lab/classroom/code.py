@@ -208,7 +208,7 @@ def symbol_of(name: str, L: int) -> str | None:
         return f"A{L}"
     if n in ("zl", "zout"):
         return f"Z{L}"
-    if n in ("dzl", "dzout", "deltal", "deltaout", "outputdelta", "delta"):
+    if n in ("dzl", "dzout", "deltal", "deltaout", "outputdelta"):
         return f"dZ{L}"
     m = re.fullmatch(r"(z|a|w|b)(\d+)", n)
     if m:
@@ -252,10 +252,9 @@ class Net:
 
 
 def make_net(model: str, loss: str | None, l2: float, l2_form: str) -> Net:
-    try:
-        spec = parse_model(model, (6,), 3)
-    except BplabError as exc:
-        raise BplabError(str(exc)) from None
+    if not model.strip().startswith("mlp:") and not model.strip().lower().endswith((".json", ".toml")):
+        raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
+    spec = parse_model(model, (6,), 3)
     dense = [layer for layer in spec.layers if not isinstance(layer, Flatten)]
     if not dense or not all(isinstance(layer, Dense) for layer in dense):
         raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
@@ -584,6 +583,35 @@ def _cause(t: Seen, ctx: Values, l: int) -> str:
             return mistake.says.format(
                 name=t.name, l=l, prev=l - 1, act=ctx.act(l), m=ctx.m, l2_form=L2_FORMS[ctx.net.l2_form]
             )
+    delta = f"dZ{l}"
+    if target in ("dW", "db") and ctx.getter is not None and ctx.getter(delta) is None:
+        return _unnamed_delta_cause(t, ctx, l, target)
+    return "wrong, no known cause"
+
+
+def _unnamed_delta_cause(t: Seen, ctx: Values, l: int, target: str) -> str:
+    """A gradient whose delta the learner did not name: the delta's mistakes, carried into dW or db."""
+    ctx.sym = f"dZ{l}"
+    for mistake in CODE_MISTAKES:
+        if _target(ctx.sym, ctx.net.L) not in mistake.targets:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                delta = mistake.value(ctx, l)
+                if delta is None:
+                    continue
+                value = (
+                    ctx.get(f"A{l - 1}").T @ delta / ctx.s + (ctx.l2_grad(l) if ctx.l2 else 0)
+                    if target == "dW"
+                    else delta.sum(axis=0) / ctx.s
+                )
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
+            continue
+        if compare(t.value, np.asarray(value, dtype=float))[0]:
+            name = f"the delta of layer {l} (unnamed; in {t.name})"
+            return mistake.says.format(
+                name=name, l=l, prev=l - 1, act=ctx.act(l), m=ctx.m, l2_form=L2_FORMS[ctx.net.l2_form]
+            )
     return "wrong, no known cause"
 
 
@@ -719,7 +747,9 @@ def _judge_size(result, program, net, fwd, bwd, base, by_label, group, cols, sto
     if deltas and m > 1:
         first = deltas[0]
         as_sum = Values(net, base, float(m)).get(first.symbol)
-        if not compare(first.value, mean.get(first.symbol))[0] and compare(first.value, as_sum)[0]:
+        if not compare(first.value, mean.get(first.symbol))[0] and (
+            compare(first.value, as_sum)[0] or compare(first.value, -as_sum)[0]  # a sign mistake keeps the scale
+        ):
             s = float(m)
         result.delta_scale = (
             f"sums over the batch (read from {first.name}; the 1/m then belongs in dW and db)"

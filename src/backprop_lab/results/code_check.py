@@ -81,7 +81,8 @@ class CodeCheck:
             lines.append(f"- deltas: {self.delta_scale}")
         lines += [f"- {n}" for n in self.notes]
         if self.skipped:
-            lines.append(f"- skipped (not run): {'; '.join(self.skipped)}")
+            lines.append(f"- skipped (not run): {len(self.skipped)} statements")
+            lines += [f"  - {s}" for s in self.skipped]
         if self.tensors:
             lines += ["", self.table().to_markdown()]
         return "\n".join(lines)
