@@ -564,3 +564,11 @@ def test_the_examples_say_what_their_docstrings_say():
         assert got[name].verdict == verdict, got[name].text()
         assert word is None or word in got[name].message
     assert max(c.seconds for c in checks.checks) < 10
+
+
+def test_the_tutorial_runs():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "check-code.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/check-code.md", "exec"), {})

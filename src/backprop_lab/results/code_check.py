@@ -93,7 +93,8 @@ class CodeCheck:
     def _repr_html_(self) -> str:
         import html
 
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in [self.layout, self.delta_scale, *self.notes] if n)
+        said = [f"layout: {self.layout}" * bool(self.layout), f"deltas: {self.delta_scale}" * bool(self.delta_scale)]
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in [*said, *self.notes] if n)
         return (
             f"<div><p><b>{html.escape(self.file)}: {html.escape(self.verdict)}</b> {html.escape(self.message)}</p>"
             f"<ul>{notes}</ul>{self.table().to_html() if self.tensors else ''}</div>"
