@@ -449,6 +449,12 @@ def test_a_function_that_never_returns_is_stopped_in_time():
     assert "last line run: line" in result.message
 
 
+def test_the_memory_limit_stops_a_huge_array_in_the_child():
+    source = ROWS.replace("    m = X.shape[0]\n", "    m = X.shape[0]\n    big = np.ones((20000, 20000))\n")
+    result = bl.check_code(source=source, model="mlp:128")
+    assert result.verdict == "failing" and "big = np.ones((20000, 20000)): MemoryError" in result.message
+
+
 def test_the_wrong_count_of_return_values():
     result = bl.check_code(source=ROWS.replace("return dW1, db1, dW2, db2", "return dW1, db1, dW2"), model="mlp:128")
     assert result.verdict == "failing"
