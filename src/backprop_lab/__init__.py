@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from backprop_lab.api import (  # noqa: E402
     blend,
+    check_code,
     check_derivation,
     compare,
     data,
@@ -34,6 +35,7 @@ register_renderers()  # results show themselves in notebooks through core/displa
 __all__ = [
     "BplabError",
     "blend",
+    "check_code",
     "check_derivation",
     "compare",
     "data",

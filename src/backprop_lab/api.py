@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from backprop_lab.classroom.derivation import CheckReport
     from backprop_lab.experiments.sweep import SweepResult
     from backprop_lab.maths.worked import WorkedExample
+    from backprop_lab.results.code_check import CodeCheck, CodeChecks
     from backprop_lab.results.objects import (
         Chains,
         DataInfo,
@@ -109,6 +110,7 @@ COMMANDS: dict[str, str] = {
     "study": "study",
     "derive": "derive",
     "check-derivation": "check_derivation",
+    "check-code": "check_code",
 }
 EXTRA = ("resume", "load")  # train --resume, and reading a run back
 
@@ -400,6 +402,65 @@ def check_derivation(
     if text is None:
         return Chains(model, correct_chains(derivation, latex), latex)
     return check(text, derivation, model, str(file) if file is not None else "text", layout)
+
+
+def check_code(
+    file: PathLike | None = None,
+    *,
+    source: str | None = None,
+    functions: Sequence[Callable] | None = None,
+    model: str,
+    loss: str | None = None,
+    l2: float = 0.0,
+    l2_form: str = "keras",
+    forward: str | None = None,
+    backward: str | None = None,
+    timeout: float = 10.0,
+    out: PathLike | None = None,
+) -> CodeCheck | CodeChecks:
+    """Check a learner's NumPy forward and backward propagation tensor by tensor (``bplab check-code``):
+    from a ``.py`` / ``.ipynb`` file, a folder of them (one row each; ``out`` writes them as CSV), a
+    ``source`` string, or ``functions`` defined in a notebook (their source and the helpers they call).
+    The code runs in a child process with a time and a memory limit.
+
+    Example: ``bl.check_code("examples/learner/course_two_layer.py", model="mlp:128").verdict`` is "correct".
+    """
+    from backprop_lab.classroom.code import check_file, check_source, make_net, source_of_functions
+    from backprop_lab.results.code_check import CodeCheck, CodeChecks
+
+    if sum(x is not None for x in (file, source, functions)) != 1:
+        raise BplabError("check-code: give one of a FILE (or folder), source= or functions=")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise BplabError(f"--timeout {timeout}: must be a number of seconds > 0")
+    make_net(model, loss, l2, l2_form)  # bad options fail once, before any file
+    options = dict(loss=loss, l2=l2, l2_form=l2_form, forward=forward, backward=backward, timeout=timeout)
+    if source is not None or functions is not None:
+        text = source if source is not None else source_of_functions(functions)
+        result = check_source(text, "source" if source is not None else "functions", model, **options)
+    else:
+        path = Path(file)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".py", ".ipynb") and p.is_file())
+            if not files:
+                raise BplabError(f"{path}: no .py or .ipynb files in this folder")
+            checks = []
+            for f in files:
+                try:
+                    checks.append(check_file(f, model, **options))
+                except BplabError as exc:  # this file cannot be checked: a row, and on to the next
+                    checks.append(CodeCheck(str(f), model, "error", str(exc)))
+            result = CodeChecks(str(path), model, checks)
+        elif path.is_file():
+            if path.suffix.lower() not in (".py", ".ipynb"):
+                raise BplabError(f"{path}: expected a .py file or a .ipynb notebook")
+            result = check_file(path, model, **options)
+        else:
+            raise BplabError(f"{path}: no such file or folder")
+    if out is not None:
+        (result if isinstance(result, CodeChecks) else CodeChecks(str(file or "source"), model, [result])).write_csv(
+            Path(out)
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,18 @@
-"""Known mistakes, each declared once as a hypothesis that is tested numerically: a mutation of the correct
-expression that reproduces a learner's numbers names their mistake; nothing is matched as text.
+"""Known mistakes, each declared once as a hypothesis: a function that computes the value a learner gets
+when they make it. A mistake is named only when its value reproduces the learner's numbers to tolerance;
+a value that none reproduces is "wrong, no known cause".
+
+Each message carries a fixed word a reader can search for: "1/m", "sign", "transpose", "axis",
+"derivative", "L2", "bias", "activation".
+
+Code mistakes (``CODE_MISTAKES``, for ``classroom/code.py``) are evaluated in the row layout (one
+example per row) on the inputs the learner's own line had, through a context ``ctx`` with:
+``ctx.get(sym)`` the learner's value of a symbol (``"A0"``, ``"Z1"``, ``"dZ2"``, ...; the correct one
+where the learner has none), ``ctx.local(sym)`` the correct rule applied to those inputs,
+``ctx.act(l)`` layer l's activation, ``ctx.g(name, x)`` / ``ctx.dg(name, x)`` an activation and its
+derivative, ``ctx.m`` the batch size, ``ctx.s`` the delta scale (1, or m when deltas are sums),
+``ctx.data_grad(l)`` dW's term without L2 and ``ctx.l2_grad(l, form)`` the L2 term of a form.
+
 
 Matrix-form derivations (``check-derivation``): each ``MatrixMistake`` turns the correct right-hand side (a
 tree of ``classroom.derivation.matrix_reader`` nodes) into the wrong ones a learner writes. The checker
@@ -9,9 +22,221 @@ evaluates every candidate on the same random values as the learner's line and na
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
+
+import numpy as np
 
 from backprop_lab.classroom.derivation.matrix_reader import Node, Ref
+
+OUTPUT_FORMS = {  # a derivative written with the activation's output a: the learner's A1 * (1 - A1)
+    "sigmoid": lambda a: a * (1 - a),
+    "tanh": lambda a: 1 - a**2,
+    "relu": lambda a: (a > 0).astype(float),
+}
+L2_FORMS = {
+    "keras": "λ Σ W² (Keras)",
+    "half": "½ λ Σ W²",
+    "half-mean": "λ/(2m) Σ W²",
+    "mean": "λ/m Σ W²",
+}
+
+
+@dataclass(frozen=True)
+class CodeMistake:
+    key: str
+    targets: tuple[str, ...]  # the tensors it can produce: Z, A, AL, dZL, dZ, dA, dW, db
+    says: str  # the message, with {name} (the learner's variable), {l}, {prev} (l - 1), {act}, {m}
+    value: Callable[[Any, int], np.ndarray | None]  # the mutated value, or None where it does not apply
+
+
+def _hidden(ctx, l: int, other: str, value) -> np.ndarray | None:
+    """``value`` where layer l's activation is not ``other`` (so the mutation differs from the rule)."""
+    return None if ctx.act(l) == other else value(ctx.get(f"dA{l}"), ctx.get(f"Z{l}"), ctx.get(f"A{l}"))
+
+
+CODE_MISTAKES: list[CodeMistake] = [
+    # --- forward -------------------------------------------------------------------------------
+    CodeMistake(
+        "bias-missing",
+        ("Z",),
+        "bias: {name} leaves out b{l} (A{prev} W{l} without + b{l})",
+        lambda ctx, l: ctx.get(f"A{l - 1}") @ ctx.get(f"W{l}"),
+    ),
+    CodeMistake(
+        "softmax-axis",
+        ("AL",),
+        "axis: {name} normalises the softmax over the wrong axis (over the examples, not the classes)",
+        lambda ctx, l: _softmax(ctx.get(f"Z{l}"), axis=0) if ctx.act(l) == "softmax" else None,
+    ),
+    *[
+        CodeMistake(
+            f"activation-{other}",
+            ("A", "AL"),
+            f"activation: {{name}} applies {other}, but layer {{l}}'s activation is {{act}} (check --model)",
+            (lambda o: lambda ctx, l: ctx.g(o, ctx.get(f"Z{l}")) if ctx.act(l) != o else None)(other),
+        )
+        for other in ("relu", "sigmoid", "tanh", "linear")
+    ],
+    # --- the output delta ----------------------------------------------------------------------
+    CodeMistake(
+        "output-sign",
+        ("dZL",),
+        "sign: {name} is Y - A{l}; the output delta is A{l} - Y",
+        lambda ctx, l: -ctx.local(f"dZ{l}"),
+    ),
+    CodeMistake(
+        "output-extra-derivative",
+        ("dZL",),
+        "derivative: {name} multiplies by the output activation's derivative; with {act} + cross-entropy it cancels (dZ{l} = A{l} - Y)",
+        lambda ctx, l: (
+            ctx.local(f"dZ{l}") * ctx.dg(ctx.act(l), ctx.get(f"Z{l}"))
+            if ctx.act(l) in ("sigmoid", "softmax") and ctx.cross_entropy
+            else None
+        ),
+    ),
+    CodeMistake(
+        "output-missing-derivative",
+        ("dZL",),
+        "derivative: {name} leaves out the output activation's derivative {act}'(Z{l}) (needed with a squared error)",
+        lambda ctx, l: (
+            ctx.local(f"dZ{l}") / ctx.dg(ctx.act(l), ctx.get(f"Z{l}"))
+            if not ctx.cross_entropy and ctx.act(l) != "linear"
+            else None
+        ),
+    ),
+    CodeMistake(
+        "output-factor-2",
+        ("dZL",),
+        "derivative: {name} is half the squared error's derivative (the factor 2 of (A - Y)² is missing, or the loss is ½ Σ (A - Y)²: check --loss)",
+        lambda ctx, l: ctx.local(f"dZ{l}") / 2 if not ctx.cross_entropy else None,
+    ),
+    CodeMistake(
+        "output-double",
+        ("dZL",),
+        "derivative: {name} is twice the loss's derivative (the loss is ½ Σ (A - Y)² or the mean over outputs: check --loss)",
+        lambda ctx, l: ctx.local(f"dZ{l}") * 2 if not ctx.cross_entropy else None,
+    ),
+    CodeMistake(
+        "output-1/m-twice",
+        ("dZL",),
+        "1/m: {name} divides by m twice",
+        lambda ctx, l: ctx.local(f"dZ{l}") / ctx.m / (ctx.m if ctx.s == ctx.m else 1),
+    ),
+    # --- the delta recursion -------------------------------------------------------------------
+    CodeMistake("dA-sign", ("dA",), "sign: {name} has the wrong sign", lambda ctx, l: -ctx.local(f"dA{l}")),
+    CodeMistake(
+        "delta-no-derivative",
+        ("dZ",),
+        "derivative: {name} leaves out the activation's derivative {act}'(Z{l})",
+        lambda ctx, l: ctx.get(f"dA{l}") if ctx.act(l) != "linear" else None,
+    ),
+    *[
+        CodeMistake(
+            f"delta-{other}-derivative",
+            ("dZ",),
+            f"derivative: {{name}} multiplies by {other}'s derivative, but layer {{l}}'s activation is {{act}}",
+            (lambda o: lambda ctx, l: _hidden(ctx, l, o, lambda da, z, a: da * ctx.dg(o, z)))(other),
+        )
+        for other in ("relu", "sigmoid", "tanh")
+    ],
+    *[
+        CodeMistake(
+            f"delta-{other}-derivative-of-A",
+            ("dZ",),
+            f"derivative: {{name}} multiplies by {other}'s derivative written with A{{l}}, but layer {{l}}'s activation is {{act}}",
+            (lambda o: lambda ctx, l: _hidden(ctx, l, o, lambda da, z, a: da * OUTPUT_FORMS[o](a)))(other),
+        )
+        for other in ("relu", "sigmoid", "tanh")
+    ],
+    CodeMistake(
+        "delta-derivative-at-A",
+        ("dZ",),
+        "derivative: {name} takes {act}'(A{l}) where {act}'(Z{l}) is meant (the derivative's argument is Z{l})",
+        lambda ctx, l: ctx.get(f"dA{l}") * ctx.dg(ctx.act(l), ctx.get(f"A{l}")),
+    ),
+    CodeMistake(
+        "delta-output-form-on-Z",
+        ("dZ",),
+        "derivative: {name} applies the formula written with A{l} to Z{l} (e.g. Z{l} * (1 - Z{l}))",
+        lambda ctx, l: (
+            ctx.get(f"dA{l}") * OUTPUT_FORMS[ctx.act(l)](ctx.get(f"Z{l}")) if ctx.act(l) in OUTPUT_FORMS else None
+        ),
+    ),
+    CodeMistake("delta-sign", ("dZ",), "sign: {name} has the wrong sign", lambda ctx, l: -ctx.local(f"dZ{l}")),
+    CodeMistake(
+        "delta-1/m-again",
+        ("dZ", "dA"),
+        "1/m: {name} divides by m again (the output delta already carries 1/m)",
+        lambda ctx, l: ctx.local(ctx.sym) / ctx.m,
+    ),
+    # --- gradients -----------------------------------------------------------------------------
+    CodeMistake(
+        "dW-transpose",
+        ("dW",),
+        "transpose: {name} is the transpose of the gradient (write A{prev}.T @ dZ{l} in rows, dZ{l} @ A{prev}.T in columns)",
+        lambda ctx, l: ctx.local(f"dW{l}").T,
+    ),
+    CodeMistake(
+        "dW-1/m-missing",
+        ("dW",),
+        "1/m: {name} is m = {m} times the gradient of the batch-mean loss; divide the sum over the examples by m",
+        lambda ctx, l: ctx.data_grad(l) * ctx.m + ctx.l2_grad(l),
+    ),
+    CodeMistake(
+        "dW-1/m-twice",
+        ("dW",),
+        "1/m: {name} divides by m twice (the deltas already carry 1/m)",
+        lambda ctx, l: ctx.data_grad(l) / ctx.m + ctx.l2_grad(l),
+    ),
+    CodeMistake("dW-sign", ("dW",), "sign: {name} has the wrong sign", lambda ctx, l: -ctx.local(f"dW{l}")),
+    CodeMistake(
+        "dW-no-l2", ("dW",), "L2: {name} leaves out the L2 term", lambda ctx, l: ctx.data_grad(l) if ctx.l2 else None
+    ),
+    *[
+        CodeMistake(
+            f"dW-l2-{form}",
+            ("dW",),
+            f"L2: {{name}} matches the penalty {text}, not the chosen {{l2_form}} (--l2-form {form} if you meant it)",
+            (lambda f: lambda ctx, l: ctx.data_grad(l) + ctx.l2_grad(l, f) if ctx.l2 and f != ctx.l2_form else None)(
+                form
+            ),
+        )
+        for form, text in L2_FORMS.items()
+    ],
+    CodeMistake(
+        "db-axis",
+        ("db",),
+        "axis: {name} sums over the units, not the examples (sum over the batch axis)",
+        lambda ctx, l: ctx.get(f"dZ{l}").sum(axis=1) / ctx.s,
+    ),
+    CodeMistake(
+        "db-not-summed",
+        ("db",),
+        "axis: {name} is not summed over the examples (one row per example)",
+        lambda ctx, l: ctx.get(f"dZ{l}") / ctx.s,
+    ),
+    CodeMistake(
+        "db-1/m-missing",
+        ("db",),
+        "1/m: {name} is m = {m} times the gradient of the batch-mean loss; divide the sum by m",
+        lambda ctx, l: ctx.local(f"db{l}") * ctx.m,
+    ),
+    CodeMistake(
+        "db-1/m-twice",
+        ("db",),
+        "1/m: {name} divides by m twice (the deltas already carry 1/m)",
+        lambda ctx, l: ctx.local(f"db{l}") / ctx.m,
+    ),
+    CodeMistake("db-sign", ("db",), "sign: {name} has the wrong sign", lambda ctx, l: -ctx.local(f"db{l}")),
+]
+
+
+def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# Matrix-form derivations (check-derivation)
 
 
 def _walk(node: Node, change: Callable[[Node], list[Node]]) -> list[Node]:

@@ -18,6 +18,7 @@ from typer.exceptions import Abort, TyperException  # noqa: E402
 from backprop_lab import api  # noqa: E402
 from backprop_lab.cli import tables  # noqa: E402
 from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
+from backprop_lab.cli.check_code_cmd import check_code  # noqa: E402
 from backprop_lab.cli.derive_cmd import derive  # noqa: E402
 from backprop_lab.cli.options import (
     TRAINING_OPTIONS,
@@ -577,6 +578,7 @@ def study(
 
 # Commands written in modules of their own, registered here (not by import side effect).
 app.command("check-derivation")(check_derivation)
+app.command("check-code")(check_code)
 app.command("derive")(derive)
 
 
