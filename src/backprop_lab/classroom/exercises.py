@@ -299,7 +299,11 @@ class ClassKeys:
 
 
 def quantity_name(line_eq) -> str:
-    name = TextPrinter()(line_eq.lhs)
+    lhs = line_eq.lhs
+    name = TextPrinter()(lhs)
+    if lhs.kind == "state":  # one per parameter: v[2] of W[2], v[2] of b[2]
+        param = lhs.name.rsplit("_", 1)[-1]  # v_W2 -> W2
+        name = f"{lhs.base}[{lhs.layer}] of {param.rstrip('0123456789')}[{lhs.layer}]"
     return f"{name} after the step" if line_eq.section == "update" else name
 
 
@@ -744,8 +748,8 @@ def make_exercises(
     y: np.ndarray | None = None,
     weights: dict[str, np.ndarray] | None = None,
 ) -> ExerciseSet:
-    if setting.digits < 2 or setting.digits > 8:
-        raise BplabError(f"--digits: between 2 and 8 significant figures, got {setting.digits}")
+    if setting.digits < 2 or setting.digits > 12:
+        raise BplabError(f"--digits: between 2 and 12 significant figures, got {setting.digits}")
     if setting.decimals < 1 or setting.decimals > 3:
         raise BplabError(f"--decimals: 1, 2 or 3, got {setting.decimals}")
     keys: list[Key] = []

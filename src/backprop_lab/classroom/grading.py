@@ -342,6 +342,7 @@ def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Schem
     given = dict(answers.values) if answers else {}
     marks: list[Mark] = []
     diagnosed = False
+    missing: list[str] = []
     for line in worked.lines:
         eq = line.equation
         if eq.lhs.kind == "state" and eq.lhs.name not in env:
@@ -362,6 +363,8 @@ def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Schem
             answer = np.array(raw, np.float64).reshape(q.shape)
         if answer is None:
             status = "missing"
+            if answers is not None and raw is None:
+                missing.append(q.name)
         elif within(answer, q.value, digits) or (deps_ok and within(answer, recomputed, digits)):
             status = "correct"
         elif within(answer, recomputed, digits):
@@ -388,6 +391,8 @@ def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Schem
         )
         env[eq.name] = answer if answer is not None else recomputed
         ok[eq.name] = status == "correct" or (status == "missing" and deps_ok)
+    if missing:
+        problems.append(f"{answers.path.name}: missing {', '.join(missing)}")
     for name in given:
         problems.append(f"{answers.path.name}: {name}: not a quantity of this sheet")
     return StudentGrade(key.student, marks, problems)

@@ -47,7 +47,7 @@ def exercise(
     inputs_given: RowsOpt = None,
     target: TargetsOpt = None,
     decimals: Annotated[int, typer.Option(help="Decimals of the random weights, inputs and targets (1 to 3).")] = 2,
-    digits: Annotated[int, typer.Option(help="Significant figures the sheet asks for (2 to 8).")] = 4,
+    digits: Annotated[int, typer.Option(help="Significant figures the sheet asks for (2 to 12).")] = 4,
     names: Annotated[
         str, typer.Option(help="layered (W[1] entries) or flat (also lists the weights as w1, w2, ... ).")
     ] = "layered",
