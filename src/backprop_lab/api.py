@@ -76,6 +76,8 @@ if TYPE_CHECKING:
 
     from backprop_lab.analysis.comparison import Comparison
     from backprop_lab.classroom.derivation import CheckReport
+    from backprop_lab.classroom.exercises import ExerciseSet
+    from backprop_lab.classroom.grading import GradeReport
     from backprop_lab.experiments.sweep import SweepResult
     from backprop_lab.maths.worked import WorkedExample
     from backprop_lab.results.code_check import CodeCheck, CodeChecks
@@ -111,6 +113,8 @@ COMMANDS: dict[str, str] = {
     "derive": "derive",
     "check-derivation": "check_derivation",
     "check-code": "check_code",
+    "exercise": "exercise",
+    "grade": "grade",
 }
 EXTRA = ("resume", "load")  # train --resume, and reading a run back
 
@@ -348,6 +352,116 @@ def derive(
         ):
             (folder / name).write_text(text, encoding="utf-8")
     return example
+
+
+def exercise(
+    out: PathLike | None = None,
+    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    inputs: int = 2,
+    outputs: int = 2,
+    rows: int = 1,
+    loss: str = "half_squared_error",
+    optimizer: str = "sgd",
+    lr: float | None = 0.5,
+    momentum: float = 0.9,
+    fixed_biases: bool = False,
+    ask: str = "forward,loss,deltas,gradients,update",
+    students: PathLike | None = None,
+    count: int = 1,
+    seed: int = 0,
+    weights: PathLike | None = None,
+    input: Sequence[Any] | None = None,
+    target: Sequence[Any] | None = None,
+    decimals: int = 2,
+    digits: int = 4,
+    names: str = "layered",
+    solutions: bool = False,
+    force: bool = False,
+) -> ExerciseSet:
+    """Personalised exercise sheets and their keys (``bplab exercise``): one training step of a small network
+    with numbers a person can work by hand, one sheet per student (a roster or ``count``), the same
+    ``seed`` giving the same folder byte for byte.
+
+    Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True)``
+    """
+    from backprop_lab.classroom.exercises import Setting, Student, check_ask, make_exercises, read_roster
+    from backprop_lab.runs.record import read_weights
+    from backprop_lab.runs.workflow import new_run_folder
+
+    if names not in ("layered", "flat"):
+        raise BplabError(f"--names: layered or flat, got {names!r}")
+    for name, value, least in (
+        ("--inputs", inputs, 1),
+        ("--outputs", outputs, 1),
+        ("--rows", rows, 1),
+        ("--count", count, 1),
+        ("--seed", seed, 0),
+    ):
+        if value < least:
+            raise BplabError(f"{name}: must be at least {least}, got {value}")
+    x = parse_rows(input, "--input") if input is not None and len(input) else None
+    y = parse_rows(target, "--target") if target is not None and len(target) else None
+    if x is not None:
+        inputs, rows = x.shape[1], len(x)
+    if y is not None:
+        outputs = y.shape[1]
+        if x is not None and len(x) != len(y):
+            raise BplabError(f"--target: {len(y)} rows for {len(x)} --input rows")
+        rows = len(y)
+    setting = Setting(
+        model,
+        inputs,
+        outputs,
+        rows,
+        loss,
+        optimizer,
+        lr,
+        momentum,
+        fixed_biases,
+        check_ask(ask),
+        digits,
+        decimals,
+        names,
+        seed,
+    )
+    spec = setting.spec()
+    setting.config()
+    if spec.output_shape != (outputs,):
+        raise BplabError(f"--target: the model has {spec.output_shape[0]} outputs, the targets {outputs} values")
+    if any(i.spec.kind != "dense" for i in spec.infos):
+        raise BplabError(f"--model {model}: exercises are set for dense networks (mlp:...)")
+    w = read_weights(Path(weights), spec) if weights is not None else None
+    roster = (
+        read_roster(Path(students))
+        if students is not None
+        else [Student(f"s{i + 1:0{len(str(count))}d}") for i in range(count)]
+    )
+    result = make_exercises(setting, roster, x, y, w)
+    if out is not None:
+        result.write(new_run_folder(Path(out), force), solutions)
+    return result
+
+
+def grade(
+    keys: PathLike, answers: PathLike, out: PathLike | None = None, scheme: PathLike | None = None, force: bool = False
+) -> GradeReport:
+    """Grade answer files against the keys of ``bplab exercise`` (``bplab grade``), with error carried forward:
+    each quantity recomputed from the student's own earlier answers. A bad answer file is one line in
+    ``problems``; the rest of the class is still graded.
+
+    Example: ``report = bl.grade("exam", "answers/", out="graded"); report.gradebook(); report.to_csv()``
+    """
+    from backprop_lab.classroom.exercises import ClassKeys
+    from backprop_lab.classroom.grading import Scheme, grade_class
+    from backprop_lab.runs.workflow import new_run_folder
+
+    class_keys = ClassKeys.read(Path(keys))
+    names = [q.name for q in class_keys.keys[0].quantities]
+    marking = Scheme.read(Path(scheme), names) if scheme is not None else Scheme()
+    report = grade_class(class_keys, Path(answers), marking)
+    if out is not None:
+        report.write(new_run_folder(Path(out), force))
+    return report
 
 
 def check_derivation(

@@ -20,6 +20,8 @@ from backprop_lab.cli import tables  # noqa: E402
 from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
 from backprop_lab.cli.check_code_cmd import check_code  # noqa: E402
 from backprop_lab.cli.derive_cmd import derive  # noqa: E402
+from backprop_lab.cli.exercise_cmd import exercise  # noqa: E402
+from backprop_lab.cli.grade_cmd import grade  # noqa: E402
 from backprop_lab.cli.options import (
     TRAINING_OPTIONS,
     AlphaOpt,
@@ -580,6 +582,8 @@ def study(
 app.command("check-derivation")(check_derivation)
 app.command("check-code")(check_code)
 app.command("derive")(derive)
+app.command("exercise")(exercise)
+app.command("grade")(grade)
 
 
 def main() -> None:

@@ -1,0 +1,161 @@
+"""Grading with error carried forward, on random networks and seeds: the key copied gets full marks, one early
+slip gives one wrong and the later quantities correct from an earlier error, a later slip loses only its own
+quantity, rounding as the sheet says never costs a mark, a copied classmate is flagged, and every bad answer
+file gets its one-line message while the class is still graded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers.cli import bplab
+
+import backprop_lab as bl
+from backprop_lab.classroom.exercises import asked, fmt, round_sig, start_env, step
+from backprop_lab.maths.equations import derive
+from backprop_lab.maths.expr import evaluate
+
+
+def by_hand(setting, key, slip=None, change=None):
+    """A student working the sheet in order, rounding each answer as the sheet says and going on from the
+    rounded value; ``change`` alters the answer to ``slip`` (a mistake), independently of the grader's code."""
+    d = derive(setting.spec(), setting.config())
+    worked = step(setting, key.x, key.y, key.weights, "")
+    env = start_env(setting, d, key)
+    names = {id(line): q.name for line, q in zip(asked(setting, worked), key.quantities)}
+    answers = {}
+    for line in worked.lines:
+        eq = line.equation
+        if eq.lhs.kind == "state" and eq.lhs.name not in env:
+            env[eq.lhs.name] = np.zeros_like(env[eq.lhs.name.rsplit("_", 1)[-1]])
+        value = np.asarray(evaluate(eq.rhs, env), np.float64)
+        name = names.get(id(line))
+        if name is not None:
+            if name == slip:
+                value = change(value)
+            value = round_sig(value, setting.digits)
+            answers[name] = value
+        env[eq.name] = value
+    return answers
+
+
+def write(path, answers, digits):
+    rows = ["quantity,values"] + [f'"{n}",' + " ".join(fmt(v, digits) for v in np.ravel(a)) for n, a in answers.items()]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+CASES = [
+    ("mlp:2/act=sigmoid/out=sigmoid", "half_squared_error", "sgd", 1, 11),
+    ("mlp:3/act=relu/out=sigmoid", "mse", "sgd", 2, 12),
+    ("mlp:2/act=tanh/out=sigmoid", "half_squared_error", "momentum", 2, 13),
+]
+
+
+@pytest.mark.parametrize("model, loss, optimizer, rows, seed", CASES)
+def test_error_carried_forward(tmp_path, model, loss, optimizer, rows, seed):
+    ex = bl.exercise(out=tmp_path / "ex", model=model, loss=loss, optimizer=optimizer, rows=rows, count=5, seed=seed)
+    s = ex.setting
+    keys = [sheet.key for sheet in ex.sheets]
+    names = [q.name for q in keys[0].quantities]
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    # s1 copies its key; s2 works by hand with rounding; s3 slips early (A[1]); s4 slips late; s5 copies s1
+    write(answers / "s1.csv", {q.name: q.rounded for q in keys[0].quantities}, s.digits)
+    write(answers / "s2.csv", by_hand(s, keys[1]), s.digits)
+    write(answers / "s3.csv", by_hand(s, keys[2], "A[1]", lambda v: v + 0.05), s.digits)
+    late = "dW[1]"
+    write(answers / "s4.csv", by_hand(s, keys[3], late, lambda v: v * 3), s.digits)
+    write(answers / "s5.csv", {q.name: q.rounded for q in keys[0].quantities}, s.digits)
+    report = bl.grade(tmp_path / "ex", answers, out=tmp_path / "graded")
+    g = {x.student.id: x for x in report.students}
+    full = g["s1"].out_of
+    assert g["s1"].total == full and g["s2"].total == full
+    assert all(m.status == "correct" for m in g["s2"].marks)  # rounding as the sheet says costs nothing
+    s3 = [m.status for m in g["s3"].marks]
+    assert s3.count("wrong") == 1 and g["s3"].mark("A[1]").status == "wrong"
+    after = s3[names.index("A[1]") + 1 :]
+    assert "carried" in after and set(after) <= {"carried", "correct"}
+    assert g["s3"].mark("A[2]").status == "carried" and g["s3"].total == full - 1
+    s4 = {m.quantity: m.status for m in g["s4"].marks}
+    assert s4[late] == "wrong" and g["s4"].total == full - 1
+    assert all(s4[n] == "correct" for n in names[: names.index(late)])
+    assert g["s4"].mark(late).mistake == "no known mistake reproduces it"
+    assert g["s5"].closer_to == "s1" and g["s1"].closer_to is None and g["s2"].closer_to is None
+    # with no credit for carried answers, the early slip costs its later quantities too
+    scheme = tmp_path / "scheme.toml"
+    scheme.write_text("[points]\ndefault = 1\nL = 3\n[credit]\ncarried = 0.0\n")
+    strict = {x.student.id: x for x in bl.grade(tmp_path / "ex", answers, scheme=scheme).students}
+    assert strict["s1"].out_of == full + 2
+    assert strict["s3"].total == strict["s3"].out_of - sum(
+        m.out_of for m in strict["s3"].marks if m.status != "correct"
+    )
+    assert strict["s3"].total < strict["s3"].out_of - 1
+    csv_text = (tmp_path / "graded" / "gradebook.csv").read_text()
+    assert csv_text.splitlines()[0].startswith("id,name,Z[1],") and csv_text.splitlines()[0].endswith("total,flag")
+    assert (tmp_path / "graded" / "feedback" / "s3.html").is_file() and (tmp_path / "graded" / "summary.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "slip, change, mistake",
+    [
+        ("δ[2]", lambda v: -v, "wrong sign"),
+        ("dW[2]", lambda v: v.T if v.shape[0] == v.shape[1] else v, "transposed"),
+        ("δ[1]", None, "missing activation derivative"),
+        ("L", None, "missing 1/m"),
+    ],
+)
+def test_the_first_wrong_quantity_is_diagnosed(tmp_path, slip, change, mistake):
+    ex = bl.exercise(out=tmp_path / "ex", rows=2, count=1, seed=4)
+    s, key = ex.setting, ex.sheets[0].key
+    if mistake == "missing activation derivative":
+        honest = by_hand(s, key)
+        a1 = honest["A[1]"]
+        change = lambda v: v / (a1 * (1 - a1))  # noqa: E731 - δ[1] without σ'(Z[1]) = A[1](1 - A[1])
+    if mistake == "missing 1/m":
+        change = lambda v: v * 2  # noqa: E731 - two rows, the mean not taken
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    write(answers / "s1.csv", by_hand(s, key, slip, change), s.digits)
+    grade = bl.grade(tmp_path / "ex", answers).students[0]
+    assert grade.mark(slip).status == "wrong" and grade.mark(slip).mistake == mistake
+
+
+def test_every_bad_answer_file_gets_its_line_and_the_class_is_still_graded(tmp_path):
+    ex = bl.exercise(out=tmp_path / "ex", count=8, seed=9)
+    keys = {sheet.student.id: sheet.key for sheet in ex.sheets}
+    good = {sid: {q.name: q.rounded for q in k.quantities} for sid, k in keys.items()}
+    a = tmp_path / "answers"
+    a.mkdir()
+    write(a / "s1.csv", good["s1"], 4)
+    write(a / "s2.csv", {k: v for k, v in good["s2"].items() if k != "L"}, 4)  # missing quantity
+    write(a / "s3.csv", {**good["s3"], "Q[9]": np.array([1.0])}, 4)  # an extra one
+    write(a / "s4.csv", {**good["s4"], "Z[1]": np.array([1.0, 2.0, 3.0])}, 4)  # wrong number of values
+    (a / "s5.csv").write_text("quantity,values\nZ[1],0.1 abc\n", encoding="utf-8")  # not a number
+    write(a / "zz.csv", good["s6"], 4)  # unknown student
+    (a / "s7.json").write_text('{"Z[1]": [', encoding="utf-8")  # unreadable
+    (a / "s8.toml").write_text('id = "s8"\n"L" = 0.1\n', encoding="utf-8")  # TOML with an id, one quantity
+    result = bplab("grade", tmp_path / "ex", a, "--out", tmp_path / "graded")
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    for line in (
+        "s2.csv: missing L",
+        "s3.csv: Q[9]: not a quantity of this sheet",
+        "s4.csv: Z[1]: 3 values, expected 2",
+        "s5.csv: Z[1]: 'abc' is not a number",
+        "zz.csv: no sheet for student 'zz'",
+        "s7.json: not valid JSON",
+    ):
+        assert line in err, (line, err)
+    assert "Traceback" not in err
+    book = (tmp_path / "graded" / "gradebook.csv").read_text().splitlines()
+    assert len(book) == 1 + 8  # every student of the keys has a row
+    rows = {r.split(",")[0]: r for r in book[1:]}
+    assert rows["s1"].split(",")[-2] == "15" and rows["s2"].split(",")[-2] == "14"
+    report = bl.grade(tmp_path / "ex", a)
+    assert report.students[0].student.id == "s1" and report.students[1].mark("L").status == "missing"
+
+
+def test_unusable_keys_exit_2(tmp_path):
+    (tmp_path / "keys.json").write_text('{"format": "something else"}')
+    (tmp_path / "a.csv").write_text("quantity,values\n")
+    result = bplab("grade", tmp_path / "keys.json", tmp_path / "a.csv")
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "not a bplab exercise key" in result.stderr
