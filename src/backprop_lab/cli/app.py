@@ -19,6 +19,7 @@ from backprop_lab import api  # noqa: E402
 from backprop_lab.cli import tables  # noqa: E402
 from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
 from backprop_lab.cli.derive_cmd import derive  # noqa: E402
+from backprop_lab.cli.explore_cmd import explore  # noqa: E402
 from backprop_lab.cli.options import (
     TRAINING_OPTIONS,
     AlphaOpt,
@@ -578,6 +579,7 @@ def study(
 # Commands written in modules of their own, registered here (not by import side effect).
 app.command("check-derivation")(check_derivation)
 app.command("derive")(derive)
+app.command("explore")(explore)
 
 
 def main() -> None:
