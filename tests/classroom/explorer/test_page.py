@@ -233,6 +233,9 @@ def test_larger_networks_and_other_optimizers_agree_with_derive(browser, tmp_pat
     if "data" in options:
         assert any("heat maps" in n for n in page.notes)
         assert browser.execute_script("return document.querySelectorAll('#value-table canvas').length") > 0
+        _open(browser, page.path, 800)
+        scroll, inner = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= inner, "horizontal scrolling at 800 px"
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 

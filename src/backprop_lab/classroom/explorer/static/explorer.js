@@ -462,7 +462,7 @@ if (typeof document !== "undefined") (function page() {
       box.innerHTML = "";
       table = document.createElement("table");
       table.className = "values";
-      table.innerHTML = "<thead><tr><th scope='col'>value</th><th scope='col'>shape</th><th scope='col'>numbers</th></tr></thead>";
+      table.innerHTML = "<colgroup><col class='name'><col class='shape'><col></colgroup><thead><tr><th scope='col'>value</th><th scope='col'>shape</th><th scope='col'>numbers</th></tr></thead>";
       const given = document.createElement("tbody");
       given.id = "given";
       D.editable_names.forEach((n) => given.append(valueRow(n, state.start[n], D.editable && state.start[n].data.length <= D.max_entries, "given")));
