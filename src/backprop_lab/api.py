@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Unpack
 
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from backprop_lab.analysis.comparison import Comparison
     from backprop_lab.classroom.derivation import CheckReport
     from backprop_lab.classroom.exercises import ExerciseSet
+    from backprop_lab.classroom.explorer.page import ExplorerPage
     from backprop_lab.classroom.grading import GradeReport
     from backprop_lab.experiments.sweep import SweepResult
     from backprop_lab.maths.worked import WorkedExample
@@ -111,6 +113,7 @@ COMMANDS: dict[str, str] = {
     "blend": "blend",
     "study": "study",
     "derive": "derive",
+    "explore": "explore",
     "check-derivation": "check_derivation",
     "check-code": "check_code",
     "exercise": "exercise",
@@ -256,43 +259,48 @@ def parse_rows(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def derive(
-    model: str = "mlp:2/act=sigmoid/out=sigmoid",
-    input: Sequence[Any] | None = None,
-    target: Sequence[Any] | None = None,
-    data: str | None = None,
-    data_dir: PathLike | None = None,
-    rows: int = 1,
-    weights: PathLike | None = None,
-    run: PathLike | None = None,
-    seed: int = 0,
-    init: str = "glorot_uniform",
-    loss: str = "mse",
-    optimizer: str = "sgd",
-    lr: float | None = None,
-    l2: float = 0.0,
-    momentum: float = 0.9,
-    steps: int = 1,
-    fixed_biases: bool = False,
-    digits: int = 6,
-    max_entries: int = 24,
-    out: PathLike | None = None,
-    force: bool = False,
-) -> WorkedExample:
-    """A worked example (``bplab derive``): forward values, deltas, gradients and updated weights, each
-    as its equation with symbols, then with the numbers substituted, then the result.
+@dataclass
+class WorkedSetup:
+    """What a worked example starts from (``derive`` and ``explore`` read the same options the same way)."""
 
-    Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
-    input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
-    """
+    spec: Any
+    config: Any
+    weights: dict[str, Any]
+    x: Any
+    y: Any
+    masks: dict[str, Any] | None
+    title: str
+
+
+def worked_setup(
+    model: str,
+    input: Sequence[Any] | None,
+    target: Sequence[Any] | None,
+    data: str | None,
+    data_dir: PathLike | None,
+    rows: int,
+    weights: PathLike | None,
+    run: PathLike | None,
+    seed: int,
+    init: str,
+    loss: str,
+    optimizer: str,
+    lr: float | None,
+    l2: float,
+    momentum: float,
+) -> WorkedSetup:
+    """The network, weights, rows and training settings of a worked example, validated as ``bplab derive`` does."""
+    import numpy as np
+
+    from backprop_lab.maths.equations import derive as derivation_of
+    from backprop_lab.options.config import TrainConfig
+    from backprop_lab.runs.record import load_run, read_weights
+    from backprop_lab.spec.model import parse_model
 
     input = input if input is not None and len(input) else None
     target = target if target is not None and len(target) else None
     for name, value, least in (
-        ("--steps", steps, 1),
         ("--rows", rows, 1),
-        ("--digits", digits, 1),
-        ("--max-entries", max_entries, 1),
         ("--seed", seed, 0),
     ):
         if value < least:
@@ -342,7 +350,59 @@ def derive(
     derivation = derivation_of(spec, config)
     masks = dropout_masks(derivation, len(x), seed) if derivation.masks else None
     title = f"{model}: {source}, {where}; {loss}, {optimizer} lr {config.learning_rate:g}"
-    example = worked_example(spec, config, w, x, y, steps, fixed_biases, digits, max_entries, masks, title)
+    return WorkedSetup(spec, config, w, x, y, masks, title)
+
+
+def derive(
+    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    input: Sequence[Any] | None = None,
+    target: Sequence[Any] | None = None,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    rows: int = 1,
+    weights: PathLike | None = None,
+    run: PathLike | None = None,
+    seed: int = 0,
+    init: str = "glorot_uniform",
+    loss: str = "mse",
+    optimizer: str = "sgd",
+    lr: float | None = None,
+    l2: float = 0.0,
+    momentum: float = 0.9,
+    steps: int = 1,
+    fixed_biases: bool = False,
+    digits: int = 6,
+    max_entries: int = 24,
+    out: PathLike | None = None,
+    force: bool = False,
+) -> WorkedExample:
+    """A worked example (``bplab derive``): forward values, deltas, gradients and updated weights, each
+    as its equation with symbols, then with the numbers substituted, then the result.
+
+    Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
+    input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
+    """
+    from backprop_lab.runs.workflow import new_run_folder
+
+    for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
+        if value < least:
+            raise BplabError(f"{name}: must be at least {least}, got {value}")
+    setup = worked_setup(
+        model, input, target, data, data_dir, rows, weights, run, seed, init, loss, optimizer, lr, l2, momentum
+    )
+    example = worked_example(
+        setup.spec,
+        setup.config,
+        setup.weights,
+        setup.x,
+        setup.y,
+        steps,
+        fixed_biases,
+        digits,
+        max_entries,
+        setup.masks,
+        setup.title,
+    )
     if out is not None:
         folder = new_run_folder(Path(out), force)
         for name, text in (
@@ -385,7 +445,6 @@ def exercise(
     Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True)``
     """
     from backprop_lab.classroom.exercises import Setting, Student, check_ask, make_exercises, read_roster
-    from backprop_lab.runs.record import read_weights
     from backprop_lab.runs.workflow import new_run_folder
 
     if names not in ("layered", "flat"):
@@ -462,6 +521,76 @@ def grade(
     if out is not None:
         report.write(new_run_folder(Path(out), force))
     return report
+
+
+def explore(
+    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    input: Sequence[Any] | None = None,
+    target: Sequence[Any] | None = None,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
+    rows: int = 1,
+    weights: PathLike | None = None,
+    run: PathLike | None = None,
+    seed: int = 0,
+    init: str = "glorot_uniform",
+    loss: str = "mse",
+    optimizer: str = "sgd",
+    lr: float | None = None,
+    l2: float = 0.0,
+    momentum: float = 0.9,
+    steps: int = 20,
+    fixed_biases: bool = False,
+    digits: int = 6,
+    max_entries: int = 24,
+    layout: str = "tb",
+    out: PathLike | None = None,
+    force: bool = False,
+) -> ExplorerPage:
+    """One offline HTML page that steps through a training step of MODEL with real numbers (``bplab explore``):
+    the computation graphs, the equations and every value, recomputed in the page when a number is edited.
+    Takes ``derive``'s options; ``steps`` is how many steps the page's "Train" button takes at first, ``layout``
+    the graphs' direction ("tb" top to bottom, "lr" left to right). Shows the page inside a notebook.
+
+    Example: ``bl.explore(weights="examples/published-2-2-2.json", input=["0.05,0.10"], target=["0.01,0.99"],
+    loss="half_squared_error", lr=0.5, out="page.html", force=True).size``
+    """
+    from backprop_lab.classroom.explorer.page import ExplorerPage, build_page_data, render_html
+    from backprop_lab.core.files import atomic_write, make_folder
+
+    for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
+        if value < least:
+            raise BplabError(f"{name}: must be at least {least}, got {value}")
+    if layout not in ("tb", "lr"):
+        raise BplabError(f"--layout: expected tb (top to bottom) or lr (left to right), got {layout!r}")
+    path = _out(out)
+    if path is not None:
+        if path.is_dir():
+            raise BplabError(f"--out {path}: is a folder; give the page's file name (page.html)")
+        if path.exists() and not force:
+            raise BplabError(f"--out {path}: already exists (--force replaces it)")
+    setup = worked_setup(
+        model, input, target, data, data_dir, rows, weights, run, seed, init, loss, optimizer, lr, l2, momentum
+    )
+    page = build_page_data(
+        setup.spec,
+        setup.config,
+        setup.weights,
+        setup.x,
+        setup.y,
+        setup.masks,
+        setup.title,
+        fixed_biases,
+        steps,
+        digits,
+        max_entries,
+        layout,
+    )
+    text = render_html(page)
+    if path is not None:
+        make_folder(path.parent)
+        atomic_write(path, text.encode("utf-8"))
+    return ExplorerPage(setup.title, text, path, page.notes, page)
 
 
 def check_derivation(

@@ -21,6 +21,7 @@ from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
 from backprop_lab.cli.check_code_cmd import check_code  # noqa: E402
 from backprop_lab.cli.derive_cmd import derive  # noqa: E402
 from backprop_lab.cli.exercise_cmd import exercise  # noqa: E402
+from backprop_lab.cli.explore_cmd import explore  # noqa: E402
 from backprop_lab.cli.grade_cmd import grade  # noqa: E402
 from backprop_lab.cli.options import (
     TRAINING_OPTIONS,
@@ -584,6 +585,7 @@ app.command("check-code")(check_code)
 app.command("derive")(derive)
 app.command("exercise")(exercise)
 app.command("grade")(grade)
+app.command("explore")(explore)
 
 
 def main() -> None:

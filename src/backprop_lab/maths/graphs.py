@@ -52,6 +52,7 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     direction: str = "LR"
+    exprs: dict[str, Expr] = field(default_factory=dict)  # node id -> the expression whose value the node holds
 
     def add(self, node: Node) -> str:
         self.nodes.append(node)
@@ -100,6 +101,7 @@ class _Builder:
             if s.name in self.values and kind != "saved":
                 text += "\n" + self.annotate(self.values[s.name])
             self.g.add(Node(node_id, text, kind, s.shape))
+            self.g.exprs[node_id] = s
             self.made[s.name] = node_id
         return self.made[s.name]
 
@@ -116,6 +118,7 @@ class _Builder:
         inputs = [(c, self.build(c)) for c in e.children()]
         self.count += 1
         node_id = self.g.add(Node(f"{self.g.name}_op{self.count}", label(e), "op", shape(e)))
+        self.g.exprs[node_id] = e
         for c, cid in inputs:
             if cid is not None:
                 dashed = self.g.node(cid).kind == "saved"
@@ -149,17 +152,20 @@ def forward_graph(d: Derivation, values: Mapping[str, Any] | None = None) -> Gra
         "\n" + stats_text(values["loss"]) if values and "loss" in values and penalty is None else ""
     )
     loss_node = g.add(Node("loss", loss_label, "loss", ()))
+    g.exprs[loss_node] = data_term if penalty is not None else loss_eq.lhs
     for s in symbols(data_term):
         if s.kind not in _SCALAR_KINDS:
             g.link(b.made.get(s.name) or b.leaf(s), loss_node, b.edge_label(s))
     if penalty is not None:
         reg = g.add(Node("l2", f"L2 penalty λ={d.config.l2:g}", "op", ()))
+        g.exprs[reg] = penalty
         for s in symbols(penalty):
             if s.kind == "param":
                 g.link(b.made[s.name], reg, "")
         total = g.add(
             Node("total", "L = loss + penalty" + ("\n" + stats_text(values["loss"]) if values else ""), "loss", ())
         )
+        g.exprs[total] = loss_eq.lhs
         g.link(loss_node, total, "scalar")
         g.link(reg, total, "scalar")
     return g
@@ -175,6 +181,7 @@ def backward_graph(d: Derivation, values: Mapping[str, Any] | None = None) -> Gr
 
     b = _Builder(g, leaf_kind, values, norm_text)
     start = g.add(Node("dL", "dL/dL = 1", "loss", ()))
+    g.exprs[start] = Const(1.0)
     for eq in d.section("output delta") + [e for e in d.equations if e.section in ("backward", "gradients")]:
         root = b.build(eq.rhs)
         kind = "grad" if eq.name.startswith("delta") else "param"
@@ -182,6 +189,7 @@ def backward_graph(d: Derivation, values: Mapping[str, Any] | None = None) -> Gr
         if values is not None and eq.name in values:
             text += "\n" + norm_text(values[eq.name])
         node = g.add(Node(eq.name, text, kind, eq.lhs.shape))
+        g.exprs[node] = eq.lhs
         if eq.section == "output delta":
             g.link(start, root, f"∂L/∂Z[{eq.layer}]")
         g.link(root, node, shape_text(eq.lhs.shape))
