@@ -365,6 +365,8 @@ def transfer(
     """Reuse a trained network for a two-class task: frozen base + new sigmoid head, optional fine-tuning,
     compared with training the same network from scratch (the loss is always binary cross-entropy).
 
+    Example: bplab train --engine scratch --data mnist-5k --model cnn:32,64,64 --epochs 2 --out runs/cnn
+
     Example: bplab transfer --from runs/cnn --classes 3,8 --finetune --out runs/transfer
     """
     result = api.transfer(

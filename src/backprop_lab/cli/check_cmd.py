@@ -57,7 +57,9 @@ def check_derivation(
     off-by-one, unknown-layer, ...) and its correct chain in the same notation.
     Exit code 0: all correct; 1: some equation is wrong; 2: unreadable file, unparsable line or bad model.
 
-    Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
+    Example: bplab check-derivation --show-chains --model mlp:16,8,4 > chains.txt
+
+    Example: bplab check-derivation chains.txt --model mlp:16,8,4 --data digits
     """
     result = api.check_derivation(file, model=model, data=data, data_dir=data_dir, l2=l2, show_chains=show, latex=latex)
     if isinstance(result, Chains):
