@@ -49,7 +49,7 @@ bench: $(STAMP)
 
 # The documentation site, built offline into site/ (open site/index.html); any warning fails the build.
 docs: $(DOCS_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/mkdocs build --strict --quiet
 
 clean:
 	rm -rf $(VENV) runs site .pytest_cache
