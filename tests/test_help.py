@@ -4,6 +4,10 @@ every command (leaf) shows an example. Each runs as the real command in a subpro
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
 import pytest
 import typer
 from helpers.cli import bplab
@@ -40,3 +44,41 @@ def test_help(path, group):
     assert "Usage:" in result.stdout
     if not group:
         assert "Example" in result.stdout, f"`bplab {' '.join(path)} --help` shows no example"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKES = {"--out", "--keras", ">", "--weights-out", "--script"}  # what follows these an example writes
+USER_DATA = {"--data-dir"}  # the user's own data folder, named as an example of one
+
+
+def help_examples() -> list[list[str]]:
+    """Every `Example: bplab ...` of every command's --help, split as a shell would (`A && B` is two)."""
+    examples = []
+    for _, command, group in walk(typer.main.get_command(app)):
+        if group:
+            continue
+        for text in re.findall(r"Example: (bplab .*?)(?:\n\n|\Z)", command.help or "", flags=re.S):
+            for part in " ".join(text.split()).split("&&"):
+                examples.append(shlex.split(part.strip())[1:])
+    return examples
+
+
+def looks_like_a_path(arg: str) -> bool:
+    return "/" in arg and ":" not in arg or bool(re.search(r"\.(json|toml|txt|csv|keras|npz|py)$", arg))
+
+
+def test_every_help_example_names_a_file_that_exists_or_that_an_example_makes():
+    examples = help_examples()
+    made = {args[i + 1] for args in examples for i, a in enumerate(args[:-1]) if a in MAKES}
+    assert "runs/mnist" in made and "chains.txt" in made  # the walk reads the examples' outputs
+    for args in examples:
+        for i, arg in enumerate(args):
+            before = args[i - 1] if i else ""
+            if before in MAKES | USER_DATA or not looks_like_a_path(arg):
+                continue
+            assert (ROOT / arg).exists() or arg in made, f"`bplab {' '.join(args)}` names {arg}: no such file"
+
+
+def test_the_help_example_check_catches_a_missing_file():
+    assert looks_like_a_path("mazur.json") and not (ROOT / "mazur.json").exists()
+    assert not looks_like_a_path("mlp:2/act=sigmoid/out=sigmoid") and not looks_like_a_path("0.05,0.10")

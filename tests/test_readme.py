@@ -98,3 +98,49 @@ def test_the_readme_model_file_example_builds_on_every_bundled_data_set(tmp_path
         result = bplab("summary", spec, "--data", data)
         assert result.returncode == 0, f"{data}: {result.stderr[-500:]}"
         assert "dense" in result.stdout.lower()
+
+
+# --- the README's own figures agree with each other and with the tool -----------------------------
+
+
+def test_the_readme_is_for_users_and_short():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 450
+    diary = re.findall(r"\bissue \d+|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth) round\b", text)
+    assert not diary, f"development diary in the README (it belongs in docs/performance.md): {diary}"
+
+
+def test_make_demo_runs_what_the_readme_says():
+    recipe = re.search(r"^demo:.*\n\t(.*)$", (README.parent / "Makefile").read_text(), flags=re.M).group(1)
+    data = recipe.split("--data ")[1].split()[0]
+    said = [line for line in README.read_text().splitlines() if line.startswith("make demo")]
+    assert said and all(data in line for line in said), (data, said)
+    others = {"digits", "fashion-mnist", "cifar10"} - {data}
+    assert not any(name in line for line in said for name in others)
+
+
+def test_the_parameter_counts_the_readme_states_are_the_tools():
+    import backprop_lab as bl
+
+    claims = re.findall(r"bplab summary (\S+) --data (\S+) .*# ([\d,]+) parameters", README.read_text())
+    assert claims
+    for model, data, count in claims:
+        assert bl.model(model, data=data).summary().total == int(count.replace(",", ""))
+
+
+def test_the_benchmark_table_is_the_measured_one():
+    """Each row of the README's table is the same network, engine and figures as in benchmarks/results.md."""
+    results = (README.parent / "benchmarks" / "results.md").read_text()
+    date = re.match(r"Measured (\d{4}-\d\d-\d\d)", results).group(1)
+    assert f"measured {date}" in README.read_text()
+    measured = {}
+    for line in results.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith(("mlp:", "cnn:")):
+            measured[(cells[0], cells[1])] = (cells[3], cells[4], cells[5])
+    rows = re.findall(
+        r"^\| ((?:mlp|cnn):\S+) \| ([^|]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", README.read_text(), re.M
+    )
+    assert len(rows) >= 8
+    for network, engine, *figures in rows:
+        assert measured[(network, engine.strip())] == tuple(figures), (network, engine)

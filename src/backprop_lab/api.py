@@ -171,7 +171,7 @@ def data(name: str, data_dir: PathLike | None = None) -> DataInfo:
 
 def model(description: str, data: str = "mnist-5k", data_dir: PathLike | None = None) -> Model:
     """A model built from its shorthand or spec file on a data set's input shape; ``.summary()`` is
-    ``bplab summary``'s table.
+    ``bplab summary``'s table and ``.initial_weights(seed=...)`` the starting weights every engine uses.
 
     Example: ``bl.model("cnn:32,64,64", data="mnist-5k").summary().total``
     """
@@ -726,7 +726,10 @@ def train(
 ) -> Run:
     """Train MODEL on a data set with one engine into a resumable run folder (``bplab train``).
     ``out`` defaults to runs/TIMESTAMP-ENGINE-DATA. Returns the run: ``run.test.accuracy``,
-    ``run.test.per_class[3].f1``, ``run.history.epochs[-1].test_loss``, ``run.folder``.
+    ``run.test.per_class[3].f1``, ``run.history.epochs[-1].test_loss``, ``run.folder``, and
+    ``run.weights``, the trained weights as a dict of NumPy arrays with the flat keys of ``weights.npz``
+    (``run.weights["dense_0/kernel"]`` is the first layer's ``(in, out)`` kernel). The starting weights
+    are ``bl.model(model, data=data).initial_weights(seed=seed, init=init)``.
 
     Example: ``bl.train(engine="scratch", data="digits", model="mlp:16", epochs=2, out="runs/digits", force=True)``
     """

@@ -47,6 +47,7 @@ from backprop_lab.cli.output import emit_json, out  # noqa: E402
 from backprop_lab.core.errors import BplabError, printable  # noqa: E402
 from backprop_lab.options.config import TrainConfig  # noqa: E402
 from backprop_lab.options.registry import options_of  # noqa: E402
+from backprop_lab.runs.record import save_weights  # noqa: E402
 from backprop_lab.runs.workflow import inspect_run
 from backprop_lab.training import Interrupted
 
@@ -70,12 +71,30 @@ def summary(
     data: DataOpt = "mnist-5k",
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    weights_out: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Also write the starting weights every engine trains from (for --seed and --init) to this .npz file."
+        ),
+    ] = None,
+    seed: SeedOpt = 0,
+    init: InitOpt = "he_normal",
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --weights-out file.")] = False,
 ):
     """Print a Keras-style summary of MODEL on a data set's input shape.
 
     Example: bplab summary cnn:32,64,64 --data mnist-5k
+
+    Example: bplab summary mlp:16 --data digits --seed 3 --weights-out start.npz
     """
-    result = api.model(model, data, data_dir).summary()
+    built = api.model(model, data, data_dir)
+    if weights_out is not None:
+        if weights_out.suffix != ".npz":
+            raise BplabError(f"--weights-out {weights_out}: the file name must end in .npz (NumPy's archive)")
+        if weights_out.exists() and not force:
+            raise BplabError(f"--weights-out {weights_out}: file exists; choose another name or pass --force")
+        save_weights(weights_out, built.initial_weights(seed=seed, init=init))
+    result = built.summary()
     if as_json:
         return emit_json(result.to_dict())
     out.print(
@@ -85,6 +104,8 @@ def summary(
         f"Total params: {result.total:,}\nTrainable params: {result.trainable:,}\n"
         f"Non-trainable params: {result.non_trainable:,}"
     )
+    if weights_out is not None:
+        out.print(f"starting weights (seed {seed}, {init}): {weights_out}")
 
 
 @data_app.command("info")
@@ -368,6 +389,8 @@ def transfer(
 ):
     """Reuse a trained network for a two-class task: frozen base + new sigmoid head, optional fine-tuning,
     compared with training the same network from scratch (the loss is always binary cross-entropy).
+
+    Example: bplab train --engine scratch --data mnist-5k --model cnn:32,64,64 --epochs 2 --out runs/cnn
 
     Example: bplab transfer --from runs/cnn --classes 3,8 --finetune --out runs/transfer
     """

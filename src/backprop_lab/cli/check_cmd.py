@@ -71,7 +71,9 @@ def check_derivation(
     Exit code 0: all correct; 1: some line is wrong; 2: a line cannot be read (the rest still judged),
     or an unreadable file or bad model.
 
-    Example: bplab check-derivation my-derivation.txt --model mlp:16,8,4 --data digits
+    Example: bplab check-derivation --show-chains --model mlp:16,8,4 > chains.txt
+
+    Example: bplab check-derivation chains.txt --model mlp:16,8,4 --data digits
 
     Example: bplab check-derivation --show-chains --form matrix --layout columns --model mlp:16
     """

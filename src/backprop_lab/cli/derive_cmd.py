@@ -63,7 +63,8 @@ def derive(
     """A worked example: the forward values, deltas, gradients and updated weights of MODEL, each as its
     equation with symbols, then with the numbers substituted, then the result.
 
-    Example: bplab derive --model mlp:2/act=sigmoid/out=sigmoid --weights mazur.json --input 0.05,0.10 --target 0.01,0.99 --loss half_squared_error --lr 0.5 --fixed-biases
+    Example: bplab derive --model mlp:2/act=sigmoid/out=sigmoid --weights examples/published-2-2-2.json
+    --input 0.05,0.10 --target 0.01,0.99 --loss half_squared_error --optimizer sgd --lr 0.5 --fixed-biases
     """
     example = api.derive(
         model,

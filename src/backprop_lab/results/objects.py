@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
+from backprop_lab.numerics.initializers import init_weights
+from backprop_lab.options.registry import config_from_options
 from backprop_lab.spec.model import ModelSpec, summary_document
 from backprop_lab.viz import html
 from backprop_lab.viz.display import graph_svg
@@ -76,6 +80,16 @@ class Model:
     @property
     def parameters(self) -> int:
         return sum(self.spec.count_params())
+
+    def initial_weights(self, seed: int = 0, init: str = "he_normal", dtype: str = "float32") -> dict[str, np.ndarray]:
+        """The starting weights every engine trains from for this seed and initialiser (``bplab summary
+        --weights-out``): flat keys as in ``weights.npz`` (``dense_0/kernel`` is ``(in, out)``, conv kernels
+        ``HWIO``), biases zero. ``bl.train(..., seed=seed, init=init)`` starts from exactly these.
+
+        Example: ``bl.model("mlp:16", data="digits").initial_weights(seed=3)["dense_0/kernel"].shape`` is ``(64, 16)``.
+        """
+        config = config_from_options({"seed": seed, "init": init, "dtype": dtype})
+        return init_weights(self.spec.param_shapes(), config.init, config.seed, config.dtype)
 
     def __repr__(self) -> str:
         return (

@@ -35,6 +35,14 @@ FORMAT = "backprop-lab-run/1"
 
 @dataclass
 class Run(Displayable):
+    """A trained (or loaded) run: ``run.weights`` holds the final weights as NumPy arrays under the flat keys
+    of ``weights.npz`` (``dense_0/kernel`` ``(in, out)``, ``dense_0/bias``, conv kernels ``HWIO``);
+    ``run.history`` the per-step and per-epoch figures, ``run.test`` the test metrics, ``run.folder`` where
+    it lives.
+
+    Example: ``bl.load("runs/mnist").weights["dense_0/kernel"].shape``
+    """
+
     engine: str
     dataset: str
     spec: ModelSpec
