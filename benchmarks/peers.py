@@ -176,7 +176,7 @@ def markdown(pe: dict) -> list[str]:
     """The peers section of results.md: one table of rows and ratios, the scaled rounds named, the note."""
     jax = f"JAX {pe['jax']}" if pe.get("jax") else "JAX not installed"
     lines = [
-        f"Peers on {pe['data']} ({pe['repeats']} repeats in rotated order, each peer in its own process with "
+        f"Peers on {pe['data']} ({pe['repeats']} repeat{'s' if pe['repeats'] != 1 else ''} in rotated order, each peer in its own process with "
         f"{pe['threads']} cores; {jax}). Medians over the repeats; ratios taken within each repeat, median "
         "(range):",
         "",
