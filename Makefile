@@ -44,7 +44,14 @@ lint: $(TEST_STAMP)
 # results. `make bench BENCH_ENV=` keeps them.
 BENCH_ENV ?= env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-bench: $(STAMP)
+# The benchmarks' peers (JAX, pinned in the bench extra) are installed once, beside the test extra.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BENCH_ENV) TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python benchmarks/bench.py
 
 # The documentation site, built offline into site/ (open site/index.html); any warning fails the build.

@@ -14,6 +14,10 @@
                 stock Keras; scratch's achieved GFLOP/s as a fraction of the sgemm throughput
                 measured in the same run (the highest of its readings before, between and after
                 the networks); peak resident memory; test accuracy (speed.py).
+- peers:        the scratch engine against stock Keras fit and JAX (a jit-compiled step; the whole epoch compiled
+                with lax.scan) on both networks, 3 repeats in rotated order, each peer in its own process with
+                the same cores, and the scratch engine's steady epoch / (steps x its step timed alone), per
+                network (peers.py; JAX from the ``bench`` extra: without it the bench says so and goes on).
 - scaling:      steady epoch time of every engine against batch size and hidden width, with a plot.
 ``--quick`` uses mnist-5k everywhere (for a smoke run; the bars are for fashion-mnist), fewer
 epochs and scaling points, and writes results-quick.{json,md} and scaling-quick.png instead, so a
@@ -162,6 +166,12 @@ def bench_speed(quick: bool) -> dict:
     return speed.speed(fashion_or(quick), quick)
 
 
+def bench_peers(quick: bool) -> dict:
+    import peers
+
+    return peers.peers(fashion_or(quick), quick, repeats=2 if quick else 3)
+
+
 def bench_scaling(quick: bool) -> dict:
     import speed
 
@@ -175,6 +185,7 @@ BENCHES = {
     "three_way": bench_three_way,
     "cnn": bench_cnn,
     "speed": bench_speed,
+    "peers": bench_peers,
     "scaling": bench_scaling,
 }
 
@@ -277,6 +288,10 @@ def markdown(results: dict) -> str:
                     f"{a['scratch_vs_floor']:.2f} ({a['scratch_vs_floor_fastest']:.2f}) |"
                 )
             lines.append("")
+    if "peers" in results:
+        import peers
+
+        lines += peers.markdown(results["peers"])
     targets = target_rows(results)
     if targets:
         lines += (
@@ -348,10 +363,16 @@ def accuracy_rows(results: dict) -> list[str]:
 
 
 def target_rows(results: dict) -> list[str]:
-    """The performance targets of the speed benchmark, each with the figure measured and whether it is met."""
+    """The performance targets of the speed and peers benchmarks, each with the figure measured and whether it is
+    met."""
+    rows = []
+    if "peers" in results:
+        import peers
+
+        rows += peers.target_rows(results["peers"])
     sp = results.get("speed")
     if not sp or "mlp" not in sp or "cnn" not in sp:
-        return []
+        return rows
     mlp, cnn = sp["mlp"], sp["cnn"]
     checks = [
         ("CNN: scratch epoch / stock Keras fit <= 1.0", cnn["ratio_vs_stock"]["scratch"], "{:.2f}", 1.0, "<="),
@@ -433,7 +454,6 @@ def target_rows(results: dict) -> list[str]:
                 "<=",
             ),
         ]
-    rows = []
     cn = results.get("cnn")
     if cn and "stock_keras" in cn:  # accuracy: scratch's seeds against the spread of stock Keras's seeds
         low, high = min(cn["stock_keras"]["test_acc"]), max(cn["stock_keras"]["test_acc"])
@@ -458,6 +478,10 @@ def versions(blas: str) -> str:
         out += [f"TensorFlow {version('tensorflow-cpu')}", f"Keras {version('keras')}"]
     except Exception:  # noqa: BLE001 - a version we cannot read is left out
         pass
+    try:
+        out.append(f"JAX {version('jax')}")
+    except Exception:  # noqa: BLE001 - the bench extra is not installed: the peers bench says so
+        out.append("JAX not installed")
     return ", ".join(out)
 
 

@@ -28,9 +28,38 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+def limit_threads(threads: int | None) -> None:
+    """Give this process ``threads`` cores, before NumPy, TensorFlow or JAX load: its CPU affinity (XLA's and
+    TensorFlow's thread pools and OpenBLAS's default are sized from it) and OPENBLAS_NUM_THREADS. None: as it is."""
+    if not threads:
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if threads < len(cpus):
+            os.sched_setaffinity(0, cpus[:threads])
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity), which thread pools size themselves from."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def scaled(times: list[float], steps: int, steps_per_epoch: int) -> list[float]:
+    """Epoch times from rounds of ``steps`` steps: each steady round times steps_per_epoch / steps; the first
+    round (with the compilation or tracing) as that one-off plus the rest of an epoch at the median steady
+    rate. Whole epochs (steps == steps_per_epoch) come back as they are."""
+    if steps >= steps_per_epoch:
+        return list(times)
+    factor = steps_per_epoch / steps
+    steady = statistics.median(times[1:] or times)
+    return [times[0] + steady * (factor - 1)] + [t * factor for t in times[1:]]
+
+
 def worker(job: dict) -> dict:
     """Runs in a child process: one engine, one set-up."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    limit_threads(job.get("threads"))  # before NumPy loads its BLAS
     sys.path.insert(0, str(SRC))
     if job["kind"] == "sgemm":
         return {"gflops": sgemm_gflops()}
@@ -48,21 +77,57 @@ def worker(job: dict) -> dict:
         seed=0,
     )
     setup = prepare(job["data"], job["model"], config)
+    extra = {}
     if job["engine"] == "stock":
         times, acc = stock_keras(setup, job)
+        steps = min(job.get("max_steps") or setup.plan.steps_per_epoch, setup.plan.steps_per_epoch)
+        if steps < setup.plan.steps_per_epoch:
+            extra = {"scaled_from_steps": steps, "measured_s": times}
+            times = scaled(times, steps, setup.plan.steps_per_epoch)
     else:
         run = train_run(setup, job["engine"])
         times, acc = [e.time_s for e in run.history.epochs], run.metrics["test"]["accuracy"]
     rss = peak_rss_mb()
     flops = epoch_flops(setup.spec, len(setup.dataset.x_train))
+    steady = statistics.median(times[1:] or times)
+    if job.get("step_alone") and job["engine"] == "scratch":
+        extra["step_s"] = scratch_step_alone(setup, job["step_alone"])
+        extra["steps_per_epoch"] = setup.plan.steps_per_epoch
+        extra["epoch_over_steps"] = steady / (setup.plan.steps_per_epoch * extra["step_s"])
     return {
         "epoch_s": times,
         "first_epoch_s": times[0],
-        "steady_epoch_s": statistics.median(times[1:] or times),
+        "steady_epoch_s": steady,
         "test_acc": acc,
         "peak_rss_mb": rss,
         "flops_per_epoch": flops,
+        "cpus": usable_cpus(),
+        **extra,
     }
+
+
+def scratch_step_alone(setup, steps: int, rounds: int = 5) -> float:
+    """Median seconds of the scratch engine's step taken alone (``ScratchState.step``, nothing of the loop
+    around it): the run's first ``steps`` batches gathered beforehand, one warm-up pass, then ``rounds``
+    rounds. With the epoch measured in the same process it gives what an epoch costs beyond its steps."""
+    from backprop_lab.engines.scratch.engine import ScratchState
+    from backprop_lab.runs.workflow import initial_weights
+    from backprop_lab.training.metrics import targets
+
+    ds, plan, config = setup.dataset, setup.plan, setup.config
+    state = ScratchState(setup.spec, initial_weights(setup.spec, config), config)
+    x, t = ds.x_train.astype(config.dtype, copy=False), targets(setup.spec, ds.y_train, config.dtype)
+    batches = [(x[idx], t[idx]) for idx in plan.epoch(0)[: min(steps, plan.steps_per_epoch)]]
+    lr = config.learning_rate
+    for xb, tb in batches:  # warm-up
+        state.step(xb, tb, lr)
+    per_step = []
+    for _ in range(rounds):
+        begin = time.perf_counter()
+        for xb, tb in batches:
+            state.step(xb, tb, lr)
+        per_step.append((time.perf_counter() - begin) / len(batches))
+    return statistics.median(per_step)
 
 
 def stock_keras_model(spec):
@@ -105,8 +170,14 @@ def stock_keras(setup, job) -> tuple[list[float], float]:
             times.append(time.perf_counter() - self.begin)
 
     ds = setup.dataset
+    rows = len(ds.x_train) if not job.get("max_steps") else job["max_steps"] * job["batch_size"]  # speed.scaled
     model.fit(
-        ds.x_train, ds.y_train, batch_size=job["batch_size"], epochs=job["epochs"], verbose=0, callbacks=[Timer()]
+        ds.x_train[:rows],
+        ds.y_train[:rows],
+        batch_size=job["batch_size"],
+        epochs=job["epochs"],
+        verbose=0,
+        callbacks=[Timer()],
     )
     return times, float(model.evaluate(ds.x_test, ds.y_test, verbose=0)[1])
 
@@ -293,8 +364,9 @@ def optimizer_alone_s(spec, steps: int, rounds: int = 8, seed: int = 0) -> float
     return best
 
 
-def measure(job: dict) -> dict:
-    done = subprocess.run([sys.executable, __file__, json.dumps(job)], capture_output=True, text=True, timeout=3600)
+def measure(job: dict, script: str | Path = __file__) -> dict:
+    """Run ``job`` in a fresh process (``script``: this file's worker, or another such as jax_peer.py)."""
+    done = subprocess.run([sys.executable, str(script), json.dumps(job)], capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{job}: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

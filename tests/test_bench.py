@@ -347,14 +347,25 @@ def test_make_bench_clears_the_blas_overrides_for_its_run_unless_told_to_keep_th
         "OPENBLAS_CORETYPE": "Haswell",
         "OPENBLAS_L2_SIZE": "512",
     }
-    stamp = tmp_path / "installed"  # newer than pyproject.toml: make installs nothing
-    stamp.touch()
+    stamp, bench_stamp = tmp_path / "installed", tmp_path / "installed-bench"  # newer: make installs nothing
     later = (root / "pyproject.toml").stat().st_mtime + 3600
-    os.utime(stamp, (later, later))
+    for path, when in ((stamp, later), (bench_stamp, later + 1)):
+        path.touch()
+        os.utime(path, (when, when))
 
     def bench_env(*args):
         done = subprocess.run(
-            ["make", "-s", "-C", str(root), "bench", f"BIN={fake}", f"STAMP={stamp}", *args],
+            [
+                "make",
+                "-s",
+                "-C",
+                str(root),
+                "bench",
+                f"BIN={fake}",
+                f"STAMP={stamp}",
+                f"BENCH_STAMP={bench_stamp}",
+                *args,
+            ],
             capture_output=True,
             text=True,
             env=env,
