@@ -111,8 +111,8 @@ def scratch_step_alone(setup, steps: int, rounds: int = 5) -> float:
     around it): the run's first ``steps`` batches gathered beforehand, one warm-up pass, then ``rounds``
     rounds. With the epoch measured in the same process it gives what an epoch costs beyond its steps."""
     from backprop_lab.engines.scratch.engine import ScratchState
+    from backprop_lab.numerics.metrics import targets
     from backprop_lab.runs.workflow import initial_weights
-    from backprop_lab.training.metrics import targets
 
     ds, plan, config = setup.dataset, setup.plan, setup.config
     state = ScratchState(setup.spec, initial_weights(setup.spec, config), config)

@@ -19,9 +19,9 @@ import speed  # noqa: E402
 
 from backprop_lab.engines.scratch.engine import ScratchState  # noqa: E402
 from backprop_lab.numerics.initializers import init_weights  # noqa: E402
+from backprop_lab.numerics.metrics import targets  # noqa: E402
 from backprop_lab.options.config import TrainConfig  # noqa: E402
 from backprop_lab.spec.model import parse_model  # noqa: E402
-from backprop_lab.training.metrics import targets  # noqa: E402
 
 TINY = {"model": "mlp:16", "batch_size": 16, "epochs": 2, "init": "he_normal", "step_alone": 5}
 

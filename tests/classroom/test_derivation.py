@@ -523,7 +523,7 @@ def test_cli_exit_2(tmp_path, case):
 
 def test_the_readme_example_prints_what_the_readme_shows(tmp_path):
     text = README.read_text(encoding="utf-8")
-    section = text.split("### Checking a hand derivation (`bplab check-derivation`)", 1)[1]
+    section = text.split("### Checking a hand derivation", 1)[1]
     blocks = re.findall(r"```text\n(.*?)```", section, flags=re.S)
     derivation_file, shown = blocks[0], blocks[1]
     command, expected = shown.split("\n", 1)

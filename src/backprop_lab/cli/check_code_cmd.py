@@ -68,7 +68,7 @@ def check_code(
 
     Example: bplab check-code examples/learner/broken_no_derivative.py --model mlp:128
 
-    Example: bplab check-code submissions/ --model mlp:128 --out results.csv
+    Example: bplab check-code examples/learner --model mlp:128 --out results.csv
     """
     result = api.check_code(
         file,
