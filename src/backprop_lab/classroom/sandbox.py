@@ -14,17 +14,22 @@ compared with what was passed, so a function that changes its inputs in place is
 from __future__ import annotations
 
 import ast
+import importlib.util
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+LEARNER_FILE = "<learner>"  # set in the child to the file the learner's module is imported from
 MAX_RECORDS = 20_000  # changes recorded per call (a loop over examples stays far below)
 
 
@@ -216,11 +221,11 @@ def _run_call(namespace: dict, call: Call, progress, lines: list[str]) -> Outcom
         outcome.returned = _freeze(fn(**args))
     except BaseException as exc:  # the learner's error is the verdict
         sys.settrace(None)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<learner>"]
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == LEARNER_FILE]
         tb = exc.__traceback__
         env = {}
         while tb is not None:
-            if tb.tb_frame.f_code.co_filename == "<learner>":
+            if tb.tb_frame.f_code.co_filename == LEARNER_FILE:
                 env = dict(tb.tb_frame.f_locals)
             tb = tb.tb_next
         message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
@@ -236,6 +241,41 @@ def _run_call(namespace: dict, call: Call, progress, lines: list[str]) -> Outcom
     return outcome
 
 
+def _learner_line(exc: BaseException) -> int | None:
+    """The line of the learner's module that raised (the last frame in their file)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == LEARNER_FILE]
+    return frames[-1].lineno if frames else getattr(exc, "lineno", None)
+
+
+def load_learner_module(source: str, folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """The learner's kept statements imported as a module from ``folder/learner.py``, as Python imports any
+    file (the learner's line numbers stay theirs). A statement that raises (a module not installed here, a
+    constant that fails) is reported, blanked and the module imported again without it."""
+    global LEARNER_FILE
+    lines = source.splitlines()
+    statements = ast.parse(source).body
+    path = folder / "learner.py"
+    LEARNER_FILE = str(path)
+    failed: list[str] = []
+    for _ in range(len(statements) + 1):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        spec = importlib.util.spec_from_file_location("learner", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            break
+        except BaseException as exc:  # the learner's module-level error: reported, and the statement left out
+            line = _learner_line(exc)
+            stmt = next((st for st in statements if line and st.lineno <= line <= (st.end_lineno or st.lineno)), None)
+            text = str(exc).splitlines()[0][:120] if str(exc) else ""
+            failed.append(f"line {stmt.lineno if stmt else line}: {type(exc).__name__}: {text}")
+            if stmt is None:
+                break
+            lines[stmt.lineno - 1 : stmt.end_lineno] = [""] * ((stmt.end_lineno or stmt.lineno) - stmt.lineno + 1)
+            statements.remove(stmt)
+    return vars(module), failed
+
+
 def _child(source: str, calls: list[Call], conn, progress, memory_mb: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -248,15 +288,11 @@ def _child(source: str, calls: list[Call], conn, progress, memory_mb: int) -> No
     except (OSError, ValueError):
         pass
     lines = source.splitlines()
-    namespace: dict[str, Any] = {"__name__": "learner"}
-    failed: list[str] = []
-    for stmt in ast.parse(source).body:
-        try:
-            exec(compile(ast.Module([stmt], []), "<learner>", "exec"), namespace)
-        except BaseException as exc:  # a module that is not installed here, a constant that raises
-            failed.append(
-                f"line {stmt.lineno}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-            )
+    folder = Path(tempfile.mkdtemp(prefix="bplab-learner-"))
+    try:
+        namespace, failed = load_learner_module(source, folder)
+    finally:  # the module is compiled and loaded: its file is not needed again
+        shutil.rmtree(folder, ignore_errors=True)
     conn.send(("module", failed))
     np.random.seed(0)
     clean: dict[str, bool] = {}
