@@ -6,8 +6,6 @@ epochs=2)``); see :mod:`backprop_lab.api`. Bad arguments raise :class:`BplabErro
 message the command prints. No sub-package shares its name with an API function.
 """
 
-__version__ = "0.1.0"
-
 from backprop_lab.api import (  # noqa: E402
     blend,
     check_code,
@@ -31,6 +29,7 @@ from backprop_lab.api import (  # noqa: E402
     transfer,
 )
 from backprop_lab.core.errors import BplabError  # noqa: E402
+from backprop_lab.core.version import __version__  # noqa: F401
 from backprop_lab.viz.display import register_renderers  # noqa: E402
 
 register_renderers()  # results show themselves in notebooks through core/display.py

@@ -24,11 +24,16 @@ import numpy as np
 from backprop_lab.analysis.comparison import compare as run_compare
 from backprop_lab.analysis.comparison import parse_engines
 from backprop_lab.analysis.derivation_check import dropout_masks, graph_values
+from backprop_lab.classroom.code import check_file, check_source, make_net, source_of_functions
 from backprop_lab.classroom.derivation import check_derivation as check
 from backprop_lab.classroom.derivation import correct_chains
 from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
 from backprop_lab.classroom.derivation.matrix import correct_lines, supported
+from backprop_lab.classroom.exercises import ClassKeys, Setting, Student, check_ask, make_exercises, read_roster
+from backprop_lab.classroom.explorer.page import ExplorerPage, build_page_data, render_html
+from backprop_lab.classroom.grading import Scheme, grade_class
 from backprop_lab.core.errors import BplabError
+from backprop_lab.core.files import atomic_write, make_folder
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import check_engine
 from backprop_lab.experiments.blend import blend_plan, save_step_curves
@@ -40,6 +45,7 @@ from backprop_lab.maths.graphs import backward_graph, forward_graph
 from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.options.registry import TRAINING, TrainingOptions, check_names, config_from_options
+from backprop_lab.results.code_check import CodeCheck, CodeChecks
 from backprop_lab.results.objects import (
     Chains,
     DataInfo,
@@ -290,12 +296,6 @@ def worked_setup(
     momentum: float,
 ) -> WorkedSetup:
     """The network, weights, rows and training settings of a worked example, validated as ``bplab derive`` does."""
-    import numpy as np
-
-    from backprop_lab.maths.equations import derive as derivation_of
-    from backprop_lab.options.config import TrainConfig
-    from backprop_lab.runs.record import load_run, read_weights
-    from backprop_lab.spec.model import parse_model
 
     input = input if input is not None and len(input) else None
     target = target if target is not None and len(target) else None
@@ -382,7 +382,6 @@ def derive(
     Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
     input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
     """
-    from backprop_lab.runs.workflow import new_run_folder
 
     for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
         if value < least:
@@ -444,8 +443,6 @@ def exercise(
 
     Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True)``
     """
-    from backprop_lab.classroom.exercises import Setting, Student, check_ask, make_exercises, read_roster
-    from backprop_lab.runs.workflow import new_run_folder
 
     if names not in ("layered", "flat"):
         raise BplabError(f"--names: layered or flat, got {names!r}")
@@ -510,9 +507,6 @@ def grade(
 
     Example: ``report = bl.grade("exam", "answers/", out="graded"); report.gradebook(); report.to_csv()``
     """
-    from backprop_lab.classroom.exercises import ClassKeys
-    from backprop_lab.classroom.grading import Scheme, grade_class
-    from backprop_lab.runs.workflow import new_run_folder
 
     class_keys = ClassKeys.read(Path(keys))
     names = [q.name for q in class_keys.keys[0].quantities]
@@ -555,8 +549,6 @@ def explore(
     Example: ``bl.explore(weights="examples/published-2-2-2.json", input=["0.05,0.10"], target=["0.01,0.99"],
     loss="half_squared_error", lr=0.5, out="page.html", force=True).size``
     """
-    from backprop_lab.classroom.explorer.page import ExplorerPage, build_page_data, render_html
-    from backprop_lab.core.files import atomic_write, make_folder
 
     for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
         if value < least:
@@ -668,8 +660,6 @@ def check_code(
 
     Example: ``bl.check_code("examples/learner/course_two_layer.py", model="mlp:128").verdict`` is "correct".
     """
-    from backprop_lab.classroom.code import check_file, check_source, make_net, source_of_functions
-    from backprop_lab.results.code_check import CodeCheck, CodeChecks
 
     if sum(x is not None for x in (file, source, functions)) != 1:
         raise BplabError("check-code: give one of a FILE (or folder), source= or functions=")

@@ -12,6 +12,7 @@ flat in row-major order with its shape.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import json
@@ -713,7 +714,6 @@ class ExerciseSet:
 
 def read_roster(path: Path) -> list[Student]:
     """A CSV roster: an ``id`` column, optionally ``name``; other columns are kept for the gradebook."""
-    import csv
 
     path = Path(path)
     if not path.is_file():

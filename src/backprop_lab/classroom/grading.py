@@ -18,6 +18,7 @@ another branch; they can move there.)
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import tomllib
@@ -534,7 +535,6 @@ class GradeReport:
 
 
 def _md_table_html(g: StudentGrade, digits: int) -> str:
-    import html
 
     rows = []
     for m in g.marks:

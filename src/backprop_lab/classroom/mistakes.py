@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from backprop_lab.classroom.derivation.matrix_reader import Node, Ref
+from backprop_lab.classroom.matrix_tree import Node, Ref
 
 OUTPUT_FORMS = {  # a derivative written with the activation's output a: the learner's A1 * (1 - A1)
     "sigmoid": lambda a: a * (1 - a),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,7 +92,6 @@ class CodeCheck:
         return {**asdict(self), "correct": self.correct}
 
     def _repr_html_(self) -> str:
-        import html
 
         said = [f"layout: {self.layout}" * bool(self.layout), f"deltas: {self.delta_scale}" * bool(self.delta_scale)]
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in [*said, *self.notes] if n)

@@ -25,6 +25,7 @@ from numpy.lib import format as npy
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, json_bytes, jsonable, make_folder, read_json  # noqa: F401  (re-exported)
+from backprop_lab.core.version import __version__
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.results.classification import ClassificationReport
 from backprop_lab.spec.model import ModelSpec
@@ -80,8 +81,6 @@ class Run(Displayable):
 
 
 def versions() -> dict[str, str]:
-
-    from backprop_lab import __version__
 
     out = {"backprop_lab": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
     for name in ("tensorflow", "keras"):  # only when already loaded: importing TensorFlow takes seconds

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backprop_lab.core.files import make_folder, write_json
+from backprop_lab.core.version import __version__
 from backprop_lab.runs.record import versions
 from backprop_lab.studies.config import Study
 from backprop_lab.studies.report import write_html, write_markdown
@@ -53,7 +54,6 @@ class StudyResult:
 def fingerprint(study: Study, key: str) -> dict:
     """What a finished section was made with: its settings, the data, and the code (``code_digest``), so that a
     section is reused only where this run would compute it the same way (a changed verdict rule re-runs it)."""
-    from backprop_lab import __version__
 
     own = study.settings(key)
     extra = {"uses": study.settings(DEPENDS[key])} if key in DEPENDS else {}
