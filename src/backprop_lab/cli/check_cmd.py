@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,6 +11,7 @@ import typer
 from backprop_lab import api
 from backprop_lab.cli.options import DataDirOpt, DataOpt, JsonOpt
 from backprop_lab.cli.output import emit_json
+from backprop_lab.core.errors import printable
 from backprop_lab.results.objects import Chains
 
 CheckModelOpt = Annotated[
@@ -95,4 +97,7 @@ def check_derivation(
         emit_json(result.to_dict())
     else:
         print(result.text())
+    unreadable = next((v for v in result.verdicts if v.error), None)
+    if unreadable is not None:  # the other lines are judged above; the bad input gets its one line on stderr
+        print(f"error: {printable(f'{file}: line {unreadable.line}, {unreadable.error}')}", file=sys.stderr)
     return result.exit_code

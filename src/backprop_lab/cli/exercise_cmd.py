@@ -58,7 +58,9 @@ def exercise(
     small network, numbers on a grid a person can work by hand, one sheet per student. The same roster and
     seed give a byte-identical folder. Grade the answers with bplab grade.
 
-    Example: bplab exercise --out exam --students roster.csv --seed 7 --solutions
+    Example: bplab exercise --out exam --seed 7 --solutions
+
+    Example: bplab exercise --out class --students examples/roster.csv --seed 7
 
     Example: bplab exercise --out mazur --weights examples/published-2-2-2.json --input 0.05,0.10 --target 0.01,0.99 --fixed-biases
     """

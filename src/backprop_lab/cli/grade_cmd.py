@@ -31,7 +31,9 @@ def grade(
     from the student's own earlier answers), wrong (the first one diagnosed) or missing; marks per quantity,
     a total per student, copied answers flagged. Exit 0 when the class was graded, 2 when the keys are unusable.
 
-    Example: bplab grade exam answers/ --out graded --scheme scheme.toml
+    Example: bplab grade exam examples/answers --out graded
+
+    (exam: written by the first exercise example; --scheme sets the points per quantity)
     """
     report = api.grade(keys, answers, out_dir, scheme, force)
     for line in report.problems + [p for g in report.students for p in g.problems]:
