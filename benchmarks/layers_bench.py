@@ -119,10 +119,12 @@ class KerasRunner:
     """Stock Keras: the same layers as ``parse_model`` resolves, ``compile`` + ``fit``."""
 
     def __init__(self, model_text: str, batch: int, steps: int):
+        import backprop_lab.engines.keras  # noqa: F401 - loads TensorFlow with its start-up lines silenced
+
+        # isort: split
         import keras
         import speed
 
-        import backprop_lab.engines.keras  # noqa: F401 - loads TensorFlow with its start-up lines silenced
         from backprop_lab.spec.model import parse_model
 
         spec = parse_model(model_text, INPUT, CLASSES)

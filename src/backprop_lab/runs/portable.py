@@ -50,9 +50,10 @@ def export_keras(run: Run, path: Path) -> Path:
 
 
 def _spec_layer(layer, where: str):
-    import keras
-
     from backprop_lab.engines import keras as keras_engines  # noqa: F401 - loads TensorFlow without its start-up lines
+
+    # isort: split
+    import keras
 
     name = f"{where}: layer {layer.name!r} ({type(layer).__name__})"
     act = getattr(getattr(layer, "activation", None), "__name__", "linear")
@@ -83,9 +84,10 @@ def import_keras(path: Path) -> Run:
         raise BplabError(f"{path}: file not found")
     if not zipfile.is_zipfile(path):
         raise BplabError(f"{path}: not a .keras file (a .keras file is a zip archive)")
-    import keras
-
     from backprop_lab.engines import keras as keras_engines  # noqa: F401 - loads TensorFlow without its start-up lines
+
+    # isort: split
+    import keras
 
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
