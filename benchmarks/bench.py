@@ -74,7 +74,7 @@ def bench_scratch_mlp(quick: bool) -> dict:
     for data, bar in ((fashion_or(quick), 0.87), ("mnist-5k", 0.90)):
         setup = prepare(data, MLP, TrainConfig(optimizer="adam", lr=1e-3, epochs=5, batch_size=128, init="he_normal"))
         run = train_run(setup, "scratch")
-        acc = run.metrics["test"]["accuracy"]
+        acc = run.test.accuracy
         out[data] = {
             "test_acc": acc,
             "bar": bar,
@@ -143,7 +143,7 @@ def bench_cnn(quick: bool, seeds=(0, 1, 2)) -> dict:
                 TrainConfig(optimizer="adam", lr=1e-3, epochs=2, batch_size=32, init="glorot_uniform", seed=seed),
             )
             run = train_run(setup, engine)
-            accs.append(run.metrics["test"]["accuracy"])
+            accs.append(run.test.accuracy)
             times[engine] += [e.time_s for e in run.history.epochs]
             print(f"cnn:32,64,64 {engine} seed {seed} on {data}: test acc {accs[-1]:.4f}", flush=True)
         out[engine] = {

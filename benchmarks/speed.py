@@ -86,7 +86,7 @@ def worker(job: dict) -> dict:
             times = scaled(times, steps, setup.plan.steps_per_epoch)
     else:
         run = train_run(setup, job["engine"])
-        times, acc = [e.time_s for e in run.history.epochs], run.metrics["test"]["accuracy"]
+        times, acc = [e.time_s for e in run.history.epochs], run.test.accuracy
     rss = peak_rss_mb()
     flops = epoch_flops(setup.spec, len(setup.dataset.x_train))
     steady = statistics.median(times[1:] or times)

@@ -317,7 +317,6 @@ def _run_folder() -> Path:
         TrainConfig(epochs=1),
         [str(i) for i in range(10)],
         weights,
-        metrics={"test": {"accuracy": 0.5}},
     )
     return save_run(run, Path(tempfile.mkdtemp(prefix="bplab-fuzz-")) / "run")
 

@@ -9,7 +9,7 @@ from backprop_lab.runs.workflow import initial_weights, prepare, train_run
 def test_mlp64_reaches_95_percent_on_digits():
     setup = prepare("digits", "mlp:64", TrainConfig(epochs=20, batch_size=32))
     run = train_run(setup, "scratch")
-    assert run.metrics["test"]["accuracy"] >= 0.95
+    assert run.test.accuracy >= 0.95
     assert len(run.history.epochs) == 20 and len(run.history.step_loss) == 20 * 45
     assert run.history.epochs[-1].train_loss < run.history.epochs[0].train_loss
 
@@ -21,7 +21,7 @@ def test_full_batch_float64_and_sgd():
     run = train_run(setup, "scratch")
     assert len(run.history.step_loss) == 30
     assert run.weights["dense_0/kernel"].dtype == np.float64
-    assert run.metrics["test"]["accuracy"] > 0.8
+    assert run.test.accuracy > 0.8
 
 
 def test_training_is_reproducible_and_does_not_touch_the_initial_weights():

@@ -77,7 +77,7 @@ def zero_base(base: Run) -> Run:
 def test_head_only_clearly_beats_chance_and_a_base_that_carries_nothing(result, base, digits):
     out, _, _ = result
     head = out.variant("head_only")
-    assert base.metrics["test"]["accuracy"] > 0.5  # the base learned something (10 classes: chance 0.1)
+    assert base.test.accuracy > 0.5  # the base learned something (10 classes: chance 0.1)
     nothing = transfer(zero_base(base), digits, CLASSES, "scratch", CONFIG).variant("head_only")
     y_test = subset_classes(digits, CLASSES).y_test
     majority = np.bincount(y_test).max() / len(y_test)
@@ -105,7 +105,7 @@ def test_the_head_trained_on_features_is_the_whole_frozen_network(result, digits
     head = out.variant("head_only")
     two = subset_classes(digits, CLASSES)
     probs = get_engine("scratch").predict(head.run.spec, head.run.weights, two.x_test)
-    assert classification_report(probs, two.y_test, two.class_names)["accuracy"] == head.accuracy
+    assert classification_report(probs, two.y_test, two.class_names).accuracy == head.accuracy
     assert out.head.feature_shape == [head.run.spec.infos[-1].input_shape[0]]
 
 

@@ -176,6 +176,6 @@ def test_transfer_freezes_the_base_and_fine_tuning_moves_it(trained_runs, engine
     assert head.trainable == old_head.input_shape[0] + 1
     assert head.frozen == sum(base.spec.count_params()) - old_head.n_params
     assert tuned.frozen == 0 and scratch.frozen == 0
-    assert head.run.metrics["test"]["class_names"] == ["3", "8"]
+    assert head.run.test.class_names == ["3", "8"]
     assert all(0.0 <= v.accuracy <= 1.0 and v.seconds > 0 for v in result.variants)
     assert tuned.accuracy >= 0.5  # a real binary classifier, better than chance

@@ -18,6 +18,7 @@ import pytest
 from backprop_lab.experiments.blend import save_step_curves
 from backprop_lab.experiments.presets import preset
 from backprop_lab.experiments.sweep import CellResult, RunSummary, SweepResult, plan_from_document
+from backprop_lab.results.classification import classification_report
 from backprop_lab.training.history import EpochRecord, History
 from backprop_lab.viz import plots
 
@@ -78,8 +79,10 @@ def history(seed: int, epochs: int = 5, start: float = 0.75) -> History:
 @pytest.mark.parametrize("names", [FASHION, CIFAR, ["3", "8"], [str(d) for d in range(10)]])
 def test_confusion_heatmap(tmp_path, figures, names):
     k = len(names)
-    cm = np.random.default_rng(0).integers(0, 30, (k, k)) + np.diag(np.full(k, 900))
-    report = {"confusion_matrix": cm.tolist(), "class_names": names, "accuracy": 0.8731}
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(k), 60)
+    probs = np.eye(k)[np.where(rng.random(len(y)) < 0.87, y, rng.integers(0, k, len(y)))]
+    report = classification_report(probs, y, names)
     plots.save_confusion_heatmap(report, tmp_path / "confusion.png", LONG_TITLE)
     assert_readable(figures, 1)
 

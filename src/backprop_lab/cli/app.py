@@ -192,11 +192,11 @@ def train(
         )
         raise typer.Exit(130) from None
     if as_json:
-        return emit_json({"out": str(run.folder), "history": run.history.to_dict(), "test": run.metrics["test"]})
+        return emit_json({"out": str(run.folder), "history": run.history.to_dict(), "test": run.test.to_dict()})
     out.print(tables.history_table(f"{run.engine} · {run.dataset}", run.history))
     if run.history.stopped:
         out.print(f"[yellow]{run.history.stopped}[/yellow]")
-    out.print(f"test accuracy {run.metrics['test']['accuracy']:.4f}; run written to {run.folder}")
+    out.print(f"test accuracy {run.test.accuracy:.4f}; run written to {run.folder}")
 
 
 @app.command()
@@ -345,9 +345,9 @@ def evaluate(
     """
     result = api.evaluate(run_path, data, data_dir, engine, out_dir)
     if as_json:
-        return emit_json(result.report)
-    report = result.report
-    out.print(tables.report_table(f"{run_path} on {result.data} ({engine}): accuracy {report['accuracy']:.4f}", report))
+        return emit_json(result.test.to_dict())
+    report = result.test
+    out.print(tables.report_table(f"{run_path} on {result.data} ({engine}): accuracy {report.accuracy:.4f}", report))
     out.print(tables.confusion_table(report))
     out.print(f"heatmap: {result.files[1]}")
 
@@ -412,7 +412,7 @@ def transfer(
         return emit_json(result.to_dict())
     out.print(tables.transfer_table(f"transfer to {' vs '.join(result.classes)} ({engine})", result))
     for v in result.variants:
-        out.print(f"{v.name}: confusion {v.run.metrics['test']['confusion_matrix']}")
+        out.print(f"{v.name}: confusion {v.run.test.confusion_matrix}")
     h = result.head
     out.print(
         f"head: trained on the frozen base's cached features {tuple(h.feature_shape)} for {h.epochs} epochs, "

@@ -298,7 +298,7 @@ class RunSummary:
             task.cell,
             task.seed,
             task.folder,
-            run.metrics["test"]["accuracy"],
+            run.test.accuracy,
             last.test_loss if last else float("nan"),
             last.train_loss if last else float("nan"),
             len(h.epochs),

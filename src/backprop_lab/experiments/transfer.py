@@ -34,7 +34,7 @@ from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.results.classification import classification_report
 from backprop_lab.runs.portable import load_model
-from backprop_lab.runs.record import Run, save_run
+from backprop_lab.runs.record import Run, RunMetrics, save_run
 from backprop_lab.runs.workflow import Setup, train_run
 from backprop_lab.spec.model import Dense, ModelSpec, replace_head, unfreeze
 from backprop_lab.training import Callback, EpochRecord, Loop
@@ -133,7 +133,7 @@ class Variant:
 
     @property
     def accuracy(self) -> float:
-        return self.run.metrics["test"]["accuracy"]
+        return self.run.test.accuracy
 
 
 @dataclass
@@ -164,7 +164,7 @@ class TransferResult:
         write_json(folder / "transfer.json", self.to_dict())
         for i, v in enumerate(self.variants):
             run_folder = save_run(v.run, folder / f"{i + 1}_{v.slug}", force=True)
-            save_confusion_heatmap(v.run.metrics["test"], run_folder / "confusion.png", v.name)
+            save_confusion_heatmap(v.run.test, run_folder / "confusion.png", v.name)
         return folder
 
     def to_dict(self) -> dict:
@@ -193,7 +193,7 @@ class TransferResult:
                     "steps": v.steps,
                     "seconds": v.seconds,
                     "own_seconds": v.own_seconds,
-                    "confusion_matrix": v.run.metrics["test"]["confusion_matrix"],
+                    "confusion_matrix": v.run.test.confusion_matrix,
                 }
                 for v in self.variants
             ],
@@ -294,7 +294,7 @@ def _train_head(
     trained = {k: np.array(v, copy=True) for k, v in state.weights().items()}
     weights = {k: v for k, v in start.items() if k not in rename.values()} | {rename[k]: v for k, v in trained.items()}
     probs = eng.predict(head_spec, trained, feats["test"], dtype)  # = the whole frozen network on the test images
-    metrics = {"test": classification_report(probs, two.y_test, two.class_names)}
+    metrics = RunMetrics(test=classification_report(probs, two.y_test, two.class_names))
     end = time.perf_counter()
     record = HeadTraining(
         len(history.epochs),

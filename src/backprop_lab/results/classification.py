@@ -3,12 +3,14 @@ matrix, computed from predictions and read by attribute (``report.per_class[3].f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from backprop_lab.core import records
 from backprop_lab.core.display import Displayable
+from backprop_lab.core.table import Table
 from backprop_lab.numerics.metrics import predicted_labels
 
 
@@ -19,34 +21,11 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarr
     return cm
 
 
-def classification_report(probs: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict:
-    k = len(class_names)
-    pred = predicted_labels(probs)
-    cm = confusion_matrix(y, pred, k)
-    tp = np.diag(cm).astype(float)
-    predicted = cm.sum(axis=0).astype(float)
-    actual = cm.sum(axis=1).astype(float)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, actual, out=np.zeros(k), where=actual > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
-    return {
-        "accuracy": float((pred == y).mean()),
-        "n": int(len(y)),
-        "class_names": class_names,
-        "per_class": [
-            {"class": c, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for c, p, r, f, s in zip(class_names, precision, recall, f1, actual)
-        ],
-        "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
-        "confusion_matrix": cm.tolist(),
-    }
-
-
 @dataclass(frozen=True)
 class ClassScores:
     """Precision, recall and F1 of one class, and how many test examples it has."""
 
-    name: str
+    name: str = field(metadata={"key": "class"})
     precision: float
     recall: float
     f1: float
@@ -75,29 +54,50 @@ class ClassificationReport(Displayable):
     confusion_matrix: list[list[int]]
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "ClassificationReport":
-        return cls(
-            float(doc["accuracy"]),
-            int(doc["n"]),
-            list(doc["class_names"]),
-            [ClassScores(r["class"], r["precision"], r["recall"], r["f1"], r["support"]) for r in doc["per_class"]],
-            Averages(**doc["macro"]),
-            [list(row) for row in doc["confusion_matrix"]],
-        )
+    def from_dict(cls, doc: dict[str, Any], where: str = "classification report") -> ClassificationReport:
+        return records.load(cls, doc, where)
 
     def to_dict(self) -> dict[str, Any]:
-        """The dictionary ``classification_report`` returns (and ``--json`` prints)."""
-        return {
-            "accuracy": self.accuracy,
-            "n": self.n,
-            "class_names": self.class_names,
-            "per_class": [
-                {"class": c.name, "precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}
-                for c in self.per_class
-            ],
-            "macro": asdict(self.macro),
-            "confusion_matrix": self.confusion_matrix,
-        }
+        """The JSON document (``metrics.json``'s ``test``, ``--json``): per-class rows keyed ``class``."""
+        return records.dump(self)
+
+    def table(self, caption: str = "") -> Table:
+        """Per-class precision, recall and F1, and the macro average: the table every rendering shows."""
+        cell = lambda x: f"{x:.4f}"  # noqa: E731
+        rows = [[r.name, cell(r.precision), cell(r.recall), cell(r.f1), str(r.support)] for r in self.per_class]
+        m = self.macro
+        rows.append(["macro average", cell(m.precision), cell(m.recall), cell(m.f1), str(self.n)])
+        return Table(caption, ["class", "precision", "recall", "F1", "support"], rows)
+
+    def confusion_table(self) -> Table:
+        return Table(
+            "confusion matrix (rows: true, columns: predicted)",
+            ["true \\ pred"] + [n[:10] for n in self.class_names],
+            [[name[:12], *[str(v) for v in row]] for name, row in zip(self.class_names, self.confusion_matrix)],
+        )
 
     def __repr__(self) -> str:
         return f"ClassificationReport(accuracy={self.accuracy:.4f}, n={self.n}, macro_f1={self.macro.f1:.4f})"
+
+
+def classification_report(probs: np.ndarray, y: np.ndarray, class_names: list[str]) -> ClassificationReport:
+    k = len(class_names)
+    pred = predicted_labels(probs)
+    cm = confusion_matrix(y, pred, k)
+    tp = np.diag(cm).astype(float)
+    predicted = cm.sum(axis=0).astype(float)
+    actual = cm.sum(axis=1).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros(k), where=actual > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    return ClassificationReport(
+        float((pred == y).mean()),
+        int(len(y)),
+        list(class_names),
+        [
+            ClassScores(c, float(p), float(r), float(f), int(s))
+            for c, p, r, f, s in zip(class_names, precision, recall, f1, actual)
+        ],
+        Averages(float(precision.mean()), float(recall.mean()), float(f1.mean())),
+        cm.tolist(),
+    )

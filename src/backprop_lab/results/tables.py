@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from backprop_lab.core.table import Table  # noqa: F401 (the model every table here builds)
+from backprop_lab.results.classification import ClassificationReport
 
 
 def _f(x: float | None, digits: int = 4) -> str:
@@ -19,23 +20,13 @@ def history_table(caption: str, history) -> Table:
     return history.table(caption)
 
 
-def report_table(caption: str, report: dict) -> Table:
-    """Per-class precision, recall and F1 and the macro average, from a classification report (``run.metrics["test"]``)."""
-    rows = [
-        [r["class"], _f(r["precision"]), _f(r["recall"]), _f(r["f1"]), str(r["support"])] for r in report["per_class"]
-    ]
-    m = report["macro"]
-    rows.append(["macro average", _f(m["precision"]), _f(m["recall"]), _f(m["f1"]), str(report["n"])])
-    return Table(caption, ["class", "precision", "recall", "F1", "support"], rows)
+def report_table(caption: str, report: ClassificationReport) -> Table:
+    """Per-class precision, recall and F1 and the macro average, from a classification report (``run.test``)."""
+    return report.table(caption)
 
 
-def confusion_table(report: dict) -> Table:
-    names = report["class_names"]
-    return Table(
-        "confusion matrix (rows: true, columns: predicted)",
-        ["true \\ pred"] + [n[:10] for n in names],
-        [[name[:12], *[str(v) for v in row]] for name, row in zip(names, report["confusion_matrix"])],
-    )
+def confusion_table(report: ClassificationReport) -> Table:
+    return report.confusion_table()
 
 
 def summary_table(caption: str, rows) -> Table:

@@ -21,12 +21,8 @@ class Evaluation(Displayable):
     source: Path
     data: str
     engine: str
-    report: dict
+    test: ClassificationReport
     files: list[Path] = field(default_factory=list)  # evaluation_DATA.json and confusion_DATA.png, once saved
-
-    @property
-    def test(self) -> ClassificationReport:
-        return ClassificationReport.from_dict(self.report)
 
     @property
     def accuracy(self) -> float:
@@ -45,9 +41,9 @@ class Evaluation(Displayable):
 
         folder = Path(folder)
         make_folder(folder)
-        write_json(folder / f"evaluation_{self.slug}.json", self.report)
+        write_json(folder / f"evaluation_{self.slug}.json", self.test.to_dict())
         heatmap = save_confusion_heatmap(
-            self.report, folder / f"confusion_{self.slug}.png", f"{self.source.name} on {self.data}"
+            self.test, folder / f"confusion_{self.slug}.png", f"{self.source.name} on {self.data}"
         )
         return folder / f"evaluation_{self.slug}.json", heatmap
 

@@ -22,6 +22,7 @@ import numpy
 import numpy as np
 from numpy.lib import format as npy
 
+from backprop_lab.core import records
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, json_bytes, jsonable, make_folder, read_json  # noqa: F401  (re-exported)
@@ -32,6 +33,13 @@ from backprop_lab.spec.model import ModelSpec
 from backprop_lab.training.history import History
 
 FORMAT = "backprop-lab-run/1"
+
+
+@dataclass
+class RunMetrics:
+    """What a run measured on held-out data (``metrics.json``): ``metrics.test``, the test split's report."""
+
+    test: ClassificationReport | None = None
 
 
 @dataclass
@@ -51,7 +59,7 @@ class Run(Displayable):
     class_names: list[str]
     weights: dict[str, np.ndarray]
     history: History = field(default_factory=History)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: RunMetrics = field(default_factory=RunMetrics)
     extra: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None  # the run folder it was trained into or loaded from, if any
 
@@ -59,12 +67,12 @@ class Run(Displayable):
     def test(self):
         """The test-set metrics with names: ``run.test.accuracy``, ``run.test.per_class[3].f1``."""
 
-        if "test" not in self.metrics:
+        if self.metrics.test is None:
             raise BplabError(f"{self.folder or 'this run'}: no test metrics recorded")
-        return ClassificationReport.from_dict(self.metrics["test"])
+        return self.metrics.test
 
     def __repr__(self) -> str:
-        acc = f", test accuracy {self.metrics['test']['accuracy']:.4f}" if "test" in self.metrics else ""
+        acc = f", test accuracy {self.metrics.test.accuracy:.4f}" if self.metrics.test else ""
         where = f", {self.folder}" if self.folder else ""
         return (
             f"Run({self.engine} on {self.dataset}, {sum(self.spec.count_params()):,} parameters, "
@@ -75,9 +83,7 @@ class Run(Displayable):
         """confusion.png of the test-set confusion matrix in ``folder``."""
         from backprop_lab.viz.plots import save_confusion_heatmap
 
-        return save_confusion_heatmap(
-            self.metrics["test"], Path(folder) / "confusion.png", f"{self.engine} on {self.dataset}"
-        )
+        return save_confusion_heatmap(self.test, Path(folder) / "confusion.png", f"{self.engine} on {self.dataset}")
 
 
 def versions() -> dict[str, str]:
@@ -123,7 +129,7 @@ def save_run(run: Run, out: Path, force: bool = False) -> Path:
     out = prepare_out_dir(Path(out), force)
     save_weights(out / "weights.npz", run.weights)
     atomic_write(out / "history.json", json_bytes(run.history.to_dict()))
-    atomic_write(out / "metrics.json", json_bytes(run.metrics))
+    atomic_write(out / "metrics.json", json_bytes(records.dump(run.metrics)))
     atomic_write(out / "model.json", json_bytes(model_document(run)))  # last: its presence marks a complete run
     return out
 
@@ -297,11 +303,9 @@ def load_run(folder: Path | str) -> Run:
             raise BplabError(
                 f"{folder / 'history.json'}: unreadable ({exc.__class__.__name__}: {first_line(exc)})"
             ) from None
-    metrics = {}
+    metrics = RunMetrics()
     if (folder / "metrics.json").is_file():
-        metrics = read_json(folder / "metrics.json")
-        if not isinstance(metrics, dict):
-            raise BplabError(f"{folder / 'metrics.json'}: expected a table of metrics")
+        metrics = records.load(RunMetrics, read_json(folder / "metrics.json"), str(folder / "metrics.json"))
     known = {"format", "engine", "dataset", "class_names", "spec", "config", "versions"}
     return Run(
         doc.get("engine", "?"),

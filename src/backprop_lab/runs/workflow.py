@@ -23,7 +23,7 @@ from backprop_lab.engines.registry import Engine, get_engine
 from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.results.classification import classification_report
-from backprop_lab.runs.record import Run, prepare_out_dir, save_run
+from backprop_lab.runs.record import Run, RunMetrics, prepare_out_dir, save_run
 from backprop_lab.spec.model import ModelSpec, parse_model
 from backprop_lab.training import Callback, Checkpointer, Loop, check_loss_fits, read_checkpoint
 from backprop_lab.training.checkpoint import CHECKPOINT, METRICS
@@ -78,7 +78,7 @@ def _finish(setup: Setup, engine_name: str, engine: Engine, state: EngineState, 
         setup.dataset.class_names,
         final,
         history,
-        {"test": metrics},
+        RunMetrics(test=metrics),
     )
 
 

@@ -731,7 +731,7 @@ def cifar(ctx: Context) -> Section:
         [
             name,
             f"{run.history.epochs[-1].train_loss:.5f}",
-            f"{run.metrics['test']['accuracy']:.4f}",
+            f"{run.test.accuracy:.4f}",
             f"{relative_difference(run.weights, w0):.2e}",
             "-" if run is stated else f"{relative_difference(run.weights, stated.weights):.1e}",
         ]
@@ -811,7 +811,7 @@ def cnn(ctx: Context) -> Section:
             f"{ctx.model} does not fit {ctx.data}'s {run.spec.input_shape[0]}x{run.spec.input_shape[1]} images with "
             f"'valid' padding, so sections 11 to 13 use {model}."
         )
-    report = run.metrics["test"]
+    report = run.test
     heatmap = save_confusion_heatmap(report, ctx.folder / "confusion.png", f"{ctx.model} on {ctx.data} ({run.engine})")
     curves = save_curves(
         {run.engine: run.history},
@@ -822,16 +822,16 @@ def cnn(ctx: Context) -> Section:
     summary = summary_table(
         f"Summary: {trainable + frozen:,} parameters ({trainable:,} trainable)", summary_rows(run.spec)
     )
-    worst = min(report["per_class"], key=lambda r: r["f1"])
+    worst = min(report.per_class, key=lambda r: r.f1)
 
     verdict = claims.cnn97(
-        report["accuracy"], len(run.history.epochs), ctx.data, len(load_dataset(ctx.data, ctx.data_dir).x_train)
+        report.accuracy, len(run.history.epochs), ctx.data, len(load_dataset(ctx.data, ctx.data_dir).x_train)
     )
     return Section(
         "cnn",
         "The CNN",
-        f"{model} trained by the {run.engine} engine: test accuracy {report['accuracy']:.4f}, macro F1 "
-        f"{report['macro']['f1']:.4f}.\nThe hardest class is {worst['class']} (F1 {worst['f1']:.3f}); the "
+        f"{model} trained by the {run.engine} engine: test accuracy {report.accuracy:.4f}, macro F1 "
+        f"{report.macro.f1:.4f}.\nThe hardest class is {worst.name} (F1 {worst.f1:.3f}); the "
         "confusion matrix shows what it is mistaken for.",
         f"bplab train --engine {run.engine} --data {ctx.data} --model {model} {ctx.flags(run.config)} --out runs/cnn"
         f"  &&  bplab evaluate runs/cnn",
@@ -841,7 +841,7 @@ def cnn(ctx: Context) -> Section:
             history_table("Per-epoch figures", run.history),
             report_table("Per-class precision, recall and F1 (test set)", report),
         ],
-        {"test_acc": report["accuracy"], "macro_f1": report["macro"]["f1"]},
+        {"test_acc": report.accuracy, "macro_f1": report.macro.f1},
         note,
         verdicts=[verdict.to_dict()],
     )
@@ -904,7 +904,7 @@ def transfer(ctx: Context) -> Section:
     result.save(ctx.folder / "runs")
     figures = []
     for v in result.variants:
-        path = save_confusion_heatmap(v.run.metrics["test"], ctx.folder / f"confusion_{v.slug}.png", v.name)
+        path = save_confusion_heatmap(v.run.test, ctx.folder / f"confusion_{v.slug}.png", v.name)
         figures.append((ctx.rel(path), f"Confusion matrix: {v.name}"))
     rows = [
         [

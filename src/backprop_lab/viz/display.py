@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backprop_lab.core import display
 from backprop_lab.viz import html
-from backprop_lab.viz.html import esc, num
+from backprop_lab.viz.html import esc
 
 HISTORY_HEADER = ["epoch", "train loss", "train acc", "test loss", "test acc", "time (s)"]
 
@@ -53,11 +53,10 @@ def run_html(run) -> str:
     parts = [html.table(HISTORY_HEADER, history_rows(run.history))]
     if run.history.stopped:
         parts.append(html.paragraph(run.history.stopped))
-    if "test" in run.metrics:
+    if run.metrics.test is not None:
         parts.append(
             html.paragraph(
-                f"test accuracy {run.metrics['test']['accuracy']:.4f}"
-                + (f"; run folder {run.folder}" if run.folder else "")
+                f"test accuracy {run.metrics.test.accuracy:.4f}" + (f"; run folder {run.folder}" if run.folder else "")
             )
         )
     if run.history.epochs:
@@ -66,17 +65,7 @@ def run_html(run) -> str:
 
 
 def report_html(report, title: str, heatmap: Path | None = None) -> str:
-    rows = [(c.name, num(c.precision), num(c.recall), num(c.f1), c.support) for c in report.per_class]
-    rows.append(
-        ("macro average", num(report.macro.precision), num(report.macro.recall), num(report.macro.f1), report.n)
-    )
-    names = [n[:10] for n in report.class_names]
-    confusion = html.table(
-        ["true \\ pred", *names],
-        [(n[:12], *row) for n, row in zip(report.class_names, report.confusion_matrix)],
-        "confusion matrix (rows: true, columns: predicted)",
-    )
-    parts = [html.table(["class", "precision", "recall", "F1", "support"], rows), confusion]
+    parts = [report.table().to_html(), report.confusion_table().to_html()]
     if heatmap is not None and Path(heatmap).is_file():
         parts.append(html.picture(heatmap, "confusion matrix"))
     return html.block(title, *parts)

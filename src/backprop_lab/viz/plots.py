@@ -329,10 +329,10 @@ def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
 # --- the plots ------------------------------------------------------------------------------------------
 
 
-def save_confusion_heatmap(report: dict, path: Path, title: str) -> Path:
-    """Counts of (true, predicted) class, with the accuracy in the title."""
-    cm = np.asarray(report["confusion_matrix"])
-    names = [str(n) for n in report["class_names"]]
+def save_confusion_heatmap(report, path: Path, title: str) -> Path:
+    """Counts of (true, predicted) class, with the accuracy in the title (``report``: a ClassificationReport)."""
+    cm = np.asarray(report.confusion_matrix)
+    names = [str(n) for n in report.class_names]
     k = len(names)
     longest = max((len(n) for n in names), default=1)
     size = max(4.5, 0.55 * k + 2.5)
@@ -362,7 +362,7 @@ def save_confusion_heatmap(report: dict, path: Path, title: str) -> Path:
                 color="white" if cm[i, j] > threshold else "black",
             )
     fig.colorbar(im, ax=ax, fraction=0.046, label="test images")
-    set_title(fig, f"{title}: test accuracy {report['accuracy']:.4f}")
+    set_title(fig, f"{title}: test accuracy {report.accuracy:.4f}")
     return save_figure(fig, path)
 
 
