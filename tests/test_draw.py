@@ -220,3 +220,18 @@ def test_a_computation_graphs_title_starts_where_its_scroll_box_opens(tmp_path, 
         net = network_graph(MLP)
         _, middle = _title_place(render_mod.render(net, tmp_path, "svg", renderer)[0], net.title)
         assert 0.4 < middle < 0.6
+
+
+def test_draw_in_the_columns_layout(tmp_path):
+    from helpers.cli import bplab
+
+    out = tmp_path / "d"
+    result = bplab(
+        "draw", "--model", "mlp:6", "--data", "digits", "--renderer", "matplotlib", "--layout", "columns", "--out", out
+    )
+    assert result.returncode == 0, result.stderr
+    md = (out / "equations.md").read_text()
+    assert "`Z[1] = W[1] A[0] + b[1]`" in md and "`dW[1] = δ[1] A[0]ᵀ`" in md
+    assert "W[1] (6, 64)" in (out / "forward.dot").read_text()  # the graph's W is (out, in) too
+    conv = bplab("draw", "--model", "cnn:2", "--data", "digits", "--layout", "columns", "--out", tmp_path / "c")
+    assert conv.returncode == 2 and "written for dense networks" in conv.stderr and not (tmp_path / "c").exists()

@@ -193,10 +193,13 @@ def worked_example(
     max_entries: int = 24,
     masks: dict[str, np.ndarray] | None = None,
     title: str = "Worked example",
+    layout: str = "rows",
 ) -> WorkedExample:
     """One step written out in full (forward, loss, deltas, gradients, updates), then ``steps`` steps taken
-    with the loss after each. Float64 throughout."""
-    d = derive(spec, config)
+    with the loss after each. Float64 throughout. ``layout``: the equations and their numbers in the rows
+    layout (Z = A W + b, as the code runs it) or the columns layout (Z = W A + b: every matrix transposed);
+    ``weights`` given and returned in the rows layout (Keras's, the weights files')."""
+    d = derive(spec, config, layout)
     notes = []
     if config.l2:
         notes.append(f"The loss includes the L2 term λ Σ‖W‖² with λ = {config.l2:g}.")
@@ -204,6 +207,11 @@ def worked_example(
         notes.append(
             "The learning-rate schedule and the blended update are the training loop's; this example takes "
             "plain steps of the optimizer's rule."
+        )
+    if d.layout == "columns":
+        notes.append(
+            "Columns layout: the examples are the columns (Z = W A + b, W[l] is (out, in), b[l] a column); "
+            "every matrix is the transpose of the rows layout's, the weights files' kernels transposed."
         )
     if fixed_biases:
         notes.append("The biases are kept fixed (not updated), as in the example this reproduces.")
@@ -241,8 +249,8 @@ def worked_example(
             if e.lhs.kind == "state":
                 state[e.lhs.name] = value
         for layer in d.layers:
-            w[f"{layer.info.name}/kernel"] = np.asarray(env[layer.w.name])
-            w[f"{layer.info.name}/bias"] = np.asarray(env[layer.b.name])
+            for part, sym in (("kernel", layer.w), ("bias", layer.b)):
+                w[f"{layer.info.name}/{part}"] = np.asarray(d.to_rows(sym.name, env[sym.name], layer.info.params[part]))
     losses.append(float(d.evaluate(w, x, y, masks, sections=("forward", "loss"))["loss"]))
     if big:
         notes.append(f"Too large to write out, shown by symbol: {', '.join(sorted(big))}.")

@@ -15,14 +15,17 @@ from backprop_lab.maths.equations import SECTION_TITLES, Derivation, derive
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
 
-NOTATION = (
-    "Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
-    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input."
-)
+NOTATION = {
+    "rows": "Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
+    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.",
+    "columns": "Columns layout (as many courses write it): columns are the m examples of a batch, K outputs; "
+    "W[l] is (out, in) and b[l] a column, each matrix the transpose of the code's (rows) one; "
+    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.",
+}
 
 
 def to_markdown(d: Derivation, title: str) -> str:
-    lines = [f"# {title}", "", NOTATION, ""]
+    lines = [f"# {title}", "", NOTATION[d.layout], ""]
     for section, eqs in d.grouped().items():
         lines += [f"## {SECTION_TITLES[section]}", ""]
         for eq in eqs:
@@ -68,7 +71,7 @@ def to_html(d: Derivation, title: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}{MATH_CSS}"
-        f"</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION)}</p>"
+        f"</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION[d.layout])}</p>"
         f"{mathml_blocks(d)}</body></html>\n"
     )
 
@@ -97,9 +100,11 @@ def render_svg(d: Derivation, path: Path, title: str) -> Path:
     return path
 
 
-def write_equations(spec: ModelSpec, config: TrainConfig, out_dir: Path, title: str) -> list[Path]:
-    """equations.md, .tex, .html (MathML) and .svg in ``out_dir``."""
-    d = derive(spec, config)
+def write_equations(
+    spec: ModelSpec, config: TrainConfig, out_dir: Path, title: str, layout: str = "rows"
+) -> list[Path]:
+    """equations.md, .tex, .html (MathML) and .svg in ``out_dir``, in the rows or columns layout."""
+    d = derive(spec, config, layout)
     make_folder(out_dir)
     written = []
     for name, text in (
