@@ -112,8 +112,12 @@ def test_graph_nodes_carry_values_and_gradient_norms(tmp_path):
 def test_network_graph_truncates_and_labels():
     g = network_graph(MLP, [str(i) for i in range(10)])
     captions = [n.label for n in g.by_kind("caption")]
-    assert captions[0].startswith("input (28, 28, 1)") and "784 pixels" in captions[0]
+    assert captions[0].startswith("input X (28, 28, 1)") and "784 pixels" in captions[0]
     assert "256 units" in captions[1] and "relu" in captions[1] and "softmax" in captions[-1]
+    # the diagram names the layers as the equations do (W[1]); dense_0 is only for files
+    for layer, caption in zip(derive(MLP, TrainConfig()).layers, captions[1:]):
+        assert caption.startswith(f"layer {layer.l}: ") and f"W[{layer.l}], b[{layer.l}]" in caption
+    assert not any("dense" in c for c in captions)
     outputs = [n.label for n in g.nodes if n.group == "dense_3" and n.kind == "neuron"]
     assert outputs == [str(i) for i in range(10)]
     assert sum(1 for n in g.by_kind("ellipsis")) == 4  # input and three hidden layers are truncated
@@ -158,12 +162,19 @@ def test_graphviz_renderer_refused_when_missing(tmp_path, monkeypatch):
 
 def test_equation_files(tmp_path):
     paths = write_equations(MLP, TrainConfig(l2=1e-4, optimizer="adam"), tmp_path, "test")
-    md, tex, page, svg = (p.read_text() for p in paths)
+    md, tex, page, svg = (
+        next(p for p in paths if p.name == f"equations.{x}").read_text() for x in ("md", "tex", "html", "svg")
+    )
     assert r"\delta^{[4]} = \frac{A^{[4]} - Y}{m}" in md
     assert r"\delta^{[3]} = \left(\delta^{[4]} {W^{[4]}}^\top\right) \odot \mathbf{1}\left[Z^{[3]} > 0\right]" in md
     assert r"dW^{[1]} = {A^{[0]}}^\top \delta^{[1]} + 2 \lambda\, W^{[1]}" in md
     assert "`δ[3] = (δ[4] W[4]ᵀ) ⊙ 1[Z[3] > 0]`" in md  # the plain-text form beside the TeX
-    assert "\\beta_{1}" in md and tex.startswith("\\documentclass") and tex.count("\\[") == tex.count("\\]")
+    assert "\\beta_{1}" in md and tex.startswith("\\documentclass")
+    body = (tmp_path / "equations.body.tex").read_text()  # the fragment for slides: no preamble, lined up at &=
+    assert "\\documentclass" not in body and body in tex
+    lines = [x for x in body.splitlines() if x and not x.startswith(("\\section", "\\begin{align", "\\end{align"))]
+    assert len(lines) == len(derive(MLP, TrainConfig(l2=1e-4, optimizer="adam")).equations)
+    assert all(x.count("&=") + x.count("&\\leftarrow") == 1 for x in lines), lines
     assert ET.fromstring(svg).tag.endswith("svg")
     # the HTML is well-formed MathML, one block per equation
     blocks = [b.split("</math>")[0] for b in page.split('<math display="block">')[1:]]

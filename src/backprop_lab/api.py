@@ -415,6 +415,7 @@ def derive(
         for name, text in (
             ("worked.md", example.to_markdown()),
             ("worked.tex", example.to_latex()),
+            ("worked.body.tex", example.latex_body()),
             ("worked.html", example.to_html()),
         ):
             (folder / name).write_text(text, encoding="utf-8")

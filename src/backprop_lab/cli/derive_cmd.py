@@ -66,7 +66,12 @@ def derive(
     digits: Annotated[int, typer.Option(help="Significant digits of the numbers shown.")] = 6,
     max_entries: Annotated[int, typer.Option(help="Arrays with more entries are shown by their symbol.")] = 24,
     out_dir: Annotated[
-        Optional[Path], typer.Option("--out", help="Also write worked.md, worked.tex and worked.html (MathML) here.")
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Also write worked.md, worked.tex (a document), worked.body.tex (its LaTeX for slides, no "
+            "preamble) and worked.html (MathML) here.",
+        ),
     ] = None,
     force: ForceOpt = False,
     layout: LayoutOpt = "rows",
@@ -105,4 +110,4 @@ def derive(
     )
     out.print(example.to_markdown(), markup=False, highlight=False)
     if out_dir is not None:
-        out.print(f"written to {out_dir}: worked.md, worked.tex, worked.html", markup=False)
+        out.print(f"written to {out_dir}: worked.md, worked.tex, worked.body.tex, worked.html", markup=False)

@@ -591,6 +591,12 @@ class TextPrinter(Printer):
         return OPS[e.op][1](args, e.params)
 
 
+# A font with an OpenType MATH table lets the browser stretch brackets over a matrix's rows (without one,
+# Chromium draws a one-line bracket beside a three-row matrix): every page showing MathML sets it.
+MATH_FONT_CSS = 'math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math","DejaVu Math TeX Gyre",math}'
+FENCE = '<mo fence="true" stretchy="true" symmetric="true">{}</mo>'
+
+
 class MathMLPrinter(Printer):
     """MathML Core (rendered by Chromium and Firefox without any script)."""
 
@@ -615,7 +621,7 @@ class MathMLPrinter(Printer):
 
     def matrix(self, a):
         rows = "".join("<mtr>" + "".join(f"<mtd>{self.number(float(x))}</mtd>" for x in row) + "</mtr>" for row in a)
-        return f"<mrow><mo>[</mo><mtable>{rows}</mtable><mo>]</mo></mrow>"
+        return f"<mrow>{FENCE.format('[')}<mtable>{rows}</mtable>{FENCE.format(']')}</mrow>"
 
     def paren(self, x):
         return f"<mrow><mo>(</mo>{x}<mo>)</mo></mrow>"
