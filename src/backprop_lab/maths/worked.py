@@ -142,7 +142,7 @@ class WorkedExample(Displayable):
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
             + html.escape(self.title)
             + "</title><style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-            "math[display=block]{margin:.6em 0;font-size:1.1em;overflow-x:auto;max-width:100%}"
+            "math[display=block]{margin:.6em 0;padding:.15em 0;font-size:1.1em;overflow-x:auto;overflow-y:hidden;max-width:100%}"
             "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}table{border-collapse:collapse}"
             + MATH_FONT_CSS
             + "</style></head><body>"

@@ -66,7 +66,7 @@ def to_latex(d: Derivation, title: str) -> str:
 
 
 MATH_CSS = (
-    "math[display=block]{font-size:1.15em;margin:.35em 0;overflow-x:auto;max-width:100%}.eq-section{margin-top:1.2em}"
+    "math[display=block]{font-size:1.15em;margin:.35em 0;padding:.15em 0;overflow-x:auto;overflow-y:hidden;max-width:100%}.eq-section{margin-top:1.2em}"
     + MATH_FONT_CSS
 )
 
