@@ -112,8 +112,12 @@ def test_graph_nodes_carry_values_and_gradient_norms(tmp_path):
 def test_network_graph_truncates_and_labels():
     g = network_graph(MLP, [str(i) for i in range(10)])
     captions = [n.label for n in g.by_kind("caption")]
-    assert captions[0].startswith("input (28, 28, 1)") and "784 pixels" in captions[0]
+    assert captions[0].startswith("input X (28, 28, 1)") and "784 pixels" in captions[0]
     assert "256 units" in captions[1] and "relu" in captions[1] and "softmax" in captions[-1]
+    # the diagram names the layers as the equations do (W[1]); dense_0 is only for files
+    for layer, caption in zip(derive(MLP, TrainConfig()).layers, captions[1:]):
+        assert caption.startswith(f"layer {layer.l}: ") and f"W[{layer.l}], b[{layer.l}]" in caption
+    assert not any("dense" in c for c in captions)
     outputs = [n.label for n in g.nodes if n.group == "dense_3" and n.kind == "neuron"]
     assert outputs == [str(i) for i in range(10)]
     assert sum(1 for n in g.by_kind("ellipsis")) == 4  # input and three hidden layers are truncated
@@ -158,12 +162,19 @@ def test_graphviz_renderer_refused_when_missing(tmp_path, monkeypatch):
 
 def test_equation_files(tmp_path):
     paths = write_equations(MLP, TrainConfig(l2=1e-4, optimizer="adam"), tmp_path, "test")
-    md, tex, page, svg = (p.read_text() for p in paths)
+    md, tex, page, svg = (
+        next(p for p in paths if p.name == f"equations.{x}").read_text() for x in ("md", "tex", "html", "svg")
+    )
     assert r"\delta^{[4]} = \frac{A^{[4]} - Y}{m}" in md
     assert r"\delta^{[3]} = \left(\delta^{[4]} {W^{[4]}}^\top\right) \odot \mathbf{1}\left[Z^{[3]} > 0\right]" in md
     assert r"dW^{[1]} = {A^{[0]}}^\top \delta^{[1]} + 2 \lambda\, W^{[1]}" in md
     assert "`δ[3] = (δ[4] W[4]ᵀ) ⊙ 1[Z[3] > 0]`" in md  # the plain-text form beside the TeX
-    assert "\\beta_{1}" in md and tex.startswith("\\documentclass") and tex.count("\\[") == tex.count("\\]")
+    assert "\\beta_{1}" in md and tex.startswith("\\documentclass")
+    body = (tmp_path / "equations.body.tex").read_text()  # the fragment for slides: no preamble, lined up at &=
+    assert "\\documentclass" not in body and body in tex
+    lines = [x for x in body.splitlines() if x and not x.startswith(("\\section", "\\begin{align", "\\end{align"))]
+    assert len(lines) == len(derive(MLP, TrainConfig(l2=1e-4, optimizer="adam")).equations)
+    assert all(x.count("&=") + x.count("&\\leftarrow") == 1 for x in lines), lines
     assert ET.fromstring(svg).tag.endswith("svg")
     # the HTML is well-formed MathML, one block per equation
     blocks = [b.split("</math>")[0] for b in page.split('<math display="block">')[1:]]
@@ -220,3 +231,18 @@ def test_a_computation_graphs_title_starts_where_its_scroll_box_opens(tmp_path, 
         net = network_graph(MLP)
         _, middle = _title_place(render_mod.render(net, tmp_path, "svg", renderer)[0], net.title)
         assert 0.4 < middle < 0.6
+
+
+def test_draw_in_the_columns_layout(tmp_path):
+    from helpers.cli import bplab
+
+    out = tmp_path / "d"
+    result = bplab(
+        "draw", "--model", "mlp:6", "--data", "digits", "--renderer", "matplotlib", "--layout", "columns", "--out", out
+    )
+    assert result.returncode == 0, result.stderr
+    md = (out / "equations.md").read_text()
+    assert "`Z[1] = W[1] A[0] + b[1]`" in md and "`dW[1] = δ[1] A[0]ᵀ`" in md
+    assert "W[1] (6, 64)" in (out / "forward.dot").read_text()  # the graph's W is (out, in) too
+    conv = bplab("draw", "--model", "cnn:2", "--data", "digits", "--layout", "columns", "--out", tmp_path / "c")
+    assert conv.returncode == 2 and "written for dense networks" in conv.stderr and not (tmp_path / "c").exists()

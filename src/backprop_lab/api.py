@@ -42,6 +42,7 @@ from backprop_lab.experiments.sweep import normalise_key, parse_grid_arg, plan_f
 from backprop_lab.experiments.transfer import transfer_from
 from backprop_lab.maths.equations import derive as derivation_of
 from backprop_lab.maths.graphs import backward_graph, forward_graph
+from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.options.registry import TRAINING, TrainingOptions, check_names, config_from_options
@@ -203,28 +204,31 @@ def draw(
     run: PathLike | None = None,
     rows: int = 8,
     seed: int = 0,
+    layout: str = "rows",
 ) -> Drawing:
     """The network, its forward and backward computation graphs and its update equations, written to
-    ``out`` (``bplab draw``); shown inline as SVG and MathML (Graphviz not needed).
+    ``out`` (``bplab draw``); shown inline as SVG and MathML (Graphviz not needed). ``layout``: the equations
+    and graphs in the rows layout (``Z = A W + b``, as the code runs it) or the columns one (``Z = W A + b``).
 
-    Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True)``
+    Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True, layout="columns")``
     """
     from backprop_lab.viz.drawings import write_drawings
     from backprop_lab.viz.render import check_format
 
     check_format(format, renderer)
+    check_layout(layout)
     if rows < 1:
         raise BplabError(f"--rows: must be at least 1, got {rows}")
     config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha, seed=seed)
     setup = prepare(data, model, config, data_dir)
     run_path = _out(run)
-    labels = graph_values(setup, run_path, rows) if values or run_path is not None else None
+    derivation = derivation_of(setup.spec, config, layout)  # before the folder: a conv net has no columns form
+    labels = graph_values(setup, run_path, rows, layout) if values or run_path is not None else None
     folder = new_run_folder(Path(out), force)
     title = f"{model} on {data} ({loss}, {optimizer})"
     written, used = write_drawings(
-        setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels
+        setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels, layout
     )
-    derivation = derivation_of(setup.spec, config)
     graphs = [
         network_graph(setup.spec, setup.dataset.class_names),
         forward_graph(derivation, labels),
@@ -375,9 +379,11 @@ def derive(
     max_entries: int = 24,
     out: PathLike | None = None,
     force: bool = False,
+    layout: str = "rows",
 ) -> WorkedExample:
     """A worked example (``bplab derive``): forward values, deltas, gradients and updated weights, each
-    as its equation with symbols, then with the numbers substituted, then the result.
+    as its equation with symbols, then with the numbers substituted, then the result. ``layout``: rows
+    (``Z = A W + b``, as the code runs it) or columns (``Z = W A + b``, every matrix transposed).
 
     Example: ``bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", weights="examples/published-2-2-2.json",
     input=["0.05,0.10"], target=["0.01,0.99"], loss="half_squared_error", lr=0.5, fixed_biases=True)``
@@ -386,6 +392,7 @@ def derive(
     for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
         if value < least:
             raise BplabError(f"{name}: must be at least {least}, got {value}")
+    check_layout(layout)
     setup = worked_setup(
         model, input, target, data, data_dir, rows, weights, run, seed, init, loss, optimizer, lr, l2, momentum
     )
@@ -401,12 +408,14 @@ def derive(
         max_entries,
         setup.masks,
         setup.title,
+        layout,
     )
     if out is not None:
         folder = new_run_folder(Path(out), force)
         for name, text in (
             ("worked.md", example.to_markdown()),
             ("worked.tex", example.to_latex()),
+            ("worked.body.tex", example.latex_body()),
             ("worked.html", example.to_html()),
         ):
             (folder / name).write_text(text, encoding="utf-8")

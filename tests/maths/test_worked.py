@@ -201,3 +201,65 @@ def test_a_hand_written_weights_file_with_a_wrong_shape_is_named(tmp_path):
     (tmp_path / "w.toml").write_text("\n".join(f'"{k}" = {json.dumps(v)}' for k, v in bad.items()))
     result = bplab("derive", "--weights", str(tmp_path / "w.toml"), "--input", "0.05,0.1", "--target", "0.01,0.99")
     assert result.returncode == 2 and "weight dense_1/kernel has shape (1, 2), the spec needs (2, 2)" in result.stderr
+
+
+def _small_example(**kw):
+    spec = parse_model("mlp:3/act=sigmoid/out=sigmoid", (3,), 2)
+    rng = np.random.default_rng(4)
+    w = {k: rng.standard_normal(s) for k, s in spec.param_shapes().items()}
+    x, y = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    return worked_example(spec, TrainConfig(loss="mse", optimizer="momentum", lr=0.5), w, x, y, **kw)
+
+
+def test_digits_apply_to_the_loss_after_each_step():
+    ex = _small_example(steps=3, digits=4)
+    assert len(ex.losses) == 4 and all(len(f"{v:.9g}") > len(f"{v:.4g}") for v in ex.losses)  # digits to lose
+    md, page, tex = ex.to_markdown(), ex.to_html(), ex.latex_body()
+    for i, v in enumerate(ex.losses):
+        assert f"| {i} | {v:.4g} |" in md and f"<td>{i}</td><td>{v:.4g}</td>" in page and f"${v:.4g}$" in tex
+        assert f"{v:.9g}" not in md + page + tex
+
+
+def test_latex_fragments_line_up_at_the_equals_signs(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    ex = _small_example(layout="columns", title="mlp:3: the weights in my_weights.json; 100% & #1")
+    body, doc = ex.latex_body(), ex.to_latex()
+    assert "\\documentclass" not in body and "\\begin{document}" not in body and body in doc
+    blocks = re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", body, flags=re.S)
+    assert len(blocks) == len(ex.lines)
+    for block in blocks:
+        rows = block.split(" \\\\\n")
+        assert len(rows) >= 2 and all(("&=" in r or "&\\leftarrow" in r) for r in rows), block
+        assert rows[0].split("&")[0].strip() and not any(r.split("&")[0].strip() for r in rows[1:]), block
+    assert r"my\_weights.json; 100\% \& \#1" in doc  # titles name files and losses: escaped
+    latex = shutil.which("pdflatex") or shutil.which("lualatex")
+    if latex:  # where a TeX engine is installed, both compile
+        (tmp_path / "doc.tex").write_text(doc)
+        (tmp_path / "slide.tex").write_text(
+            "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}" + body + "\\end{document}"
+        )
+        for name in ("doc.tex", "slide.tex"):
+            done = subprocess.run([latex, "-interaction=nonstopmode", name], cwd=tmp_path, capture_output=True)
+            assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_matrix_brackets_stretch_over_the_rows_in_chromium(tmp_path):
+    from helpers.browser import chromium
+
+    page = tmp_path / "worked.html"
+    page.write_text(_small_example(layout="columns").to_html())  # 3-row matrices: W[1] (3, 3), A[1] (3, 2)
+    script = (
+        "return Array.from(document.querySelectorAll('mtable')).filter(t => t.querySelectorAll('mtr').length >= 3"
+        " && t.previousElementSibling && t.previousElementSibling.textContent === '[').map(t => ["
+        "t.getBoundingClientRect().height, t.previousElementSibling.getBoundingClientRect().height,"
+        " t.nextElementSibling.getBoundingClientRect().height]);"
+    )
+    with chromium() as browser:
+        browser.get(page.resolve().as_uri())
+        sizes = browser.execute_script(script)
+    assert len(sizes) >= 4, sizes
+    for table, left, right in sizes:  # each bracket as tall as its matrix (a one-line bracket is a third of it)
+        assert left >= 0.9 * table and right >= 0.9 * table, sizes

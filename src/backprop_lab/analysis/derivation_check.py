@@ -124,9 +124,10 @@ def check(
     return checks
 
 
-def graph_values(setup, run_path: Path | None, rows: int) -> dict:
+def graph_values(setup, run_path: Path | None, rows: int, layout: str = "rows") -> dict:
     """The derivation evaluated on the first ``rows`` training rows, at a run's weights or the initial ones
-    (float64; dropout masks drawn as the scratch engine draws them), for labelling the graphs' nodes."""
+    (float64; dropout masks drawn as the scratch engine draws them), for labelling the graphs' nodes
+    (in the graphs' ``layout``)."""
 
     if run_path is not None:
         run = load_run(run_path)
@@ -135,7 +136,7 @@ def graph_values(setup, run_path: Path | None, rows: int) -> dict:
         weights = run.weights
     else:
         weights = initial_weights(setup.spec, setup.config)
-    derivation = derive(setup.spec, setup.config)
+    derivation = derive(setup.spec, setup.config, layout)
     x = np.asarray(setup.dataset.x_train[:rows], np.float64)
     y = targets(setup.spec, setup.dataset.y_train[:rows], "float64")
     w = {k: np.asarray(v, np.float64) for k, v in weights.items()}

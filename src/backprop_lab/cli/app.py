@@ -33,6 +33,7 @@ from backprop_lab.cli.options import (
     InitOpt,
     JsonOpt,
     L2Opt,
+    LayoutOpt,
     LossOpt,
     LrOpt,
     ModelOpt,
@@ -299,10 +300,13 @@ def draw(
     ] = None,
     rows: Annotated[int, typer.Option(help="With --values: training rows in the batch.")] = 8,
     seed: SeedOpt = 0,
+    layout: LayoutOpt = "rows",
 ):
     """Draw the network, its forward and backward computation graphs, and derive its update equations.
 
     Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png --values
+
+    In the columns layout (Z = W A + b) of many courses: bplab draw --model mlp:16,8 --data digits --layout columns
     """
     result = api.draw(
         model,
@@ -321,6 +325,7 @@ def draw(
         run_path,
         rows,
         seed,
+        layout,
     )
     for path in result.files:
         out.print(f"wrote {path}")

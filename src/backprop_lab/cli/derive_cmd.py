@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from backprop_lab import api
-from backprop_lab.cli.options import DataDirOpt, ForceOpt, InitOpt, L2Opt, LossOpt, LrOpt, OptimizerOpt, SeedOpt
+from backprop_lab.cli.options import (
+    DataDirOpt,
+    ForceOpt,
+    InitOpt,
+    L2Opt,
+    LayoutOpt,
+    LossOpt,
+    LrOpt,
+    OptimizerOpt,
+    SeedOpt,
+)
 from backprop_lab.cli.output import out
 
 RowsOpt = Annotated[
@@ -56,15 +66,23 @@ def derive(
     digits: Annotated[int, typer.Option(help="Significant digits of the numbers shown.")] = 6,
     max_entries: Annotated[int, typer.Option(help="Arrays with more entries are shown by their symbol.")] = 24,
     out_dir: Annotated[
-        Optional[Path], typer.Option("--out", help="Also write worked.md, worked.tex and worked.html (MathML) here.")
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Also write worked.md, worked.tex (a document), worked.body.tex (its LaTeX for slides, no "
+            "preamble) and worked.html (MathML) here.",
+        ),
     ] = None,
     force: ForceOpt = False,
+    layout: LayoutOpt = "rows",
 ):
     """A worked example: the forward values, deltas, gradients and updated weights of MODEL, each as its
     equation with symbols, then with the numbers substituted, then the result.
 
     Example: bplab derive --model mlp:2/act=sigmoid/out=sigmoid --weights examples/published-2-2-2.json
     --input 0.05,0.10 --target 0.01,0.99 --loss half_squared_error --optimizer sgd --lr 0.5 --fixed-biases
+
+    In the columns layout (Z = W A + b) of many courses: add --layout columns.
     """
     example = api.derive(
         model,
@@ -88,7 +106,8 @@ def derive(
         max_entries,
         out_dir,
         force,
+        layout,
     )
     out.print(example.to_markdown(), markup=False, highlight=False)
     if out_dir is not None:
-        out.print(f"written to {out_dir}: worked.md, worked.tex, worked.html", markup=False)
+        out.print(f"written to {out_dir}: worked.md, worked.tex, worked.body.tex, worked.html", markup=False)

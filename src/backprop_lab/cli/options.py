@@ -25,6 +25,13 @@ ModelOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 ForceOpt = Annotated[bool, typer.Option(help="Overwrite files in an existing --out folder.")]
+LayoutOpt = Annotated[
+    str,
+    typer.Option(
+        help="Write the equations in the rows layout (Z = A W + b, W is (in, out), as the code runs it) "
+        "or the columns layout (Z = W A + b, W is (out, in), as many courses write it)."
+    ),
+]
 
 
 def _declared(name: str) -> Any:

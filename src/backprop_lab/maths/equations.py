@@ -3,6 +3,8 @@ equations, assembled from the rules in ``rules.py`` by walking the spec's layers
 
 Batch-matrix notation as the code runs it (rows are the m examples of a batch):
 Z[l] = A[l-1] W[l] + b[l], A[l] = g(Z[l]), delta[l] = dL/dZ[l], dW[l] = A[l-1]^T delta[l].
+With ``layout="columns"`` the same equations are rewritten (``layout.py``) as many courses write them:
+Z[l] = W[l] A[l-1] + b[l], dW[l] = delta[l] A[l-1]^T, each tensor the transpose of its rows counterpart.
 Layers are numbered as courses number them: A[0] is the (flattened) input and layer l, the l-th
 layer with weights, has Z[l], A[l], W[l] and b[l].
 
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from backprop_lab.maths.expr import Const, Expr, Sym, evaluate, func, substitute, to_mathml, to_tex, to_text
+from backprop_lab.maths.layout import check_layout, columns_sym, columns_value, rows_value, to_columns
 from backprop_lab.maths.rules import (
     HYPER_CONFIG,
     HYPER_SYMBOLS,
@@ -95,6 +98,7 @@ class Derivation:
     layers: list[Layer]
     masks: dict[str, tuple[int, float, tuple]]  # mask symbol name -> (layer index, rate, shape without m)
     fused: bool  # the output delta uses Keras's from-logits form
+    layout: str = "rows"  # rows (Z = A W + b) or columns (Z = W A + b): the layout of the equations and values
 
     def section(self, name: str) -> list[Equation]:
         return [e for e in self.equations if e.section == name]
@@ -105,7 +109,8 @@ class Derivation:
     def env(
         self, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, masks: dict[str, np.ndarray] | None = None
     ) -> dict[str, Any]:
-        """The starting values: weights by symbol (W1, b1, ...), X, Y, m, K, lambda, the dropout masks (0/1)."""
+        """The starting values: weights by symbol (W1, b1, ...), X, Y, m, K, lambda, the dropout masks (0/1).
+        ``weights``, ``x``, ``y`` and ``masks`` are in the rows layout (Keras's); the values are in the derivation's."""
         env: dict[str, Any] = {
             "X": x,
             "Y": y,
@@ -120,7 +125,13 @@ class Derivation:
         if missing:
             raise ValueError(f"dropout masks needed for {', '.join(missing)}")
         env.update(masks or {})
+        if self.layout == "columns":
+            env = {k: columns_value(v) for k, v in env.items()}
         return env
+
+    def to_rows(self, name: str, value: Any, rows_shape: tuple) -> Any:
+        """A value of this derivation's layout in the rows layout (the weights files' and engines')."""
+        return rows_value(value, rows_shape) if self.layout == "columns" else value
 
     def evaluate(
         self,
@@ -141,8 +152,8 @@ class Derivation:
         """The derived gradients by weight key (``dense_0/kernel``) from an evaluated environment."""
         out = {}
         for layer in self.layers:
-            out[f"{layer.info.name}/kernel"] = env[f"dW{layer.l}"]
-            out[f"{layer.info.name}/bias"] = env[f"db{layer.l}"]
+            out[f"{layer.info.name}/kernel"] = self.to_rows("dW", env[f"dW{layer.l}"], layer.info.params["kernel"])
+            out[f"{layer.info.name}/bias"] = self.to_rows("db", env[f"db{layer.l}"], layer.info.params["bias"])
         return out
 
 
@@ -156,8 +167,24 @@ LAMBDA = Sym("lambda", "lambda", kind="hyper")
 T_STEP = Sym("t", "t", kind="dim")
 
 
-def derive(spec: ModelSpec, config: TrainConfig) -> Derivation:
-    """Every equation of this network, loss, L2 and optimizer, in evaluation order."""
+def derive(spec: ModelSpec, config: TrainConfig, layout: str = "rows") -> Derivation:
+    """Every equation of this network, loss, L2 and optimizer, in evaluation order, in the rows layout
+    (``Z = A W + b``) or the columns layout (``Z = W A + b``, each equation rewritten by ``layout.to_columns``)."""
+    d = _derive_rows(spec, config)
+    if check_layout(layout) == "rows":
+        return d
+    for eq in d.equations:
+        if eq.section != "update":  # the update is element-wise, for any variable: the same in both layouts
+            eq.lhs, eq.rhs = columns_sym(eq.lhs), to_columns(eq.rhs)
+    for layer in d.layers:
+        layer.input, layer.z, layer.a, layer.w, layer.b = (
+            columns_sym(s) for s in (layer.input, layer.z, layer.a, layer.w, layer.b)
+        )
+    d.layout = "columns"
+    return d
+
+
+def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
     eqs: list[Equation] = []
     x_sym = _sym("X", "X", ("m", *spec.input_shape), kind="input")
     y_sym = _sym("Y", "Y", ("m", *spec.output_shape), kind="input")

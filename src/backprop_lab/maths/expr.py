@@ -14,7 +14,8 @@ Nodes:
   ``Scale`` (a scalar factor times a tensor), ``Neg``, ``Pow``;
 - ``Func``: an element-wise or row-wise function (relu, sigmoid, softmax, log, the step 1[x > 0], ...);
 - ``SumRows`` (over the batch rows, and pixels for images: a bias gradient), ``SumLast``
-  (over the last axis, kept: softmax's backward), ``SumAll`` (to a scalar: a loss);
+  (over the last axis, kept: softmax's backward), ``SumAll`` (to a scalar: a loss); ``SumCols`` and
+  ``SumFirst``, their counterparts in the columns layout (``layout.py``);
 - ``Op``: a tensor operation with parameters (convolution and its two gradients, max-pooling
   and its gradient, flatten and its inverse), evaluated by the reference definitions in ``ops.py``.
 """
@@ -192,6 +193,14 @@ class SumAll(Unary):
     """Sum of every element: a scalar."""
 
 
+class SumCols(Unary):
+    """Sum over the columns (the examples of the columns layout), kept as a column: a bias gradient ``delta 1``."""
+
+
+class SumFirst(Unary):
+    """Column sums, kept as a row: sum over the first axis with keepdims (softmax's backward, columns layout)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Func(Expr):
     fn: str
@@ -219,7 +228,7 @@ def is_scalar(e: Expr) -> bool:
         return True
     if isinstance(e, Sym):
         return e.shape == ()
-    if isinstance(e, (Op, SumRows, SumLast, Transpose)):
+    if isinstance(e, (Op, SumRows, SumLast, SumCols, SumFirst, Transpose)):
         return False
     return all(is_scalar(c) for c in e.children())
 
@@ -267,6 +276,13 @@ FUNCTIONS: dict[str, Function] = {
     "sigmoid": Function("sigmoid", *_call(r"\sigma", "σ", "σ", _sigmoid)),
     "tanh": Function("tanh", *_call(r"\tanh", "tanh", "tanh", np.tanh)),
     "softmax": Function("softmax", *_call(r"\mathrm{softmax}", "softmax", "softmax", _softmax)),
+    # the columns layout's softmax and logsumexp: over each column (an example), printed alike
+    "softmax_cols": Function(
+        "softmax_cols", *_call(r"\mathrm{softmax}", "softmax", "softmax", lambda z: _softmax(z.T).T)
+    ),
+    "logsumexp_cols": Function(
+        "logsumexp_cols", *_call(r"\mathrm{logsumexp}", "logsumexp", "logsumexp", lambda z: _logsumexp(z.T).T)
+    ),
     "exp": Function("exp", *_call(r"\exp", "exp", "exp", np.exp)),
     "log": Function("log", *_call(r"\log", "log", "log", np.log)),
     "abs": Function(
@@ -499,6 +515,10 @@ class TexPrinter(Printer):
             return rf"\mathbf{{1}}^\top {_wrap_tex(a)}"
         if isinstance(e, SumLast):
             return rf"\mathrm{{rowsum}}\left({a}\right)"
+        if isinstance(e, SumCols):
+            return rf"{_wrap_tex(a)} \mathbf{{1}}"
+        if isinstance(e, SumFirst):
+            return rf"\mathrm{{colsum}}\left({a}\right)"
         if isinstance(e, SumAll):
             return rf"\sum_{{i,k}} {_wrap_tex(a)}"
         raise TypeError(type(e).__name__)
@@ -559,6 +579,8 @@ class TextPrinter(Printer):
             Neg: f"-{a}",
             SumRows: f"sum_rows({a})",
             SumLast: f"rowsum({a})",
+            SumCols: f"sum_cols({a})",
+            SumFirst: f"colsum({a})",
             SumAll: f"sum({a})",
         }[type(e)]
 
@@ -567,6 +589,12 @@ class TextPrinter(Printer):
 
     def op(self, e, args):
         return OPS[e.op][1](args, e.params)
+
+
+# A font with an OpenType MATH table lets the browser stretch brackets over a matrix's rows (without one,
+# Chromium draws a one-line bracket beside a three-row matrix): every page showing MathML sets it.
+MATH_FONT_CSS = 'math{font-family:"STIX Two Math","Cambria Math","Latin Modern Math","DejaVu Math TeX Gyre",math}'
+FENCE = '<mo fence="true" stretchy="true" symmetric="true">{}</mo>'
 
 
 class MathMLPrinter(Printer):
@@ -593,7 +621,7 @@ class MathMLPrinter(Printer):
 
     def matrix(self, a):
         rows = "".join("<mtr>" + "".join(f"<mtd>{self.number(float(x))}</mtd>" for x in row) + "</mtr>" for row in a)
-        return f"<mrow><mo>[</mo><mtable>{rows}</mtable><mo>]</mo></mrow>"
+        return f"<mrow>{FENCE.format('[')}<mtable>{rows}</mtable>{FENCE.format(']')}</mrow>"
 
     def paren(self, x):
         return f"<mrow><mo>(</mo>{x}<mo>)</mo></mrow>"
@@ -621,6 +649,10 @@ class MathMLPrinter(Printer):
             return f"<mrow><msup><mn>𝟏</mn><mo>⊤</mo></msup>{a}</mrow>"
         if isinstance(e, SumLast):
             return f"<mrow><mi>rowsum</mi><mo>(</mo>{a}<mo>)</mo></mrow>"
+        if isinstance(e, SumCols):
+            return f"<mrow>{a}<mo>&#x2062;</mo><mn>𝟏</mn></mrow>"
+        if isinstance(e, SumFirst):
+            return f"<mrow><mi>colsum</mi><mo>(</mo>{a}<mo>)</mo></mrow>"
         return f"<mrow><munder><mo>∑</mo><mrow><mi>i</mi><mo>,</mo><mi>k</mi></mrow></munder>{a}</mrow>"
 
     def function(self, e, a):
@@ -690,8 +722,10 @@ def evaluate(e: Expr, env: Mapping[str, Any]) -> Any:
             return -a
         if isinstance(e, SumRows):
             return a.reshape(-1, a.shape[-1]).sum(axis=0)
-        if isinstance(e, SumLast):
+        if isinstance(e, (SumLast, SumCols)):
             return a.sum(axis=-1, keepdims=True)
+        if isinstance(e, SumFirst):
+            return a.sum(axis=0, keepdims=True)
         if isinstance(e, SumAll):
             return a.sum()
     raise TypeError(f"cannot evaluate {type(e).__name__}")
@@ -742,8 +776,10 @@ def shape(e: Expr) -> Shape:
         return shape(e.a)
     if isinstance(e, SumRows):
         return shape(e.a)[-1:]
-    if isinstance(e, SumLast):
+    if isinstance(e, (SumLast, SumCols)):
         return (*shape(e.a)[:-1], 1)
+    if isinstance(e, SumFirst):
+        return (1, *shape(e.a)[1:])
     if isinstance(e, SumAll):
         return ()
     raise TypeError(type(e).__name__)
@@ -801,5 +837,7 @@ def label(e: Expr) -> str:
         Neg: "negate",
         SumRows: "sum over rows",
         SumLast: "row sums",
+        SumCols: "sum over columns",
+        SumFirst: "column sums",
         SumAll: "sum",
     }[type(e)]

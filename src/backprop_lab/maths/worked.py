@@ -10,6 +10,7 @@ their symbol, with a note.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,16 @@ import numpy as np
 
 from backprop_lab.core.display import Displayable
 from backprop_lab.maths.equations import SECTION_TITLES, Derivation, Equation, derive, rule_updates, update_equations
-from backprop_lab.maths.expr import MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, substitute, symbols
+from backprop_lab.maths.expr import (
+    MATH_FONT_CSS,
+    MathMLPrinter,
+    Sym,
+    TexPrinter,
+    TextPrinter,
+    evaluate,
+    substitute,
+    symbols,
+)
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
 
@@ -41,6 +51,8 @@ class WorkedExample(Displayable):
     losses: list[float]  # before the first step, then after each step
     weights: dict[str, np.ndarray]  # after the last step
     notes: list[str] = field(default_factory=list)
+    digits: int = 9  # significant digits of every number printed, the losses included
+    layout: str = "rows"  # rows (Z = A W + b) or columns (Z = W A + b)
 
     @property
     def loss_before(self) -> float:
@@ -66,28 +78,31 @@ class WorkedExample(Displayable):
 
     def _losses_md(self) -> list[str]:
         rows = ["## Loss after each step", "", "| step | loss |", "|---:|---:|"]
-        rows += [f"| {i} | {v:.9g} |" for i, v in enumerate(self.losses)]
+        rows += [f"| {i} | {v:.{self.digits}g} |" for i, v in enumerate(self.losses)]
         return rows + [""]
 
-    def to_latex(self) -> str:
-        body = []
+    def latex_body(self) -> str:
+        """The example as a LaTeX fragment (no preamble: amsmath's ``align*``, to paste into slides or a
+        document): one ``align*`` block per equation, every line aligned at its ``&=`` (or ``&\\leftarrow``)."""
+        body = [f"\\emph{{{tex_text(n)}}}\\\\" for n in self.notes]
         for section, lines in self.by_section().items():
             body.append(f"\\section*{{{SECTION_TITLES[section]}}}")
             for line in lines:
-                sym, num, res = line.tex
-                body += ["\\begin{align*}", f"{sym} \\\\", f"&= {num} \\\\", f"&= {res}", "\\end{align*}"]
+                body += ["\\begin{align*}", " \\\\\n".join(aligned_tex(line)), "\\end{align*}"]
         body.append("\\section*{Loss after each step}")
-        body += [f"step {i}: ${v:.9g}$\\\\" for i, v in enumerate(self.losses)]
-        notes = [f"\\emph{{{n}}}\\\\" for n in self.notes]
+        body += [f"step {i}: ${v:.{self.digits}g}$\\\\" for i, v in enumerate(self.losses)]
+        return "\n".join(body) + "\n"
+
+    def to_latex(self) -> str:
+        """A whole document: the preamble, the title and ``latex_body``."""
         return "\n".join(
             [
                 r"\documentclass{article}",
                 r"\usepackage{amsmath,amssymb}",
                 r"\usepackage[margin=1.5cm,landscape]{geometry}",
                 r"\begin{document}",
-                f"\\section*{{{self.title}}}",
-                *notes,
-                *body,
+                f"\\section*{{{tex_text(self.title)}}}",
+                self.latex_body(),
                 r"\end{document}",
                 "",
             ]
@@ -99,15 +114,14 @@ class WorkedExample(Displayable):
         for section, lines in self.by_section().items():
             parts.append(f"<{heading}>{html.escape(SECTION_TITLES[section])}</{heading}>")
             for line in lines:
-                sym, num, res = line.mathml
-                parts.append(
-                    f'<math display="block"><mtable columnalign="right left">'
-                    f"<mtr><mtd>{sym}</mtd></mtr><mtr><mtd><mo>=</mo>{num}</mtd></mtr>"
-                    f"<mtr><mtd><mo>=</mo>{res}</mtd></mtr></mtable></math>"
+                rows = "".join(
+                    f'<mtr><mtd style="{_LEFT_CELL}">{left}</mtd><mtd style="{_RIGHT_CELL}">{right}</mtd></mtr>'
+                    for left, right in aligned_mathml(line)
                 )
+                parts.append(f'<math display="block"><mtable columnalign="right left">{rows}</mtable></math>')
         parts.append(
             f"<{heading}>Loss after each step</{heading}><table><tr><th>step</th><th>loss</th></tr>"
-            + "".join(f"<tr><td>{i}</td><td>{v:.9g}</td></tr>" for i, v in enumerate(self.losses))
+            + "".join(f"<tr><td>{i}</td><td>{v:.{self.digits}g}</td></tr>" for i, v in enumerate(self.losses))
             + "</table>"
         )
         return "".join(parts)
@@ -118,9 +132,9 @@ class WorkedExample(Displayable):
     def _repr_latex_(self) -> str:
         """The equations, symbols then numbers then result, as display maths (what Jupyter's LaTeX shows)."""
         return "\n".join(
-            f"$$\\begin{{aligned}}{sym} &= {num} \\\\ &= {res}\\end{{aligned}}$$"
+            "$$\\begin{aligned}" + " \\\\ ".join(aligned_tex(x)) + "\\end{aligned}$$"
             for lines in self.by_section().values()
-            for sym, num, res in (x.tex for x in lines)
+            for x in lines
         )
 
     def to_html(self) -> str:
@@ -128,10 +142,61 @@ class WorkedExample(Displayable):
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
             + html.escape(self.title)
             + "</title><style>body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
-            "math[display=block]{margin:.6em 0;font-size:1.1em;overflow-x:auto;max-width:100%}"
+            "math[display=block]{margin:.6em 0;padding:.15em 0;font-size:1.1em;overflow-x:auto;overflow-y:hidden;max-width:100%}"
             "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}table{border-collapse:collapse}"
-            "</style></head><body>" + f"<h1>{html.escape(self.title)}</h1>" + self.mathml_body() + "</body></html>\n"
+            + MATH_FONT_CSS
+            + "</style></head><body>"
+            + f"<h1>{html.escape(self.title)}</h1>"
+            + self.mathml_body()
+            + "</body></html>\n"
         )
+
+
+def aligned_tex(line: Line) -> list[str]:
+    """The TeX lines of one worked equation, aligned at the relation: ``lhs &= rhs``, ``&= numbers`` (left out
+    when it reads as the symbols or the result), ``&= result``."""
+    plain = TexPrinter()
+    arrow = "=" if line.equation.op == "=" else r"\leftarrow"
+    _, num, res = line.tex
+    rhs = plain(line.equation.rhs)
+    lines = [f"{plain(line.equation.lhs)} &{arrow} {rhs}"]
+    if num not in (rhs, res):
+        lines.append(f"&= {num}")
+    return lines + [f"&= {res}"]
+
+
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+}
+
+
+# MathML Core has no columnalign: the cells are aligned by CSS, inline so that reports and notebooks keep it
+_LEFT_CELL = "text-align:right;padding-right:0"
+_RIGHT_CELL = "text-align:left;padding-left:0"
+
+
+def aligned_mathml(line: Line) -> list[tuple[str, str]]:
+    """The MathML rows of one worked equation as (left, right) cells aligned at the relation, as ``aligned_tex``."""
+    plain = MathMLPrinter()
+    arrow = "=" if line.equation.op == "=" else "←"
+    _, num, res = line.mathml
+    rhs = plain(line.equation.rhs)
+    rows = [(plain(line.equation.lhs), f"<mo>{arrow}</mo>{rhs}")]
+    if num not in (rhs, res):
+        rows.append(("", f"<mo>=</mo>{num}"))
+    return rows + [("", f"<mo>=</mo>{res}")]
+
+
+def tex_text(text: str) -> str:
+    """Plain text safe inside LaTeX (titles name files and losses: _, %, &, #)."""
+    return re.sub(r"[\\_%&#${}]", lambda m: _TEX_SPECIAL[m.group(0)], text)
 
 
 def _three(printer_cls, eq: Equation, env: dict, value: Any, digits: int, max_entries: int) -> tuple[str, str, str]:
@@ -193,10 +258,13 @@ def worked_example(
     max_entries: int = 24,
     masks: dict[str, np.ndarray] | None = None,
     title: str = "Worked example",
+    layout: str = "rows",
 ) -> WorkedExample:
     """One step written out in full (forward, loss, deltas, gradients, updates), then ``steps`` steps taken
-    with the loss after each. Float64 throughout."""
-    d = derive(spec, config)
+    with the loss after each. Float64 throughout. ``layout``: the equations and their numbers in the rows
+    layout (Z = A W + b, as the code runs it) or the columns layout (Z = W A + b: every matrix transposed);
+    ``weights`` given and returned in the rows layout (Keras's, the weights files')."""
+    d = derive(spec, config, layout)
     notes = []
     if config.l2:
         notes.append(f"The loss includes the L2 term λ Σ‖W‖² with λ = {config.l2:g}.")
@@ -204,6 +272,11 @@ def worked_example(
         notes.append(
             "The learning-rate schedule and the blended update are the training loop's; this example takes "
             "plain steps of the optimizer's rule."
+        )
+    if d.layout == "columns":
+        notes.append(
+            "Columns layout: the examples are the columns (Z = W A + b, W[l] is (out, in), b[l] a column); "
+            "every matrix is the transpose of the rows layout's, the weights files' kernels transposed."
         )
     if fixed_biases:
         notes.append("The biases are kept fixed (not updated), as in the example this reproduces.")
@@ -241,12 +314,12 @@ def worked_example(
             if e.lhs.kind == "state":
                 state[e.lhs.name] = value
         for layer in d.layers:
-            w[f"{layer.info.name}/kernel"] = np.asarray(env[layer.w.name])
-            w[f"{layer.info.name}/bias"] = np.asarray(env[layer.b.name])
+            for part, sym in (("kernel", layer.w), ("bias", layer.b)):
+                w[f"{layer.info.name}/{part}"] = np.asarray(d.to_rows(sym.name, env[sym.name], layer.info.params[part]))
     losses.append(float(d.evaluate(w, x, y, masks, sections=("forward", "loss"))["loss"]))
     if big:
         notes.append(f"Too large to write out, shown by symbol: {', '.join(sorted(big))}.")
-    return WorkedExample(title, lines, losses, w, notes)
+    return WorkedExample(title, lines, losses, w, notes, digits, d.layout)
 
 
 def _param_of(e: Equation) -> str:

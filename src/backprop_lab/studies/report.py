@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
+from backprop_lab.maths.expr import MATH_FONT_CSS
 from backprop_lab.studies.claims import CLAIMS
 from backprop_lab.studies.sections import Section
 
@@ -43,6 +44,7 @@ th { background: #eef1f4; }
 td:first-child, th:first-child { text-align: left; }
 .math { overflow-x: auto; }
 math[display=block] { font-size: 1.15em; margin: .4em 0; }
+{{ math_font_css | safe }}
 .math h4 { margin: 1em 0 .3em; color: #3d444d; }
 .claim { border-left: 4px solid #6b4fa3; padding: .2em .9em; background: #f4f0fa; margin: .6em 0; font-style: italic; }
 .verdict-box { border-left: 4px solid #57606a; padding: .4em .9em; background: #f3f4f6; margin: .8em 0; }
@@ -166,7 +168,12 @@ def write_html(
             }
         )
     text = env.from_string(TEMPLATE).render(
-        title=title, subtitle=subtitle, sections=view, footer=footer, claims=claims_rows(sections)
+        title=title,
+        subtitle=subtitle,
+        sections=view,
+        footer=footer,
+        claims=claims_rows(sections),
+        math_font_css=MATH_FONT_CSS,
     )
     path.write_text(text)
     return path

@@ -23,12 +23,14 @@ def write_drawings(
     renderer: str = "auto",
     title: str = "",
     values: dict | None = None,
+    layout: str = "rows",
 ) -> tuple[list[Path], str]:
     """Returns the files written and the renderer that drew the pictures. ``values`` (an evaluated
-    derivation) labels the graphs' nodes with their values and gradient norms."""
+    derivation) labels the graphs' nodes with their values and gradient norms; ``layout``: the graphs and
+    equations in the rows (Z = A W + b) or columns (Z = W A + b) layout."""
     written: list[Path] = []
     used = renderer
-    derivation = derive(spec, config)
+    derivation = derive(spec, config, layout)
     for graph in (
         network_graph(spec, class_names),
         forward_graph(derivation, values),
@@ -36,5 +38,5 @@ def write_drawings(
     ):
         picture, dot, used = render(graph, Path(out_dir), fmt, renderer)
         written += [picture, dot]
-    written += write_equations(spec, config, Path(out_dir), title)
+    written += write_equations(spec, config, Path(out_dir), title, layout)
     return written, used

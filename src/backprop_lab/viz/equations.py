@@ -12,17 +12,22 @@ from pathlib import Path
 
 from backprop_lab.core.files import make_folder
 from backprop_lab.maths.equations import SECTION_TITLES, Derivation, derive
+from backprop_lab.maths.expr import MATH_FONT_CSS, to_tex
+from backprop_lab.maths.worked import tex_text
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import ModelSpec
 
-NOTATION = (
-    "Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
-    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input."
-)
+NOTATION = {
+    "rows": "Batch-matrix notation as the code runs it: rows are the m examples of a batch, K outputs; "
+    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.",
+    "columns": "Columns layout (as many courses write it): columns are the m examples of a batch, K outputs; "
+    "W[l] is (out, in) and b[l] a column, each matrix the transpose of the code's (rows) one; "
+    "⊙ is the element-wise product; δ[l] = ∂L/∂Z[l]; layer l is the l-th layer with weights, A[0] the input.",
+}
 
 
 def to_markdown(d: Derivation, title: str) -> str:
-    lines = [f"# {title}", "", NOTATION, ""]
+    lines = [f"# {title}", "", NOTATION[d.layout], ""]
     for section, eqs in d.grouped().items():
         lines += [f"## {SECTION_TITLES[section]}", ""]
         for eq in eqs:
@@ -30,20 +35,30 @@ def to_markdown(d: Derivation, title: str) -> str:
     return "\n".join(lines)
 
 
-def to_latex(d: Derivation, title: str) -> str:
+LEFTARROW = r"\leftarrow"
+
+
+def latex_body(d: Derivation) -> str:
+    """The equations as a LaTeX fragment (no preamble; amsmath's ``align*``, to paste into slides or a
+    document): one ``align*`` block per section, every line aligned at its ``&=`` (or ``&\\leftarrow``)."""
     body = []
     for section, eqs in d.grouped().items():
-        body.append(f"\\section*{{{SECTION_TITLES[section]}}}")
-        for eq in eqs:
-            body += ["\\[", eq.tex, "\\]"]
+        body += [f"\\section*{{{SECTION_TITLES[section]}}}", "\\begin{align*}"]
+        rows = [f"{to_tex(eq.lhs)} &{'=' if eq.op == '=' else LEFTARROW} {to_tex(eq.rhs)}" for eq in eqs]
+        body += [" \\\\\n".join(rows), "\\end{align*}"]
+    return "\n".join(body) + "\n"
+
+
+def to_latex(d: Derivation, title: str) -> str:
+    """A whole document: the preamble, the title and ``latex_body``."""
     return "\n".join(
         [
             r"\documentclass{article}",
             r"\usepackage{amsmath,amssymb}",
             r"\usepackage[margin=1.5cm,landscape]{geometry}",
             r"\begin{document}",
-            f"\\section*{{{title}}}",
-            *body,
+            f"\\section*{{{tex_text(title)}}}",
+            latex_body(d),
             r"\end{document}",
             "",
         ]
@@ -51,7 +66,8 @@ def to_latex(d: Derivation, title: str) -> str:
 
 
 MATH_CSS = (
-    "math[display=block]{font-size:1.15em;margin:.35em 0;overflow-x:auto;max-width:100%}.eq-section{margin-top:1.2em}"
+    "math[display=block]{font-size:1.15em;margin:.35em 0;padding:.15em 0;overflow-x:auto;overflow-y:hidden;max-width:100%}.eq-section{margin-top:1.2em}"
+    + MATH_FONT_CSS
 )
 
 
@@ -68,7 +84,7 @@ def to_html(d: Derivation, title: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>body{{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}{MATH_CSS}"
-        f"</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION)}</p>"
+        f"</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(NOTATION[d.layout])}</p>"
         f"{mathml_blocks(d)}</body></html>\n"
     )
 
@@ -97,14 +113,18 @@ def render_svg(d: Derivation, path: Path, title: str) -> Path:
     return path
 
 
-def write_equations(spec: ModelSpec, config: TrainConfig, out_dir: Path, title: str) -> list[Path]:
-    """equations.md, .tex, .html (MathML) and .svg in ``out_dir``."""
-    d = derive(spec, config)
+def write_equations(
+    spec: ModelSpec, config: TrainConfig, out_dir: Path, title: str, layout: str = "rows"
+) -> list[Path]:
+    """equations.md, .tex (a document), .body.tex (the fragment for slides), .html (MathML) and .svg in
+    ``out_dir``, in the rows or columns layout."""
+    d = derive(spec, config, layout)
     make_folder(out_dir)
     written = []
     for name, text in (
         ("equations.md", to_markdown(d, title)),
         ("equations.tex", to_latex(d, title)),
+        ("equations.body.tex", latex_body(d)),
         ("equations.html", to_html(d, title)),
     ):
         (out_dir / name).write_text(text, encoding="utf-8")

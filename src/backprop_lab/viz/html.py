@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from backprop_lab.core.table import Table
+from backprop_lab.maths.expr import MATH_FONT_CSS
 
 STYLE = "font-family:system-ui,sans-serif;font-size:13px"
 
@@ -75,7 +76,7 @@ def plotted(save, *args) -> str:
 
 def mathml(blocks: str) -> str:
     """MathML blocks (from ``viz.equations.mathml_blocks`` or a worked example) in a scrolling box."""
-    return f'<div style="overflow-x:auto">{blocks}</div>'
+    return f'<div style="overflow-x:auto"><style>{MATH_FONT_CSS}</style>{blocks}</div>'
 
 
 def pre(text: str) -> str:

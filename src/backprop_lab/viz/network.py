@@ -28,18 +28,19 @@ def network_graph(spec: ModelSpec, class_names: list[str] | None = None, max_sho
     n_in = 1
     for d in spec.input_shape:
         n_in *= d
-    columns.append(("input", n_in, f"input {shape_text(spec.input_shape)}\n{n_in:,} pixels", None))
+    columns.append(("input", n_in, f"input X {shape_text(spec.input_shape)}\n{n_in:,} pixels", None))
     dense_layers = [i for i in spec.infos if isinstance(i.spec, (Dense, Conv2D))]
     for k, info in enumerate(dense_layers):
         layer = info.spec
         last = k == len(dense_layers) - 1
+        l = k + 1  # numbered as the equations number the layers with weights: W[l], b[l] (dense_0 is for files)
         if isinstance(layer, Conv2D):
             size = layer.filters
-            caption = f"{info.name}\n{layer.filters} filters {layer.kernel}x{layer.kernel}\n{layer.activation}"
+            caption = f"layer {l}: conv\nW[{l}], b[{l}]\n{layer.filters} filters {layer.kernel}x{layer.kernel}\n{layer.activation}"
         else:
             size = layer.units
-            role = "output" if last else f"hidden {k + 1}"
-            caption = f"{role} ({info.name})\n{size:,} units\n{layer.activation}"
+            role = "output" if last else "hidden"
+            caption = f"layer {l}: {role}\nW[{l}], b[{l}]\n{size:,} units\n{layer.activation}"
         names = class_names if last and class_names and len(class_names) == size else None
         columns.append((info.name, size, caption, names))
     previous: list[str] = []
