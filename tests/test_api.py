@@ -281,7 +281,7 @@ def test_results_show_themselves_with_their_numbers(trained):
     worked = bl.derive(model="mlp:2/act=sigmoid/out=sigmoid", input=["0.05,0.10"], target=["0.01,0.99"])
     html = worked._repr_html_()
     parses(html)
-    assert "<math" in html and f"{worked.losses[0]:.9g}" in html
+    assert "<math" in html and f"{worked.losses[0]:.6g}" in html
     assert worked._repr_latex_().startswith("$$")
     derivation = Path(run.folder).parent / "derivation.txt"
     derivation.write_text("dC/dW[3] = dC/da[3] * da[3]/dz[3] * dz[3]/dW[3]\n")

@@ -45,7 +45,7 @@ from backprop_lab.maths.graphs import backward_graph, forward_graph
 from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig
-from backprop_lab.options.registry import TRAINING, TrainingOptions, check_names, config_from_options
+from backprop_lab.options.registry import TRAINING, WORKED_MODEL, TrainingOptions, check_names, config_from_options
 from backprop_lab.results.code_check import CodeCheck, CodeChecks
 from backprop_lab.results.objects import (
     Chains,
@@ -358,7 +358,7 @@ def worked_setup(
 
 
 def derive(
-    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    model: str = WORKED_MODEL,
     input: Sequence[Any] | None = None,
     target: Sequence[Any] | None = None,
     data: str | None = None,
@@ -424,7 +424,7 @@ def derive(
 
 def exercise(
     out: PathLike | None = None,
-    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    model: str = WORKED_MODEL,
     inputs: int = 2,
     outputs: int = 2,
     rows: int = 1,
@@ -527,7 +527,7 @@ def grade(
 
 
 def explore(
-    model: str = "mlp:2/act=sigmoid/out=sigmoid",
+    model: str = WORKED_MODEL,
     input: Sequence[Any] | None = None,
     target: Sequence[Any] | None = None,
     data: str | None = None,
@@ -546,14 +546,16 @@ def explore(
     fixed_biases: bool = False,
     digits: int = 6,
     max_entries: int = 24,
-    layout: str = "tb",
+    layout: str = "rows",
+    direction: str = "tb",
     out: PathLike | None = None,
     force: bool = False,
 ) -> ExplorerPage:
     """One offline HTML page that steps through a training step of MODEL with real numbers (``bplab explore``):
     the computation graphs, the equations and every value, recomputed in the page when a number is edited.
-    Takes ``derive``'s options; ``steps`` is how many steps the page's "Train" button takes at first, ``layout``
-    the graphs' direction ("tb" top to bottom, "lr" left to right). Shows the page inside a notebook.
+    Takes ``derive``'s options (``layout``: rows or columns); ``steps`` is how many steps the page's "Train" button
+    takes at first, ``direction`` the graphs' ("tb" top to bottom, "lr" left to right). Shows the page inside a
+    notebook.
 
     Example: ``bl.explore(weights="examples/published-2-2-2.json", input=["0.05,0.10"], target=["0.01,0.99"],
     loss="half_squared_error", lr=0.5, out="page.html", force=True).size``
@@ -562,8 +564,9 @@ def explore(
     for name, value, least in (("--steps", steps, 1), ("--digits", digits, 1), ("--max-entries", max_entries, 1)):
         if value < least:
             raise BplabError(f"{name}: must be at least {least}, got {value}")
-    if layout not in ("tb", "lr"):
-        raise BplabError(f"--layout: expected tb (top to bottom) or lr (left to right), got {layout!r}")
+    check_layout(layout)
+    if direction not in ("tb", "lr"):
+        raise BplabError(f"--direction: expected tb (top to bottom) or lr (left to right), got {direction!r}")
     path = _out(out)
     if path is not None:
         if path.is_dir():
@@ -585,6 +588,7 @@ def explore(
         steps,
         digits,
         max_entries,
+        direction,
         layout,
     )
     text = render_html(page)

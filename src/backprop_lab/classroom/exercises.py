@@ -29,6 +29,7 @@ from backprop_lab.maths.expr import MathMLPrinter, Sym, TexPrinter, TextPrinter,
 from backprop_lab.maths.rules import activation_rule
 from backprop_lab.maths.worked import WorkedExample, worked_example
 from backprop_lab.options.config import TrainConfig
+from backprop_lab.options.registry import WORKED_MODEL
 from backprop_lab.spec.model import ModelSpec, parse_model
 
 FORMAT = "bplab-exercise-keys"
@@ -94,7 +95,7 @@ def fmt(v: float, digits: int) -> str:
 class Setting:
     """What every sheet of a class shares: the network, the step and what is asked."""
 
-    model: str = "mlp:2/act=sigmoid/out=sigmoid"
+    model: str = WORKED_MODEL
     inputs: int = 2
     outputs: int = 2
     rows: int = 1

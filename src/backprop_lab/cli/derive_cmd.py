@@ -10,61 +10,50 @@ import typer
 from backprop_lab import api
 from backprop_lab.cli.options import (
     DataDirOpt,
+    DigitsOpt,
+    FixedBiasesOpt,
     ForceOpt,
     InitOpt,
     L2Opt,
     LayoutOpt,
     LossOpt,
     LrOpt,
+    MaxEntriesOpt,
+    MomentumOpt,
     OptimizerOpt,
+    RowCountOpt,
+    RowsDataOpt,
+    RowsOpt,
+    RunWeightsOpt,
     SeedOpt,
+    TargetsOpt,
+    WeightsFileOpt,
+    WorkedModelOpt,
 )
 from backprop_lab.cli.output import out
-
-RowsOpt = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--input", help="One input row as numbers (0.05,0.10); repeat for more rows, or give a .csv file of rows."
-    ),
-]
-TargetsOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--target", help="The target row for each --input (0.01,0.99), or a .csv file of rows."),
-]
+from backprop_lab.options.registry import WORKED_MODEL
 
 
 def derive(
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model shorthand or spec file (small networks read best).")
-    ] = "mlp:2/act=sigmoid/out=sigmoid",
+    model: WorkedModelOpt = WORKED_MODEL,
     inputs: RowsOpt = None,
     target: TargetsOpt = None,
-    data: Annotated[
-        Optional[str], typer.Option("--data", "-d", help="Take the rows from a data set instead of --input.")
-    ] = None,
+    data: RowsDataOpt = None,
     data_dir: DataDirOpt = None,
-    rows: Annotated[int, typer.Option(help="With --data: how many training rows.")] = 1,
-    weights: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Weights file: .json/.toml written by hand (dense_0/kernel = "
-            "[[...]] in the (in, out) layout, dense_0/bias = [...]) or .npz."
-        ),
-    ] = None,
-    run_path: Annotated[Optional[Path], typer.Option("--run", help="Take the weights of this run folder.")] = None,
+    rows: RowCountOpt = 1,
+    weights: WeightsFileOpt = None,
+    run_path: RunWeightsOpt = None,
     seed: SeedOpt = 0,
     init: InitOpt = "glorot_uniform",
     loss: LossOpt = "mse",
     optimizer: OptimizerOpt = "sgd",
     lr: LrOpt = None,
     l2: L2Opt = 0.0,
-    momentum: Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")] = 0.9,
+    momentum: MomentumOpt = 0.9,
     steps: Annotated[int, typer.Option(help="Optimizer steps to take (the first is written out in full).")] = 1,
-    fixed_biases: Annotated[
-        bool, typer.Option("--fixed-biases", help="Keep the biases fixed (some textbook examples do).")
-    ] = False,
-    digits: Annotated[int, typer.Option(help="Significant digits of the numbers shown.")] = 6,
-    max_entries: Annotated[int, typer.Option(help="Arrays with more entries are shown by their symbol.")] = 24,
+    fixed_biases: FixedBiasesOpt = False,
+    digits: DigitsOpt = 6,
+    max_entries: MaxEntriesOpt = 24,
     out_dir: Annotated[
         Optional[Path],
         typer.Option(

@@ -11,6 +11,7 @@ from backprop_lab import api
 from backprop_lab.cli.derive_cmd import RowsOpt, TargetsOpt
 from backprop_lab.cli.options import ForceOpt, LossOpt, LrOpt, OptimizerOpt
 from backprop_lab.cli.output import out
+from backprop_lab.options.registry import WORKED_MODEL
 
 
 def exercise(
@@ -19,7 +20,7 @@ def exercise(
     ],
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model shorthand (a dense network small enough to work by hand).")
-    ] = "mlp:2/act=sigmoid/out=sigmoid",
+    ] = WORKED_MODEL,
     inputs: Annotated[int, typer.Option(help="Input width (values per example).")] = 2,
     outputs: Annotated[int, typer.Option(help="Output width (values per target).")] = 2,
     rows: Annotated[

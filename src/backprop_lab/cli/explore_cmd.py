@@ -3,47 +3,59 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from backprop_lab import api
-from backprop_lab.cli.derive_cmd import RowsOpt, TargetsOpt
-from backprop_lab.cli.options import DataDirOpt, InitOpt, L2Opt, LossOpt, LrOpt, OptimizerOpt, SeedOpt
+from backprop_lab.cli.options import (
+    DataDirOpt,
+    DigitsOpt,
+    FixedBiasesOpt,
+    InitOpt,
+    L2Opt,
+    LayoutOpt,
+    LossOpt,
+    LrOpt,
+    MaxEntriesOpt,
+    MomentumOpt,
+    OptimizerOpt,
+    RowCountOpt,
+    RowsDataOpt,
+    RowsOpt,
+    RunWeightsOpt,
+    SeedOpt,
+    TargetsOpt,
+    WeightsFileOpt,
+    WorkedModelOpt,
+)
 from backprop_lab.cli.output import out
+from backprop_lab.options.registry import WORKED_MODEL
 
 
 def explore(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="The page to write (page.html).")],
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model shorthand or spec file (small networks read best).")
-    ] = "mlp:2/act=sigmoid/out=sigmoid",
+    model: WorkedModelOpt = WORKED_MODEL,
     inputs: RowsOpt = None,
     target: TargetsOpt = None,
-    data: Annotated[
-        Optional[str], typer.Option("--data", "-d", help="Take the rows from a data set instead of --input.")
-    ] = None,
+    data: RowsDataOpt = None,
     data_dir: DataDirOpt = None,
-    rows: Annotated[int, typer.Option(help="With --data: how many training rows.")] = 1,
-    weights: Annotated[
-        Optional[Path],
-        typer.Option(help="Weights file: .json/.toml (dense_0/kernel = [[...]] in the (in, out) layout) or .npz."),
-    ] = None,
-    run_path: Annotated[Optional[Path], typer.Option("--run", help="Take the weights of this run folder.")] = None,
+    rows: RowCountOpt = 1,
+    weights: WeightsFileOpt = None,
+    run_path: RunWeightsOpt = None,
     seed: SeedOpt = 0,
     init: InitOpt = "glorot_uniform",
     loss: LossOpt = "mse",
     optimizer: OptimizerOpt = "sgd",
     lr: LrOpt = None,
     l2: L2Opt = 0.0,
-    momentum: Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")] = 0.9,
+    momentum: MomentumOpt = 0.9,
     steps: Annotated[int, typer.Option(help="How many steps the page's Train button takes at first.")] = 20,
-    fixed_biases: Annotated[
-        bool, typer.Option("--fixed-biases", help="Keep the biases fixed (some textbook examples do).")
-    ] = False,
-    digits: Annotated[int, typer.Option(help="Significant digits of the numbers shown.")] = 6,
-    max_entries: Annotated[int, typer.Option(help="Larger tensors show as their symbol and a heat map.")] = 24,
-    layout: Annotated[
+    fixed_biases: FixedBiasesOpt = False,
+    digits: DigitsOpt = 6,
+    max_entries: MaxEntriesOpt = 24,
+    layout: LayoutOpt = "rows",
+    direction: Annotated[
         str, typer.Option(help="The graphs' direction: tb (top to bottom) or lr (left to right).")
     ] = "tb",
     force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
@@ -76,6 +88,7 @@ def explore(
         digits,
         max_entries,
         layout,
+        direction,
         out_path,
         force,
     )

@@ -105,3 +105,39 @@ def explicit_options(ctx: typer.Context, allowed: tuple[str, ...]) -> list[str]:
 def explicit_names(ctx: typer.Context, names) -> list[str]:
     """Which of ``names`` (parameter names) the user typed."""
     return [n for n in names if getattr(ctx.get_parameter_source(n), "name", "DEFAULT") != "DEFAULT"]
+
+
+# The options of a worked example, declared once: derive and explore take the same ones.
+WorkedModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="Model shorthand or spec file (small networks read best).")
+]
+RowsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--input", help="One input row as numbers (0.05,0.10); repeat for more rows, or give a .csv file of rows."
+    ),
+]
+TargetsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--target", help="The target row for each --input (0.01,0.99), or a .csv file of rows."),
+]
+RowsDataOpt = Annotated[
+    Optional[str], typer.Option("--data", "-d", help="Take the rows from a data set instead of --input.")
+]
+RowCountOpt = Annotated[int, typer.Option(help="With --data: how many training rows.")]
+WeightsFileOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="Weights file: .json/.toml written by hand (dense_0/kernel = "
+        "[[...]] in the (in, out) layout, dense_0/bias = [...]) or .npz."
+    ),
+]
+RunWeightsOpt = Annotated[Optional[Path], typer.Option("--run", help="Take the weights of this run folder.")]
+MomentumOpt = Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")]
+FixedBiasesOpt = Annotated[
+    bool, typer.Option("--fixed-biases", help="Keep the biases fixed (some textbook examples do).")
+]
+DigitsOpt = Annotated[int, typer.Option(help="Significant digits of the numbers shown.")]
+MaxEntriesOpt = Annotated[
+    int, typer.Option(help="Arrays with more entries are shown by their symbol (and a heat map).")
+]

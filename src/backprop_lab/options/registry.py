@@ -100,3 +100,6 @@ def options_of(config: TrainConfig) -> dict[str, Any]:
     values = {name: getattr(config, name) for name in TRAINING_NAMES}
     values["batch_size"] = "full" if config.batch_size is None else config.batch_size
     return values
+
+
+WORKED_MODEL = "mlp:2/act=sigmoid/out=sigmoid"  # the network of a worked example: one a student can do by hand

@@ -71,6 +71,8 @@ def _cases():
         1 - a,
         E.Const(2.0) / c,
         E.SumLast(a) * c,
+        E.SumCols(a),
+        E.SumFirst(a),
     ]
     cases += [E.func(fn, c if fn in ("log", "sqrt") else a) for fn in E.FUNCTIONS]
     return cases, env
@@ -219,8 +221,15 @@ def test_edited_numbers_give_derives_loss_and_gradients(browser, tmp_path):
             l2=0.01,
             fixed_biases=True,
         ),
+        dict(
+            model="mlp:3/act=tanh/out=softmax",
+            input=["0.5,-1", "1,0.2", "-0.3,0.7"],
+            target=["1,0", "0,1", "0,1"],
+            loss="categorical_crossentropy",
+            layout="columns",
+        ),
     ],
-    ids=["digits-mlp16-8", "adam-l2-two-rows"],
+    ids=["digits-mlp16-8", "adam-l2-two-rows", "columns-layout"],
 )
 def test_larger_networks_and_other_optimizers_agree_with_derive(browser, tmp_path, options):
     page = bl.explore(**options, out=tmp_path / "page.html")

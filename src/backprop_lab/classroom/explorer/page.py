@@ -45,6 +45,8 @@ from backprop_lab.maths.expr import (
     Scale,
     Sub,
     SumAll,
+    SumCols,
+    SumFirst,
     SumLast,
     SumRows,
     Sym,
@@ -78,9 +80,26 @@ NODE_NAMES: dict[type, str] = {
     SumRows: "sumrows",
     SumLast: "sumlast",
     SumAll: "sumall",
+    SumCols: "sumcols",
+    SumFirst: "sumfirst",
 }
 # the functions and tensor operations explorer.js implements (the others: values computed here, editing off)
-JS_FUNCTIONS = ("relu", "sigmoid", "tanh", "softmax", "exp", "log", "abs", "max0", "logsumexp", "floor", "sqrt", "step")
+JS_FUNCTIONS = (
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "softmax_cols",
+    "exp",
+    "log",
+    "abs",
+    "max0",
+    "logsumexp",
+    "logsumexp_cols",
+    "floor",
+    "sqrt",
+    "step",
+)
 JS_OPS = ("flatten", "unflatten")
 EDITABLE_KINDS = ("input", "param", "hyper")
 SIZE_WARNING = 20_000  # numbers held by the page beyond which it warns that editing may be slow
@@ -221,11 +240,13 @@ def build_page_data(
     steps: int = 1,
     digits: int = 6,
     max_entries: int = 24,
-    layout: str = "tb",
+    direction: str = "tb",
+    layout: str = "rows",
 ) -> PageData:
-    """The page's data for one training step of ``spec`` on the rows ``x``/``y`` from ``weights``."""
-    d = derive(spec, config)
-    example = worked_example(spec, config, weights, x, y, 1, fixed_biases, digits, max_entries, masks, title)
+    """The page's data for one training step of ``spec`` on the rows ``x``/``y`` from ``weights`` (given in the
+    rows layout); ``layout`` the equations' (rows: Z = A W + b, columns: Z = W A + b), ``direction`` the graphs'."""
+    d = derive(spec, config, layout)
+    example = worked_example(spec, config, weights, x, y, 1, fixed_biases, digits, max_entries, masks, title, layout)
     # the derivation's own equations (the graphs' nodes are their subtrees), then worked_example's update lines
     eqs = [e for e in d.equations if e.section in ("forward", "loss", "output delta", "backward", "gradients")]
     eqs += [line.equation for line in example.lines if line.section == "update"]
@@ -325,7 +346,7 @@ def build_page_data(
         "start": {k: _array(v) for k, v in shown_start.items()},
         "editable_names": [k for k, v in shown_start.items() if syms[k]["kind"] in EDITABLE_KINDS],
         "equations": _equation_entries_from(eqs, seen, digits, max_entries),
-        "graphs": {"forward": _graph_entry(fwd, layout), "backward": _graph_entry(bwd, layout)},
+        "graphs": {"forward": _graph_entry(fwd, direction), "backward": _graph_entry(bwd, direction)},
         "steps": steps_out,
     }
     if not editable:

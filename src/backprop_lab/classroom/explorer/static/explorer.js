@@ -78,6 +78,12 @@ function sumLast(a) {
   return { shape: a.shape.slice(0, -1).concat([1]), data: out };
 }
 
+function sumFirst(a) {  // column sums of a matrix, kept as a row
+  const last = a.shape[a.shape.length - 1], out = new Float64Array(last);
+  for (let i = 0; i < a.data.length; i++) out[i % last] += a.data[i];
+  return { shape: [1, last], data: out };
+}
+
 function sigmoid(z) { const e = Math.exp(-Math.abs(z)); return z >= 0 ? 1 / (1 + e) : e / (1 + e); }
 function softmaxRow(z) {
   const top = Math.max(...z), e = z.map((v) => Math.exp(v - top)), s = e.reduce((a, b) => a + b, 0);
@@ -103,6 +109,9 @@ const FUNCTIONS = {
   softmax: (t) => rowwise(t, softmaxRow),
   logsumexp: (t) => { const r = rowwise(t, logsumexpRow), last = t.shape[t.shape.length - 1];
     return { shape: t.shape.slice(0, -1).concat([1]), data: r.data.filter((_, i) => i % last === 0) }; },
+  // the columns layout's: over each column (an example), as the row-wise ones on the transpose
+  softmax_cols: (t) => transpose(FUNCTIONS.softmax(transpose(t))),
+  logsumexp_cols: (t) => transpose(FUNCTIONS.logsumexp(transpose(t))),
 };
 
 // the tensor operations the page computes (the others stay Python's, and editing is off)
@@ -137,6 +146,8 @@ function evaluate(e, env) {
     case "neg": return map(a, (x) => -x);
     case "sumrows": return sumRows(a);
     case "sumlast": return sumLast(a);
+    case "sumcols": return sumLast(a);  // the columns layout's examples are the columns: row sums, as a column
+    case "sumfirst": return sumFirst(a);
     case "sumall": return scalar(a.data.reduce((s, x) => s + x, 0));
   }
   throw new Error(`cannot evaluate ${kind}`);
