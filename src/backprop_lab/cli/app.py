@@ -256,14 +256,16 @@ def compare(
     doc = result.to_dict()
     if as_json:
         return emit_json(doc)
-    for table in tables.comparison_tables(result.title, doc, result.pairs):
-        out.print(table)
+    for table in result.tables():
+        out.print(table.to_rich())
     for note in result.notes:
         out.print(f"[yellow]note:[/yellow] {note}")
     if len(result.seeds) == 1:
         out.print("With --seeds 2 or more, each pair is tested against the seed-to-seed spread (Welch's t-test).")
     if out_dir is not None:
-        out.print(f"written to {out_dir}: compare.json, curves.png, curves.svg and one run folder per seed and engine")
+        out.print(
+            f"written to {out_dir}: compare.json, curves.png and curves.svg (every seed), one run folder per seed and engine"
+        )
 
 
 @app.command()

@@ -367,6 +367,7 @@ def save_confusion_heatmap(report: dict, path: Path, title: str) -> Path:
 
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+STYLES = [("train", "-"), ("test (open markers)", "--")]  # what the line styles of a training-curve figure mean
 
 
 def _run_style(i: int) -> dict:
@@ -415,7 +416,57 @@ def save_curves(histories: dict[str, object], path: Path, title: str) -> Path:
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    _style_legend(ax_acc, list(histories), [("train", "-"), ("test (open markers)", "--")])
+    _style_legend(ax_acc, list(histories), STYLES)
+    set_title(fig, title)
+    return save_figure(fig, path)
+
+
+SEED_FAMILIES = ("tab20c", "tab20b")  # colour maps of 5 hues x 4 shades each: one hue (family) per seed
+
+
+def seed_colour(seed_index: int, engine_index: int) -> tuple:
+    """The colour of one engine's run of one seed: a hue per seed (10 families, then again), a shade per
+    engine within it (darkest first; four shades, then again), so that runs from the same start read as
+    one family."""
+    family = seed_index % 10
+    cmap = matplotlib.colormaps[SEED_FAMILIES[family // 5]]
+    return cmap(4 * (family % 5) + engine_index % 4)
+
+
+def save_seed_curves(runs: Mapping[int, Mapping[str, object]], path: Path, title: str) -> Path:
+    """Loss and accuracy per epoch of every seed's runs (``{seed: {engine: history}}``): the engines that
+    started from one seed's weights share a colour family (one shade each), each engine keeps its marker
+    across seeds; train solid, test dashed with open markers."""
+    fig, (ax_loss, ax_acc) = figure(11.5, 4.4, ncols=2)
+    engines = list(dict.fromkeys(e for by_engine in runs.values() for e in by_engine))
+    for j, by_engine in enumerate(runs.values()):
+        for i, engine in enumerate(engines):
+            if engine not in by_engine:
+                continue
+            history = by_engine[engine]
+            style = {**_run_style(i), "color": seed_colour(j, i)}
+            epochs = [e.epoch for e in history.epochs]
+            for ax, train, test in ((ax_loss, "train_loss", "test_loss"), (ax_acc, "train_acc", "test_acc")):
+                ax.plot(epochs, [getattr(e, train) for e in history.epochs], **style)
+                ax.plot(epochs, [getattr(e, test) for e in history.epochs], ls="--", mfc="white", **style)
+    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles = [
+        Line2D([], [], color=seed_colour(j, 0), lw=6, label=f"seed {seed}" + (" (shades: engines)" if j == 0 else ""))
+        for j, seed in enumerate(runs)
+    ]
+    handles += [
+        Line2D(
+            [], [], color="0.35", label=_label(engine, 28), **{k: v for k, v in _run_style(i).items() if k != "color"}
+        )
+        for i, engine in enumerate(engines)
+    ]
+    handles += [Line2D([], [], color="0.3", ls=ls, lw=1.4, label=what) for what, ls in STYLES]
+    side_legend(ax_acc, handles)
     set_title(fig, title)
     return save_figure(fig, path)
 
@@ -608,6 +659,8 @@ __all__ = [
     "TextOutsideFigure",
     "save_confusion_heatmap",
     "save_curves",
+    "save_seed_curves",
+    "seed_colour",
     "save_sweep_curves",
     "save_sweep_bars",
     "save_step_losses",
