@@ -233,7 +233,8 @@ def _label(name: str, width: int = LABEL_WIDTH) -> str:
 
 
 class TextOutsideFigure(UserWarning):
-    """A figure was saved with a title, label or legend text (partly) outside its canvas, or over another."""
+    """A figure was saved with a title, label or legend text (partly) outside its canvas, or over another, or
+    with a legend over a plotted line."""
 
 
 def figure(width: float, height: float, ncols: int = 1, layout: str = "constrained", **kwargs):
@@ -300,13 +301,37 @@ def texts_overlapping(fig: Figure, tolerance: float = 1.0, drawn: list | None = 
     return found
 
 
+def legends_over_data(fig: Figure, samples: int = 8) -> list[str]:
+    """The legends drawn over a plotted line: each as 'legend over LABEL', for every line (its vertices and
+    ``samples`` points along each segment, in display space) that passes through a legend's box. Call it
+    after the figure was drawn (:func:`drawn_texts` draws it)."""
+    renderer = fig.canvas.get_renderer()
+    legends = [leg for leg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if leg is not None]
+    found = []
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                xy = line.get_transform().transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+                xy = xy[np.all(np.isfinite(xy), axis=1)]
+                if len(xy) > 1:
+                    t = np.linspace(0, 1, samples, endpoint=False)[:, None, None]
+                    xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
+                inside = (xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)
+                if np.any(inside):
+                    found.append(f"legend over {line.get_label()!r}")
+    return found
+
+
 def layout_problems(fig: Figure) -> list[str]:
-    """Everything :func:`save_figure` warns about: texts outside the canvas, then texts over each other
-    (the figure is drawn once)."""
+    """Everything :func:`save_figure` warns about: texts outside the canvas, texts over each other, legends
+    over data (the figure is drawn once)."""
     drawn = drawn_texts(fig)
-    return [f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)] + [
-        f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)
-    ]
+    return (
+        [f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)]
+        + [f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)]
+        + legends_over_data(fig)
+    )
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
@@ -655,6 +680,7 @@ __all__ = [
     "texts_outside",
     "texts_overlapping",
     "layout_problems",
+    "legends_over_data",
     "drawn_texts",
     "TextOutsideFigure",
     "save_confusion_heatmap",
