@@ -53,3 +53,20 @@ def test_a_legend_over_the_lines_is_found():
     plt.close(fig)
     assert "legend over 'scratch vs tape, float64 (the control)'" in over
     assert "legend over 'seed 0 vs seed 1 (scratch): what a different seed does'" not in over  # that one is above
+
+
+def test_a_line_clipped_away_under_a_side_legend_is_not_counted():
+    """Data beyond the axes' limits is not drawn: a legend beside the axes covers nothing there."""
+    fig, ax = plots.figure(8, 4)
+    x = np.linspace(0, 20, 200)
+    ax.plot(x, np.full_like(x, 0.95), label="runs on past the x limit")
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 1)
+    plots.side_legend(ax)
+    fig.canvas.draw()
+    assert plots.legends_over_data(fig) == []
+    ax.set_xlim(0, 20)  # now the same line is drawn under where an inside legend goes
+    ax.legend(loc="upper right")
+    fig.canvas.draw()
+    assert plots.legends_over_data(fig) == ["legend over 'runs on past the x limit'"]
+    plt.close(fig)

@@ -317,8 +317,10 @@ def legends_over_data(fig: Figure, samples: int = 8) -> list[str]:
                 if len(xy) > 1:
                     t = np.linspace(0, 1, samples, endpoint=False)[:, None, None]
                     xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
+                area = ax.bbox  # a line is drawn clipped to its axes: what lies outside them is not seen
+                shown = (xy[:, 0] >= area.x0) & (xy[:, 0] <= area.x1) & (xy[:, 1] >= area.y0) & (xy[:, 1] <= area.y1)
                 inside = (xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)
-                if np.any(inside):
+                if np.any(inside & (shown | (not line.get_clip_on()))):
                     found.append(f"legend over {line.get_label()!r}")
     return found
 
