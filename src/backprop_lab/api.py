@@ -61,6 +61,7 @@ from backprop_lab.results.objects import (
 from backprop_lab.runs.evaluation import evaluate_model
 from backprop_lab.runs.portable import export_keras, load_model
 from backprop_lab.runs.record import load_run, read_weights
+from backprop_lab.runs.script import export_script
 from backprop_lab.runs.workflow import (
     default_run_folder,
     initial_weights,
@@ -1058,18 +1059,36 @@ def evaluate(
     return result
 
 
-def export(run: PathLike, keras: PathLike, force: bool = False) -> Exported:
-    """Write a saved run in Keras's native .keras format (``bplab export --keras``).
+def export(
+    run: PathLike, keras: PathLike | None = None, script: PathLike | None = None, force: bool = False
+) -> Exported:
+    """Write a saved run in Keras's native .keras format (``bplab export --keras``), and/or as a standalone
+    TensorFlow script that trains it again from the same starting weights and batches (``--script``): the
+    ``tf.GradientTape`` loop, or ``compile`` + ``fit`` for a run of the fit engine, with its data, starting weights
+    and batch order in a ``.npz`` beside it. Running the script reproduces a tape or fit run's weights bit for bit.
 
-    Example: ``bl.export("runs/mnist", keras="mnist.keras", force=True)``
+    Example: ``bl.export("runs/mnist", script="mnist_train.py", force=True).script``
     """
 
-    keras_file = Path(keras)
-    if keras_file.exists() and not force:
+    if keras is None and script is None:
+        raise BplabError("export: name the file to write: --keras FILE.keras, --script FILE.py, or both")
+    path = Path(run)
+    if script is not None and path.suffix == ".keras":
+        raise BplabError(f"{path}: --script needs a run folder (a .keras file does not record how it was trained)")
+    saved = load_model(path)
+    keras_file = Path(keras) if keras is not None else None
+    if keras_file is not None and keras_file.exists() and not force:
         raise BplabError(f"{keras_file}: exists; pass --force to overwrite")
-    saved = load_model(Path(run))
-    export_keras(saved, keras_file)
-    return Exported(keras_file, sum(saved.spec.count_params()))
+    written = export_script(saved, Path(script), force) if script is not None else None
+    if keras_file is not None:
+        export_keras(saved, keras_file)
+    return Exported(
+        keras_file,
+        sum(saved.spec.count_params()),
+        written.path if written else None,
+        written.arrays if written else None,
+        written.loop if written else "",
+    )
 
 
 PUBLIC = tuple(COMMANDS.values()) + EXTRA

@@ -159,3 +159,38 @@ def test_eager_tape_matches_compiled_tape():
     a = train_run(setup, "tape", weights=w0, engine_options={"eager": True})
     b = train_run(setup, "tape", weights=w0)
     assert relative_difference(a.weights, b.weights) < 1e-6
+
+
+def test_a_comparison_over_seeds_draws_every_seed_and_prints_its_tables(tmp_path, monkeypatch):
+    """Every seed's runs are drawn (one colour family per seed, the same-start engines in its shades), and
+    ``print(comparison)`` gives the tables, their figures read back from the runs (numpy mean and std)."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    from backprop_lab.viz import plots
+
+    figures = []
+    real = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, **kw: figures.append(fig) or real(fig, path, **kw))
+    setup = prepare("digits", "mlp:8", TrainConfig(epochs=2))
+    result = compare(setup, ["scratch", "tape"], seeds=2)
+    result.save(tmp_path / "c")
+    assert (tmp_path / "c" / "curves.png").stat().st_size > 5000 and len(figures) == 2  # png and svg
+    lines = [line for ax in figures[0].axes for line in ax.get_lines()]
+    for j, seed in enumerate(result.seeds):
+        for i, engine in enumerate(result.engines):
+            test_acc = [ep.test_acc for ep in result.runs[seed][engine].history.epochs]
+            drawn = [ln for ln in lines if len(ln.get_ydata()) == 2 and np.allclose(ln.get_ydata(), test_acc)]
+            assert drawn, f"seed {seed} {engine}: test accuracy not drawn"
+            # engines in parity draw the same values: one of the lines drawn there has this run's colour
+            assert to_rgba(plots.seed_colour(j, i)) in {to_rgba(ln.get_color()) for ln in drawn}
+    families = [{plots.seed_colour(j, i) for i in range(2)} for j in range(2)]
+    assert not families[0] & families[1], "each seed its own colours"
+    acc = {s: result.runs[s]["scratch"].history.epochs[-1].test_acc for s in result.seeds}
+    assert acc[0] != acc[1], "the seeds give different runs: the plot has something to show"
+
+    text = str(result)
+    assert "\n" in text and "scratch vs tape" in text and "Welch p" in text
+    accs = [acc[s] for s in result.seeds]
+    assert f"{np.mean(accs):.4f} ± {np.std(accs, ddof=1):.4f}" in text
+    assert "print()" in repr(result)

@@ -118,3 +118,34 @@ def test_cnn97():
 )
 def test_finetune(head, ft, head_s, ft_s, verdict):
     assert claims.finetune(head, ft, head_s, ft_s).verdict == verdict
+
+
+def test_the_claims_table_names_its_source_and_explains_its_terms_under_it(tmp_path):
+    """The report's claims table says where the claims come from (the course reports, with what is known and
+    no invented citation) and, under the table, what pp, ± std, the 95% interval, Welch p and "cannot tell" mean."""
+    import html as htmllib
+
+    from backprop_lab.studies.report import write_html, write_markdown
+    from backprop_lab.studies.sections import Section
+
+    verdicts = [
+        claims.tape_fit([0.001, 0.0, 0.002], 1e-7, [0.95, 0.953, 0.948]).to_dict(),
+        claims.faster([1.0, 1.5, 0.7], [1.1, 0.8, 1.4], 3).to_dict(),
+    ]
+    sections = [Section("engines", "Three engines", reading="r", command="bplab compare", verdicts=verdicts)]
+    page = write_html(tmp_path / "report.html", tmp_path, "study", "sub", sections, set(), []).read_text()
+    start = page.index('<section id="claims">')
+    claims_part = page[start : page.index("</section>", start)]
+    assert claims.SOURCE in htmllib.unescape(claims_part)
+    assert "course reports the study reproduces" in claims.SOURCE
+    assert claims_part.index("</table>") < claims_part.index('<dl class="legend">'), "the legend is under the table"
+    legend = claims_part[claims_part.index('<dl class="legend">') :]
+    terms = re.findall(r"<dt>(.*?)</dt>", legend)
+    assert [htmllib.unescape(t) for t in terms] == [t for t, _ in claims.LEGEND]
+    for needed in ("pp", "95% interval", "Welch p", "cannot tell with N seeds"):
+        assert needed in [t for t, _ in claims.LEGEND]
+    # the terms the verdicts use are among those explained
+    assert " pp" in verdicts[0]["measured"] and "Welch p" in verdicts[1]["reason"]
+    text = write_markdown(tmp_path / "report.md", "study", "sub", sections, []).read_text()
+    assert claims.SOURCE in text and all(f"- **{t}**: {m}" in text for t, m in claims.LEGEND)
+    assert text.index("| claim | tested in |") < text.index("- **pp**")

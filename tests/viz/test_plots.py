@@ -95,6 +95,15 @@ def test_training_curves_of_three_engines(tmp_path, figures):
     assert_readable(figures, 2)
 
 
+@pytest.mark.parametrize("seeds", [2, 3, 10])
+def test_training_curves_of_every_seed(tmp_path, figures, seeds):
+    runs = {s: {"scratch": history(s), "tape": history(s), "fit": history(s + 100)} for s in range(seeds)}
+    plots.save_seed_curves(runs, tmp_path / "seeds.png", LONG_TITLE)
+    assert_readable(figures, 1)
+    colours = {plots.seed_colour(j, i) for j in range(seeds) for i in range(3)}
+    assert len(colours) == 3 * seeds, "every run of every seed its own colour"
+
+
 def test_step_losses_and_drift(tmp_path, figures):
     steps = {f"alpha={a}": list(2.3 * np.exp(-np.arange(400) / 80 * (1 - a)) + 0.02) for a in (0, 0.25, 0.5, 0.75, 1)}
     plots.save_step_losses(steps, tmp_path / "steps.png", LONG_TITLE)

@@ -17,6 +17,7 @@ difference between engines larger than the seed-to-seed spread?
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import statistics
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 
 from backprop_lab.analysis import stats
 from backprop_lab.core.display import Displayable
@@ -31,6 +33,7 @@ from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import make_folder, write_json
 from backprop_lab.engines.registry import Engine, check_engine, get_engine
 from backprop_lab.options.config import MAX_SEEDS
+from backprop_lab.results.tables import Table, comparison_tables
 from backprop_lab.runs.record import Run, save_run
 from backprop_lab.runs.workflow import Setup, initial_weights, train_run
 from backprop_lab.spec.model import Dropout
@@ -120,22 +123,44 @@ class Comparison(Displayable):
 
     def __repr__(self) -> str:
         accs = ", ".join(f"{e} {statistics.fmean(self.summaries[e].test_acc):.4f}" for e in self.engines)
-        return f"Comparison({', '.join(self.engines)}; {len(self.seeds)} seed(s); test accuracy {accs})"
+        return (
+            f"Comparison({', '.join(self.engines)}; {len(self.seeds)} seed(s); test accuracy {accs}; "
+            "print() it for its tables)"
+        )
+
+    def __str__(self) -> str:
+        """The comparison's two tables (each engine's figures, each pair's parity) and its notes, as plain text:
+        ``print(comparison)`` outside Jupyter."""
+        console = Console(file=io.StringIO(), width=160, color_system=None, force_terminal=False)
+        for table in self.tables():
+            console.print(table.to_rich())
+        for note in self.notes:
+            console.print(f"note: {note}", markup=False)
+        return console.file.getvalue().rstrip("\n")
+
+    def tables(self) -> tuple[Table, Table]:
+        """Its tables, built once: each engine's figures (mean ± std over seeds) and each pair's parity."""
+        return comparison_tables(self.title or "comparison", self.to_dict(), self.pairs)
+
+    def curves(self, path: Path, title: str = "") -> Path:
+        """Loss and accuracy per epoch of every run: with one seed, one colour per engine; with several, one
+        colour family per seed (the engines that started from that seed's weights in its shades)."""
+        from backprop_lab.viz.plots import save_curves, save_seed_curves
+
+        title = title or self.title or "comparison"
+        if len(self.seeds) == 1:
+            first = self.runs[self.seeds[0]]
+            return save_curves({e: first[e].history for e in self.engines}, path, f"{title}, seed {self.seeds[0]}")
+        histories = {seed: {e: self.runs[seed][e].history for e in self.engines} for seed in self.seeds}
+        return save_seed_curves(histories, path, f"{title}, seeds {', '.join(str(s) for s in self.seeds)}")
 
     def save(self, folder: Path, title: str = "") -> Path:
-        """compare.json, the curves of the first seed (PNG and SVG), and one run folder per seed and engine."""
-        from backprop_lab.viz.plots import save_curves
-
+        """compare.json, the curves of every seed (PNG and SVG), and one run folder per seed and engine."""
         folder = Path(folder)
         make_folder(folder)
         write_json(folder / "compare.json", self.to_dict())
-        first = self.runs[self.seeds[0]]
         for ext in ("png", "svg"):
-            save_curves(
-                {e: first[e].history for e in self.engines},
-                folder / f"curves.{ext}",
-                f"{title}, seed {self.seeds[0]}" if title else f"seed {self.seeds[0]}",
-            )
+            self.curves(folder / f"curves.{ext}", title)
         for seed, by_engine in self.runs.items():
             for engine, run in by_engine.items():
                 save_run(run, folder / f"seed{seed}" / engine, force=True)

@@ -257,14 +257,16 @@ def compare(
     doc = result.to_dict()
     if as_json:
         return emit_json(doc)
-    for table in tables.comparison_tables(result.title, doc, result.pairs):
-        out.print(table)
+    for table in result.tables():
+        out.print(table.to_rich())
     for note in result.notes:
         out.print(f"[yellow]note:[/yellow] {note}")
     if len(result.seeds) == 1:
         out.print("With --seeds 2 or more, each pair is tested against the seed-to-seed spread (Welch's t-test).")
     if out_dir is not None:
-        out.print(f"written to {out_dir}: compare.json, curves.png, curves.svg and one run folder per seed and engine")
+        out.print(
+            f"written to {out_dir}: compare.json, curves.png and curves.svg (every seed), one run folder per seed and engine"
+        )
 
 
 @app.command()
@@ -360,15 +362,33 @@ def evaluate(
 @app.command()
 def export(
     run_path: RunArg,
-    keras_file: Annotated[Path, typer.Option("--keras", help="Output .keras file.")],
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    keras_file: Annotated[Optional[Path], typer.Option("--keras", help="Output .keras file.")] = None,
+    script: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--script",
+            help="Output .py file: the run as a standalone TensorFlow script (its tf.GradientTape loop, or "
+            "compile + fit for a fit run), with its data, starting weights and batch order in FILE.npz beside it.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ):
-    """Write a saved run in Keras's native .keras format.
+    """Write a saved run in Keras's native .keras format, or as a TensorFlow script that trains it again.
 
     Example: bplab export runs/mnist --keras mnist.keras
+
+    Example: bplab export runs/mnist --script mnist_train.py
+
+    Then `python mnist_train.py` (NumPy and TensorFlow only) trains the run again and says whether it ended
+    on the run's weights bit for bit.
     """
-    result = api.export(run_path, keras_file, force)
-    out.print(f"wrote {result.path} ({result.parameters:,} parameters)")
+    result = api.export(run_path, keras_file, script, force)
+    if result.path is not None:
+        out.print(f"wrote {result.path} ({result.parameters:,} parameters)")
+    if result.script is not None:
+        how = "a tf.GradientTape loop" if result.loop == "tape" else "compile + fit"
+        out.print(f"wrote {result.script} ({how}) and {result.arrays} (data, starting weights, batch order)")
+        out.print(f"run it: python {result.script}")
 
 
 @app.command()

@@ -43,11 +43,6 @@ def gradcheck_table(title: str, rows, autograd: bool) -> RichTable:
     return Table(title, cols, body, [0, 1, len(cols) - 1]).to_rich()
 
 
-def comparison_tables(title: str, doc: dict, pairs) -> tuple[RichTable, RichTable]:
-    summary, parity = tables.comparison_tables(title, doc, pairs)
-    return summary.to_rich(), parity.to_rich()
-
-
 def report_table(title: str, report: dict) -> RichTable:
     return tables.report_table(title, report).to_rich()
 

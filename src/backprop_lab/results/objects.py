@@ -231,13 +231,19 @@ class Drawing(Displayable):
 
 @dataclass(frozen=True)
 class Exported:
-    """A run written as a ``.keras`` file."""
+    """A run written out: ``path``, the ``.keras`` file (None when not asked for); ``script``, the standalone
+    TensorFlow script that trains it again (``loop``: "tape" for a tf.GradientTape loop, "fit" for compile +
+    fit) and ``arrays``, the ``.npz`` beside it with the data, starting weights and batch order."""
 
-    path: Path
+    path: Path | None
     parameters: int
+    script: Path | None = None
+    arrays: Path | None = None
+    loop: str = ""
 
     def __repr__(self) -> str:
-        return f"Exported({self.path}, {self.parameters:,} parameters)"
+        files = [str(p) for p in (self.path, self.script, self.arrays) if p is not None]
+        return f"Exported({', '.join(files)}, {self.parameters:,} parameters)"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The claims the study tests, and the verdicts computed from its measurements.
 
-Each claim was made in one of the course reports this study reproduces. A section runs the set-up
+Each claim was made in one of the course reports this study reproduces (``SOURCE`` says what is known of
+them; ``LEGEND`` explains the report's terms). A section runs the set-up
 the claim was made with and hands its measurements to the claim's verdict function here, which
 says *holds*, *does not hold* or *cannot tell with N seeds*, with the figure and the reason. The
 functions are pure (numbers in, verdict out), so each is tested on a case where the claim holds and
@@ -15,6 +16,39 @@ from dataclasses import asdict, dataclass
 from backprop_lab.analysis.comparison import welch
 
 HOLDS, FAILS, UNSURE = "holds", "does not hold", "cannot tell"
+
+# Where the claims come from. This project records no title, author or section of the course reports, so none is
+# cited; what is known of them is what the claims and the set-ups the study reruns state.
+SOURCE = (
+    "The claims come from the course reports the study reproduces; this project does not record their titles, "
+    "authors or sections, so none is cited here. What is known of them: they train an MNIST network by hand in "
+    "NumPy and again in TensorFlow (tf.GradientTape and Keras fit), measured 0.03 to 0.29 pp between the two "
+    "TensorFlow trainings, report 33% for the hand-written network (128 relu units, 0.01·N(0, 1) weights, "
+    "full-batch gradient descent, learning rate 0.01, MNIST's 60,000 images) against 98% for TensorFlow, and go on "
+    "to a CIFAR-10 two-layer network (1,024 units, MSE with L2), a blend factor alpha, a CNN and transfer learning."
+)
+
+# The terms of the report's tables and verdicts, explained under the claims table.
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("pp", "percentage points: the difference of two accuracies in percent (0.873 against 0.871 is 0.2 pp, not 0.2%)"),
+    ("± std", "the sample standard deviation of the figure over the seeds run"),
+    (
+        "95% interval",
+        "the interval of the mean over seeds, mean ± t(0.975, n - 1) · std / √n (Student's t, n seeds): it holds the "
+        "mean that endlessly many seeds would give with 95% confidence; with 2 or 3 seeds it is wide",
+    ),
+    (
+        "Welch p",
+        "the p-value of Welch's t-test, which asks whether two means differ when their spreads may differ: below "
+        "0.05 the difference is beyond the seed-to-seed spread (unlikely to be seed noise), above it these seeds "
+        "cannot tell the two apart; p says nothing about how large the difference is",
+    ),
+    (
+        "cannot tell with N seeds",
+        "the difference is within what another seed changes, or a time is too short to measure; more seeds "
+        "(--preset full, or seeds = 5 in the study file) can turn it into holds or does not hold",
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment
 
 from backprop_lab.maths.expr import MATH_FONT_CSS
-from backprop_lab.studies.claims import CLAIMS
+from backprop_lab.studies.claims import CLAIMS, LEGEND, SOURCE
 from backprop_lab.studies.sections import Section
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
@@ -53,6 +53,8 @@ math[display=block] { font-size: 1.15em; margin: .4em 0; }
 td.verdict { font-weight: 600; white-space: nowrap; } td.holds { color: #1a7f37; } td.fails { color: #cf222e; }
 td.unsure { color: #9a6700; }
 table.claims td, table.claims th { text-align: left; vertical-align: top; }
+dl.legend { font-size: .85em; color: #3d444d; display: grid; grid-template-columns: max-content 1fr; gap: .2em .9em; }
+dl.legend dt { font-weight: 600; } dl.legend dd { margin: 0; }
 pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 .meta { font-size: .8em; color: #57606a; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }
@@ -61,11 +63,12 @@ footer table { font-size: .95em; }
 <body>
 <header><h1>{{ title }}</h1><p>{{ subtitle }}</p></header>
 {% if claims %}<section id="claims"><h2>The claims this study tests</h2>
-<p>Each claim was made in a course report this study reproduces. Its section runs the set-up the claim was made with;
-the verdict is computed from the measurements.</p>
-<table class="claims"><thead><tr><th>claim</th><th>section</th><th>measured</th><th>verdict</th></tr></thead><tbody>
+<p>{{ source }} Each claim's section runs the set-up the claim was made with; the verdict is computed from
+the measurements.</p>
+<table class="claims"><thead><tr><th>claim</th><th>tested in</th><th>measured</th><th>verdict</th></tr></thead><tbody>
 {% for c in claims %}<tr><td>{{ c.text }}</td><td><a href="#{{ c.section }}">{{ c.section_title }}</a></td><td>{{ c.measured }}</td>
-<td class="verdict {{ c.css }}">{{ c.verdict }}</td></tr>{% endfor %}</tbody></table></section>{% endif %}
+<td class="verdict {{ c.css }}">{{ c.verdict }}</td></tr>{% endfor %}</tbody></table>
+<dl class="legend">{% for term, meaning in legend %}<dt>{{ term }}</dt><dd>{{ meaning }}</dd>{% endfor %}</dl></section>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.key }}">{{ loop.index }}. {{ s.title }}</a>{% endfor %}</nav>
 <main>
 {% for s in sections %}
@@ -174,6 +177,8 @@ def write_html(
         footer=footer,
         claims=claims_rows(sections),
         math_font_css=MATH_FONT_CSS,
+        source=SOURCE,
+        legend=LEGEND,
     )
     path.write_text(text)
     return path
@@ -189,12 +194,14 @@ def write_markdown(
     lines = [f"# {title}", "", subtitle, ""]
     rows = claims_rows(sections)
     if rows:
-        lines += ["## The claims this study tests", "", "| claim | section | measured | verdict |", "|---|---|---|---|"]
+        lines += ["## The claims this study tests", "", SOURCE, ""]
+        lines += ["| claim | tested in | measured | verdict |", "|---|---|---|---|"]
         lines += [
             f"| {_md_cell(r['text'])} | {_md_cell(r['section_title'])} | {_md_cell(r['measured'])} | "
             f"**{_md_cell(r['verdict'])}** |"
             for r in rows
         ] + [""]
+        lines += [f"- **{term}**: {meaning}" for term, meaning in LEGEND] + [""]
     for i, s in enumerate(sections, start=1):
         lines += [f"## {i}. {s.title}", ""]
 

@@ -96,53 +96,23 @@ def gradcheck_html(check) -> str:
 
 
 def comparison_html(comparison) -> str:
-    from backprop_lab.viz.plots import save_curves, save_drift
+    from backprop_lab.viz.plots import save_drift
 
-    k = len(comparison.seeds)
-
-    def cell(values: list[float]) -> str:
-        mean = statistics.fmean(values)
-        return f"{mean:.4f}" + (f" ± {statistics.stdev(values):.4f}" if k > 1 else "")
-
-    summary = [
-        (
-            e,
-            cell(s.train_loss),
-            cell(s.train_acc),
-            cell(s.test_loss),
-            cell(s.test_acc),
-            f"{statistics.median(s.epoch_times):.3f}" if s.epoch_times else "-",
-        )
-        for e, s in ((e, comparison.summaries[e]) for e in comparison.engines)
-    ]
-    header = ["pair", "grad, 1st batch", "weights, step 1", "weights, end", "max |step loss diff|", "test acc diff"]
-    if k > 1:
-        header += ["Welch p", "beyond seed spread?"]
-    parity = [
-        (
-            f"{p.a} vs {p.b}",
-            f"{p.grad_rel:.2e}",
-            f"{p.step1_weight_rel:.2e}",
-            f"{p.final_weight_rel:.2e}",
-            f"{p.max_step_loss_diff:.2e}",
-            f"{100 * p.acc_diff:+.2f} pp",
-            *([f"{p.welch_p:.3f}", "yes" if p.significant else "no"] if k > 1 else []),
-        )
-        for p in comparison.pairs
-    ]
+    summary, parity = comparison.tables()
+    summary.caption = ""  # the block's heading says what was compared
     first = comparison.runs[comparison.seeds[0]]
     parts = [
-        html.table(["engine", "train loss", "train acc", "test loss", "test acc", "median epoch (s)"], summary),
-        html.table(header, parity, "parity (norm-wise relative ||A-B||/||B||, worst tensor)"),
+        summary.to_html(),
+        parity.to_html(),
         *[html.paragraph(f"note: {n}") for n in comparison.notes],
-        html.plotted(save_curves, {e: first[e].history for e in comparison.engines}, f"seed {comparison.seeds[0]}"),
+        html.plotted(lambda path, title: comparison.curves(path), comparison.title or "comparison"),
     ]
     if len(comparison.engines) > 1 and all(first[e].history.step_loss for e in comparison.engines):
         parts.append(
             html.plotted(
                 save_drift,
                 {e: first[e].history.step_loss for e in comparison.engines},
-                "per-step loss drift between engines",
+                f"per-step loss drift between engines, seed {comparison.seeds[0]}",
             )
         )
     return html.block(comparison.title or "comparison", *parts)

@@ -32,6 +32,7 @@ def save_drift_explained(series: list[tuple[str, np.ndarray]], path: Path, title
     ax.set_xlabel("training step")
     ax.set_ylabel("|loss difference| at that step")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # under the axes, not in them: the lines span the whole log scale, so no corner is free of data
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     set_title(fig, title)
     return save_figure(fig, path)

@@ -233,7 +233,8 @@ def _label(name: str, width: int = LABEL_WIDTH) -> str:
 
 
 class TextOutsideFigure(UserWarning):
-    """A figure was saved with a title, label or legend text (partly) outside its canvas, or over another."""
+    """A figure was saved with a title, label or legend text (partly) outside its canvas, or over another, or
+    with a legend over a plotted line."""
 
 
 def figure(width: float, height: float, ncols: int = 1, layout: str = "constrained", **kwargs):
@@ -300,13 +301,39 @@ def texts_overlapping(fig: Figure, tolerance: float = 1.0, drawn: list | None = 
     return found
 
 
+def legends_over_data(fig: Figure, samples: int = 8) -> list[str]:
+    """The legends drawn over a plotted line: each as 'legend over LABEL', for every line (its vertices and
+    ``samples`` points along each segment, in display space) that passes through a legend's box. Call it
+    after the figure was drawn (:func:`drawn_texts` draws it)."""
+    renderer = fig.canvas.get_renderer()
+    legends = [leg for leg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if leg is not None]
+    found = []
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                xy = line.get_transform().transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+                xy = xy[np.all(np.isfinite(xy), axis=1)]
+                if len(xy) > 1:
+                    t = np.linspace(0, 1, samples, endpoint=False)[:, None, None]
+                    xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
+                area = ax.bbox  # a line is drawn clipped to its axes: what lies outside them is not seen
+                shown = (xy[:, 0] >= area.x0) & (xy[:, 0] <= area.x1) & (xy[:, 1] >= area.y0) & (xy[:, 1] <= area.y1)
+                inside = (xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)
+                if np.any(inside & (shown | (not line.get_clip_on()))):
+                    found.append(f"legend over {line.get_label()!r}")
+    return found
+
+
 def layout_problems(fig: Figure) -> list[str]:
-    """Everything :func:`save_figure` warns about: texts outside the canvas, then texts over each other
-    (the figure is drawn once)."""
+    """Everything :func:`save_figure` warns about: texts outside the canvas, texts over each other, legends
+    over data (the figure is drawn once)."""
     drawn = drawn_texts(fig)
-    return [f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)] + [
-        f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)
-    ]
+    return (
+        [f"outside the canvas: {p}" for p in texts_outside(fig, drawn=drawn)]
+        + [f"overlapping: {p}" for p in texts_overlapping(fig, drawn=drawn)]
+        + legends_over_data(fig)
+    )
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 120) -> Path:
@@ -367,6 +394,7 @@ def save_confusion_heatmap(report, path: Path, title: str) -> Path:
 
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+STYLES = [("train", "-"), ("test (open markers)", "--")]  # what the line styles of a training-curve figure mean
 
 
 def _run_style(i: int) -> dict:
@@ -415,7 +443,57 @@ def save_curves(histories: dict[str, object], path: Path, title: str) -> Path:
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    _style_legend(ax_acc, list(histories), [("train", "-"), ("test (open markers)", "--")])
+    _style_legend(ax_acc, list(histories), STYLES)
+    set_title(fig, title)
+    return save_figure(fig, path)
+
+
+SEED_FAMILIES = ("tab20c", "tab20b")  # colour maps of 5 hues x 4 shades each: one hue (family) per seed
+
+
+def seed_colour(seed_index: int, engine_index: int) -> tuple:
+    """The colour of one engine's run of one seed: a hue per seed (10 families, then again), a shade per
+    engine within it (darkest first; four shades, then again), so that runs from the same start read as
+    one family."""
+    family = seed_index % 10
+    cmap = matplotlib.colormaps[SEED_FAMILIES[family // 5]]
+    return cmap(4 * (family % 5) + engine_index % 4)
+
+
+def save_seed_curves(runs: Mapping[int, Mapping[str, object]], path: Path, title: str) -> Path:
+    """Loss and accuracy per epoch of every seed's runs (``{seed: {engine: history}}``): the engines that
+    started from one seed's weights share a colour family (one shade each), each engine keeps its marker
+    across seeds; train solid, test dashed with open markers."""
+    fig, (ax_loss, ax_acc) = figure(11.5, 4.4, ncols=2)
+    engines = list(dict.fromkeys(e for by_engine in runs.values() for e in by_engine))
+    for j, by_engine in enumerate(runs.values()):
+        for i, engine in enumerate(engines):
+            if engine not in by_engine:
+                continue
+            history = by_engine[engine]
+            style = {**_run_style(i), "color": seed_colour(j, i)}
+            epochs = [e.epoch for e in history.epochs]
+            for ax, train, test in ((ax_loss, "train_loss", "test_loss"), (ax_acc, "train_acc", "test_acc")):
+                ax.plot(epochs, [getattr(e, train) for e in history.epochs], **style)
+                ax.plot(epochs, [getattr(e, test) for e in history.epochs], ls="--", mfc="white", **style)
+    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles = [
+        Line2D([], [], color=seed_colour(j, 0), lw=6, label=f"seed {seed}" + (" (shades: engines)" if j == 0 else ""))
+        for j, seed in enumerate(runs)
+    ]
+    handles += [
+        Line2D(
+            [], [], color="0.35", label=_label(engine, 28), **{k: v for k, v in _run_style(i).items() if k != "color"}
+        )
+        for i, engine in enumerate(engines)
+    ]
+    handles += [Line2D([], [], color="0.3", ls=ls, lw=1.4, label=what) for what, ls in STYLES]
+    side_legend(ax_acc, handles)
     set_title(fig, title)
     return save_figure(fig, path)
 
@@ -604,10 +682,13 @@ __all__ = [
     "texts_outside",
     "texts_overlapping",
     "layout_problems",
+    "legends_over_data",
     "drawn_texts",
     "TextOutsideFigure",
     "save_confusion_heatmap",
     "save_curves",
+    "save_seed_curves",
+    "seed_colour",
     "save_sweep_curves",
     "save_sweep_bars",
     "save_step_losses",
