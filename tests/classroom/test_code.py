@@ -14,7 +14,7 @@ import pytest
 from helpers.cli import bplab
 
 import backprop_lab as bl
-from backprop_lab.classroom.code import Values, make_inputs, make_net
+from backprop_lab.classroom.code import DataSizes, Values, make_inputs, make_net
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "learner"
 
@@ -411,6 +411,67 @@ def test_the_reference_agrees_with_finite_differences():
             assert np.allclose(analytic.reshape(numeric.shape), numeric, atol=1e-7), (model, key)
 
 
+# --- sizes from a data set (--data) -----------------------------------------------------------------
+
+# digits: 8x8 images (64 features), 10 classes, hard-coded in the functions as a learner writes them.
+DIGITS = """
+import numpy as np
+
+def forward(X, W1, b1, W2, b2):
+    X = X.reshape(-1, 64)
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    Z2 = A1 @ W2 + b2
+    E = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+    A2 = E / E.sum(axis=1, keepdims=True)
+    return Z1, A1, Z2, A2
+
+def backward(X, labels, Z1, A1, A2, W2):
+    m = X.shape[0]
+    Y = np.zeros((m, 10))
+    Y[np.arange(m), labels] = 1
+    dZ2 = (A2 - Y) / m
+    dW2 = A1.T @ dZ2
+    db2 = dZ2.sum(axis=0)
+    dZ1 = (dZ2 @ W2.T) * (Z1 > 0)
+    dW1 = X.T @ dZ1
+    db1 = dZ1.sum(axis=0)
+    return dW1, db1, dW2, db2
+"""
+
+
+def test_data_sizes_let_functions_that_hard_code_them_be_checked():
+    small = bl.check_code(source=DIGITS, model="mlp:32")
+    assert small.verdict == "failing" and "reshape" in small.message
+    assert any("--data NAME" in n for n in small.notes)
+    right = bl.check_code(source=DIGITS, model="mlp:32", data="digits")
+    assert right.correct, right.text()
+    shapes = {t.name: t.shape for t in right.tensors}
+    assert shapes["dW1"] == "(64, 32)" and shapes["dW2"] == "(32, 10)" and shapes["Z1"] == "(66, 32)"
+    assert "inputs 64 and outputs 10 from digits" in right.sizes and "batches of 66 and 1" in right.sizes
+    # a bug is still found, and named, at the data set's sizes
+    wrong = bl.check_code(
+        source=DIGITS.replace("dW1 = X.T @ dZ1", "dW1 = X.T @ dZ1 * m"), model="mlp:32", data="digits"
+    )
+    assert wrong.first_wrong.name == "dW1" and "1/m" in wrong.cause, wrong.text()
+    # and so is one that shows only with a batch of one example
+    squeezed = DIGITS.replace("dZ2 = (A2 - Y) / m", "dZ2 = np.squeeze((A2 - Y) / m)")
+    one = bl.check_code(source=squeezed, model="mlp:32", data="digits")
+    assert one.verdict == "failing" and "with a batch of 1 example" in one.message, one.text()
+    assert "dW2 = A1.T @ dZ2" in one.message
+
+
+def test_data_sizes_keep_every_tensor_distinct():
+    """The model's hidden widths are kept, except where one equals another size (a transposition would hide)."""
+    net = make_net("mlp:64,10,128,128", None, 0.0, "keras", DataSizes("digits", 64, 10))
+    assert net.sizes == [64, 65, 11, 128, 129, 10]
+    assert net.nudged == ["64 -> 65", "10 -> 11", "128 -> 129"]
+    binary = make_net("mlp:16/out=sigmoid", None, 0.0, "keras", DataSizes("pair", 5, 2))
+    assert binary.sizes == [5, 16, 1] and binary.loss == "binary_crossentropy"
+    with pytest.raises(bl.BplabError, match="unknown data set 'nosuch'"):
+        bl.check_code(source=DIGITS, model="mlp:32", data="nosuch")
+
+
 # --- failing code ------------------------------------------------------------------------------------
 
 
@@ -549,11 +610,21 @@ def test_cli_exit_codes_json_and_a_folder_csv(tmp_path):
     assert folder.returncode == 1, folder.stderr
     assert "derivative: dZ1 leaves out" in folder.stdout and "Traceback" not in folder.stderr
     rows = (tmp_path / "r.csv").read_text().splitlines()
-    assert rows[0] == "file,verdict,first wrong tensor,where,cause" and len(rows) == 6
+    assert (
+        rows[0] == "file,verdict,first wrong tensor,where,cause" and len(rows) == len(list(EXAMPLES.glob("*.py"))) + 2
+    )
     assert any(r.startswith("garbage.py,error,") for r in rows)
     assert any(r.startswith("course_two_layer.py,correct,") for r in rows)
     missing = bplab("check-code", tmp_path / "nope.py", "--model", "mlp:128", timeout=120)
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
+
+
+def test_cli_data_gives_the_data_sets_sizes():
+    example = EXAMPLES / "hard_coded_sizes.py"
+    result = bplab("check-code", example, "--model", "mlp:128", "--data", "mnist-5k", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "correct" and "inputs 784 and outputs 10 from mnist-5k" in report["sizes"]
 
 
 def test_the_examples_say_what_their_docstrings_say():
@@ -562,6 +633,7 @@ def test_the_examples_say_what_their_docstrings_say():
         "broken_missing_1_over_m.py": ("wrong", "1/m"),
         "broken_no_derivative.py": ("wrong", "derivative"),
         "broken_transpose.py": ("failing", "W2.T"),
+        "hard_coded_sizes.py": ("failing", "reshape"),  # at check-code's own sizes; correct with --data mnist-5k
     }
     checks = bl.check_code(EXAMPLES, model="mlp:128")
     got = {Path(c.file).name: c for c in checks.checks}

@@ -27,7 +27,7 @@ import re
 import textwrap
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +242,8 @@ class Net:
     loss: str
     l2: float
     l2_form: str
+    data: str = ""  # the data set the input and output sizes were taken from ("" when chosen here)
+    nudged: list[str] = field(default_factory=list)  # hidden widths moved off a size another tensor has
 
     @property
     def L(self) -> int:
@@ -251,10 +253,36 @@ class Net:
         return self.acts[l - 1]
 
 
-def make_net(model: str, loss: str | None, l2: float, l2_form: str) -> Net:
+@dataclass(frozen=True)
+class DataSizes:
+    """The sizes ``--data`` gives the check: the data set's features per example and its classes."""
+
+    name: str
+    features: int
+    classes: int
+
+
+def _distinct(widths: list[int], taken: set[int]) -> tuple[list[int], list[str]]:
+    """The hidden widths, each moved up to the next size no other tensor has (and what moved)."""
+    out, moved = [], []
+    for w in widths:
+        new = w
+        while new in taken:
+            new += 1
+        if new != w:
+            moved.append(f"{w} -> {new}")
+        out.append(new)
+        taken.add(new)
+    return out, moved
+
+
+def make_net(model: str, loss: str | None, l2: float, l2_form: str, data: DataSizes | None = None) -> Net:
+    """The network the check runs. Without ``data`` every size is chosen small and pairwise distinct;
+    with it the inputs and outputs are the data set's and the hidden widths the model's (moved where
+    one equals another size, so that a transposition still shows)."""
     if not model.strip().startswith("mlp:") and not model.strip().lower().endswith((".json", ".toml")):
         raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
-    spec = parse_model(model, (6,), 3)
+    spec = parse_model(model, (data.features,) if data else (6,), data.classes if data else 3)
     dense = [layer for layer in spec.layers if not isinstance(layer, Flatten)]
     if not dense or not all(isinstance(layer, Dense) for layer in dense):
         raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
@@ -275,6 +303,10 @@ def make_net(model: str, loss: str | None, l2: float, l2_form: str) -> Net:
         raise BplabError(f"--l2-form {l2_form!r}: choose one of {', '.join(L2_FORMS)}")
     if not (l2 >= 0 and np.isfinite(l2)):
         raise BplabError(f"--l2 {l2}: must be a finite number >= 0")
+    if data is not None:
+        K = 1 if acts[-1] == "sigmoid" and data.classes <= 2 else dense[-1].units  # binary: one unit
+        hidden, moved = _distinct([layer.units for layer in dense[:-1]], {data.features, K})
+        return Net([data.features, *hidden, K], acts, loss, l2, l2_form, data.name, moved)
     pool = [n for n in (7, 5, 9, 4, 11, 10, 8, 12, 14, 15, 16, 17) if n not in (6, K)]
     hidden = len(acts) - 1
     if hidden > len(pool):
@@ -662,6 +694,7 @@ def check_program(
     failed, outcomes, stopped = run_calls(program.source, calls, timeout, memory_mb)
     by_label = {o.label: o for o in outcomes}
     result = CodeCheck(label, model, "correct", "", fwd.name, bwd.name, skipped=program.skipped)
+    result.sizes = describe_sizes(net, M)
     result.notes += [f"not run: {f}" for f in failed]
 
     def ran(group: str, fns) -> bool:
@@ -687,8 +720,28 @@ def check_program(
         result.tensors = judged  # the big batch's tensors: the batch of one agreed
         named = sum(t.status == "ok" for t in result.tensors)
         result.message = f"correct: the {named} tensors named in {fwd.name} and {bwd.name} match, and the gradients returned are right"
+    if result.verdict == "failing" and not net.data and re.search(r"\b(Value|Index)Error\b", result.message):
+        result.notes.append(
+            "the functions ran at the sizes above: if they hard-code a data set's (784 pixels, 10 classes), "
+            "check them with --data NAME"
+        )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def describe_sizes(net: Net, batch: int) -> str:
+    """The sizes the check ran at, as the report says them."""
+    hidden = ", ".join(map(str, net.sizes[1:-1])) or "none"
+    if net.data:
+        moved = f" (moved off another tensor's size: {', '.join(net.nudged)})" if net.nudged else ""
+        return (
+            f"inputs {net.sizes[0]} and outputs {net.sizes[-1]} from {net.data}, hidden {hidden} from the "
+            f"model{moved}; batches of {batch} and 1"
+        )
+    return (
+        f"inputs {net.sizes[0]}, hidden {hidden}, outputs {net.sizes[-1]} (chosen pairwise distinct; --data NAME "
+        f"takes the data set's); batches of {batch} and 1"
+    )
 
 
 def _stopped(result: CodeCheck, fn_name: str, stopped, program: Program) -> None:
@@ -797,9 +850,10 @@ def check_source(
     backward: str | None = None,
     timeout: float = 10.0,
     cells: list[int] | None = None,
+    data: DataSizes | None = None,
 ) -> CodeCheck:
     """Checks a learner's source text (a file's, a notebook's joined cells, or functions' own)."""
-    net = make_net(model, loss, l2, l2_form)
+    net = make_net(model, loss, l2, l2_form, data)
     program = read_program(text, label, cells)
     return check_program(program, label, model, net, forward, backward, timeout)
 
