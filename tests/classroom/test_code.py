@@ -141,12 +141,145 @@ def backward_prop(X, Y, Z1, A1, Z2, A2, W2):
     return dW1, db1, dW2, db2
 """
 
+# Columns, the deeplearning.ai course's way: helpers returning caches, L_model_forward returning
+# ``AL, caches`` with ``caches[l] = ((A_prev, W, b), Z)`` (a list of tuples, layers from 0), and
+# L_model_backward(AL, Y, caches) returning a grads dict; ReLU hidden layers, a sigmoid output.
+DLAI = """
+import numpy as np
+
+
+def sigmoid(Z):
+    A = 1 / (1 + np.exp(-Z))
+    return A, Z
+
+
+def relu(Z):
+    A = np.maximum(0, Z)
+    return A, Z
+
+
+def relu_backward(dA, cache):
+    Z = cache
+    dZ = np.array(dA, copy=True)
+    dZ[Z <= 0] = 0
+    return dZ
+
+
+def sigmoid_backward(dA, cache):
+    Z = cache
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
+
+
+def linear_forward(A, W, b):
+    Z = np.dot(W, A) + b
+    cache = (A, W, b)
+    return Z, cache
+
+
+def linear_activation_forward(A_prev, W, b, activation):
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    if activation == "sigmoid":
+        A, activation_cache = sigmoid(Z)
+    else:
+        A, activation_cache = relu(Z)
+    cache = (linear_cache, activation_cache)
+    return A, cache
+
+
+def L_model_forward(X, parameters):
+    caches = []
+    A = X
+    L = len(parameters) // 2
+    for l in range(1, L):
+        A_prev = A
+        A, cache = linear_activation_forward(A_prev, parameters["W" + str(l)], parameters["b" + str(l)], "relu")
+        caches.append(cache)
+    AL, cache = linear_activation_forward(A, parameters["W" + str(L)], parameters["b" + str(L)], "sigmoid")
+    caches.append(cache)
+    return AL, caches
+
+
+def linear_backward(dZ, cache):
+    A_prev, W, b = cache
+    m = A_prev.shape[1]
+    dW = 1.0 / m * np.dot(dZ, A_prev.T)
+    db = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)
+    dA_prev = np.dot(W.T, dZ)
+    return dA_prev, dW, db
+
+
+def linear_activation_backward(dA, cache, activation):
+    linear_cache, activation_cache = cache
+    if activation == "relu":
+        dZ = relu_backward(dA, activation_cache)
+    else:
+        dZ = sigmoid_backward(dA, activation_cache)
+    return linear_backward(dZ, linear_cache)
+
+
+def L_model_backward(AL, Y, caches):
+    grads = {}
+    L = len(caches)
+    Y = Y.reshape(AL.shape)
+    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    current_cache = caches[L - 1]
+    grads["dA" + str(L - 1)], grads["dW" + str(L)], grads["db" + str(L)] = linear_activation_backward(
+        dAL, current_cache, "sigmoid"
+    )
+    for l in reversed(range(L - 1)):
+        current_cache = caches[l]
+        dA_prev_temp, dW_temp, db_temp = linear_activation_backward(grads["dA" + str(l + 1)], current_cache, "relu")
+        grads["dA" + str(l)] = dA_prev_temp
+        grads["dW" + str(l + 1)] = dW_temp
+        grads["db" + str(l + 1)] = db_temp
+    return grads
+"""
+
+# Rows, layers numbered from 0 in the learner's dicts (params["W0"], grads["dW0"]), tanh hidden layers.
+ZERO = """
+import numpy as np
+
+
+def forward(X, params):
+    L = len(params) // 2
+    cache = {"X": X}
+    A = X
+    for l in range(L):
+        Z = A @ params["W" + str(l)] + params["b" + str(l)]
+        cache["Z" + str(l)] = Z
+        A = np.tanh(Z) if l < L - 1 else np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+        cache["A" + str(l)] = A
+    return A, cache
+
+
+def backward(Y, params, cache):
+    L = len(params) // 2
+    m = Y.shape[0]
+    grads = {}
+    dZ = (cache["A" + str(L - 1)] - Y) / m
+    for l in reversed(range(L)):
+        A_prev = cache["A" + str(l - 1)] if l > 0 else cache["X"]
+        grads["dW" + str(l)] = A_prev.T @ dZ
+        grads["db" + str(l)] = dZ.sum(axis=0)
+        if l > 0:
+            dZ = (dZ @ params["W" + str(l)].T) * (1 - cache["A" + str(l - 1)] ** 2)
+    return grads
+"""
+
 L2_ROWS = ROWS.replace("dW1 = X.T @ dZ1 / m", "dW1 = X.T @ dZ1 / m + 2 * lambd * W1").replace(
     "dW2 = A1.T @ dZ2 / m", "dW2 = A1.T @ dZ2 / m + 2 * lambd * W2"
 )
 
-MODELS = {"rows": "mlp:128", "cols": "mlp:8,4/act=tanh", "deep": "mlp:8,6,4/act=sigmoid", "binary": "mlp:8/out=sigmoid"}
-TEMPLATES = {"rows": ROWS, "cols": COLS, "deep": DEEP, "binary": BINARY, "l2": L2_ROWS}
+MODELS = {
+    "rows": "mlp:128",
+    "cols": "mlp:8,4/act=tanh",
+    "deep": "mlp:8,6,4/act=sigmoid",
+    "binary": "mlp:8/out=sigmoid",
+    "dlai": "mlp:20,7,5/out=sigmoid",
+    "zero": "mlp:7/act=tanh",
+}
+TEMPLATES = {"rows": ROWS, "cols": COLS, "deep": DEEP, "binary": BINARY, "l2": L2_ROWS, "dlai": DLAI, "zero": ZERO}
 
 # (id, template, [(old, new), ...], verdict, first wrong tensor, word of the cause)
 CORPUS = [
@@ -305,6 +438,34 @@ CORPUS = [
         "db2",
         "1/m",
     ),
+    ("dlai correct", "dlai", [], "correct", None, None),
+    ("dlai bias left out", "dlai", [("Z = np.dot(W, A) + b", "Z = np.dot(W, A)")], "wrong", "caches[0][1]", "bias"),
+    (
+        "dlai no 1/m in dW",
+        "dlai",
+        [("dW = 1.0 / m * np.dot(dZ, A_prev.T)", "dW = np.dot(dZ, A_prev.T)")],
+        "wrong",
+        'grads["dW4"]',
+        "1/m",
+    ),
+    (
+        "dlai db over the wrong axis",
+        "dlai",
+        [("np.sum(dZ, axis=1, keepdims=True)", "np.sum(dZ, axis=0, keepdims=True)")],
+        "wrong",
+        'grads["db4"]',
+        "axis",
+    ),
+    ("zero correct", "zero", [], "correct", None, None),
+    ("zero db over the wrong axis", "zero", [("dZ.sum(axis=0)", "dZ.sum(axis=1)")], "wrong", 'grads["db1"]', "axis"),
+    (
+        "zero tanh derivative on Z",
+        "zero",
+        [('(1 - cache["A" + str(l - 1)] ** 2)', '(1 - cache["Z" + str(l - 1)] ** 2)')],
+        "wrong",
+        'grads["dW0"]',
+        "derivative",
+    ),
     ("l2 keras form", "l2", [], "correct", None, None),
     ("l2 half form", "l2", [("2 * lambd * W1", "lambd * W1")], "wrong", "dW1", "L2"),
     ("l2 term left out", "l2", [(" + 2 * lambd * W2", "")], "wrong", "dW2", "L2"),
@@ -356,6 +517,27 @@ def test_the_corpus_is_large_and_mixed():
 def test_unusual_but_correct_forms_pass(name):
     result = bl.check_code(source=UNUSUAL[name], model="mlp:128")
     assert result.correct, result.text()
+
+
+def test_course_caches_as_lists_of_tuples_are_fed_correct_values_in_their_structure():
+    """L_model_backward unpacks ((A_prev, W, b), Z) per layer: it gets that structure, with correct values
+    (a wrong forward leaves the backward's verdict alone), and the caches' Z and A are judged as the forward's."""
+    broken_forward = DLAI.replace("A = np.maximum(0, Z)", "A = np.maximum(0, Z) * 1.5")
+    result = bl.check_code(source=broken_forward, model=MODELS["dlai"])
+    assert result.layout.startswith("columns") and result.verdict == "wrong", result.text()
+    assert result.first_wrong.name == "caches[1][0][0]" and result.first_wrong.symbol == "A1"
+    assert all(t.status == "ok" for t in result.tensors if t.function == "L_model_backward")
+    assert sum(t.function == "L_model_backward" for t in result.tensors) == 3 * 4 - 1  # dA1..dA3, dW, db
+
+
+def test_layers_numbered_from_zero_are_mapped_and_said_in_the_learners_numbers():
+    result = bl.check_code(source=ZERO, model=MODELS["zero"])
+    assert result.correct and any("counted from 0" in n for n in result.notes), result.text()
+    symbols = {t.name: t.symbol for t in result.tensors}
+    assert symbols['grads["dW0"]'] == "dW1" and symbols['cache["A1"]'] == "A2" and symbols['cache["X"]'] == "A0"
+    wrong = bl.check_code(source=ZERO.replace("A_prev.T @ dZ", "dZ.T @ A_prev"), model=MODELS["zero"])
+    assert wrong.first_wrong.name == 'grads["dW1"]' and "transpose" in wrong.cause, wrong.text()
+    assert "A0.T @ dZ1" in wrong.cause  # the learner's numbers: their layer 1 is our layer 2
 
 
 def test_the_layout_and_the_delta_scale_are_read_and_said():
