@@ -530,6 +530,31 @@ def test_course_caches_as_lists_of_tuples_are_fed_correct_values_in_their_struct
     assert sum(t.function == "L_model_backward" for t in result.tensors) == 3 * 4 - 1  # dA1..dA3, dW, db
 
 
+@pytest.mark.parametrize(
+    "template, old, new",
+    [
+        ("deep", 'delta = cache["A4"] - Y', 'delta = Y - cache["A4"]'),
+        ("dlai", "dAL = -(np.divide(Y, AL)", "dAL = (np.divide(Y, AL)"),
+    ],
+    ids=["deep", "dlai"],
+)
+def test_gradients_wrong_only_through_an_unnamed_delta_depend_on_it(template, old, new):
+    """The output delta is never named (a reused `delta`, or computed in a helper): its sign mistake is read
+    back from dW4 and blamed there once; every later gradient is wrong only because of it."""
+    result = bl.check_code(source=_source(template, [(old, new)]), model=MODELS[template])
+    assert result.first_wrong.name == 'grads["dW4"]' and "sign: the delta of layer 4 (unnamed" in result.cause
+    later = [t for t in result.tensors if t.function == result.backward and t.name != 'grads["dW4"]']
+    assert later and all(t.status == "depends" for t in later), result.text()
+    assert not any(n.startswith("also wrong") for n in result.notes)
+    # a mistake repeated in every layer's own line stays blamed in each
+    repeated = bl.check_code(source=DLAI.replace("    dZ[Z <= 0] = 0\n", ""), model=MODELS["dlai"])
+    blamed = [t.name for t in repeated.tensors if t.status == "wrong"]
+    assert blamed == ['grads["dW3"]', 'grads["dW2"]', 'grads["dW1"]'], repeated.text()
+    assert all(
+        "leaves out the activation's derivative relu'" in t.cause for t in repeated.tensors if t.status == "wrong"
+    )
+
+
 def test_layers_numbered_from_zero_are_mapped_and_said_in_the_learners_numbers():
     result = bl.check_code(source=ZERO, model=MODELS["zero"])
     assert result.correct and any("counted from 0" in n for n in result.notes), result.text()

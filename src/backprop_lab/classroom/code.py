@@ -678,11 +678,67 @@ def _target(sym: str, L: int) -> str:
     return {"A": "AL", "dZ": "dZL"}.get(kind, kind) if l == L else kind
 
 
-def judge(seen: list[Seen], correct: Values, consistent: Values, function: str, program: Program) -> list[TensorCheck]:
-    """Each seen tensor: ok, wrong only through wrong inputs ("depends"), or wrong itself, with its known cause."""
+def _from_delta(ctx: Values, l: int, kind: str, delta: np.ndarray) -> np.ndarray:
+    """dW or db of layer l computed from a delta (the rules of ``Values.local``)."""
+    if kind == "dW":
+        return ctx.get(f"A{l - 1}").T @ delta / ctx.s + (ctx.l2_grad(l) if ctx.l2 else 0)
+    return delta.sum(axis=0) / ctx.s
+
+
+def imply_deltas(seen: list[Seen], learner: dict[str, Any], net: Net, base: dict, s: float) -> dict[str, Any]:
+    """The deltas the learner did not name, read back from their dW and db, output layer first: the correct
+    rule on their own inputs, or a known mistake's value, whichever gives every dW and db of that layer
+    they computed. Each is added to ``learner`` (so later tensors are judged against it: wrong only because
+    of it is "depends"); returned: delta -> the mistake that makes it (None: the rule on the learner's inputs)."""
+    grads = {t.symbol: t for t in seen}
+    implied: dict[str, Any] = {}
+    for l in range(net.L, 0, -1):
+        delta_sym = f"dZ{l}"
+        targets = [grads[f"{k}{l}"] for k in ("dW", "db") if f"{k}{l}" in grads]
+        if delta_sym in learner or not targets:
+            continue
+        ctx = Values(net, base, s, learner.get)
+        ctx.sym = delta_sym
+        hypotheses = [None] + [m for m in CODE_MISTAKES if _target(delta_sym, net.L) in m.targets]
+        for mistake in hypotheses:
+            try:
+                with np.errstate(all="ignore"):
+                    delta = ctx.local(delta_sym) if mistake is None else mistake.value(ctx, l)
+                    if delta is None:
+                        continue
+                    fits = all(
+                        compare(t.value, np.asarray(_from_delta(ctx, l, _kind(t.symbol)[0], delta), dtype=float))[0]
+                        for t in targets
+                    )
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
+                continue
+            if fits:
+                learner[delta_sym], implied[delta_sym] = delta, (delta, mistake)
+                break
+    return implied
+
+
+def judge(
+    seen: list[Seen],
+    correct: Values,
+    consistent: Values,
+    function: str,
+    program: Program,
+    implied: dict[str, Any] | None = None,
+) -> list[TensorCheck]:
+    """Each seen tensor: ok, wrong only through wrong inputs ("depends"), or wrong itself, with its known cause.
+    ``implied``: the unnamed deltas found wrong (``imply_deltas``); each is blamed in the first of its layer's
+    dW and db, and what uses it depends on it."""
     L = correct.net.L
+    first = correct.net.first
+    implied = implied or {}
     checks: list[TensorCheck] = []
-    wrong: dict[str, str] = {}
+    wrong: dict[str, str] = {
+        d: f"the delta of layer {_kind(d)[1] + first - 1} (unnamed)"
+        for d, (value, mistake) in implied.items()
+        if mistake is not None or not compare(value, correct.get(d))[0]
+    }
+    blamed: set[str] = set()
     for t in seen:
         ok, diff, shape = compare(t.value, correct.get(t.symbol))
         where = program.where(t.line) if t.line else "returned"
@@ -694,7 +750,13 @@ def judge(seen: list[Seen], correct: Values, consistent: Values, function: str, 
                 same_rule = compare(t.value, consistent.local(t.symbol))[0]
             except (ValueError, TypeError):
                 same_rule = False
-            if same_rule and wrong:
+            delta = f"dZ{l}"
+            mistake = implied[delta][1] if delta in implied else None
+            if same_rule and kind in ("dW", "db") and mistake is not None and delta not in blamed:
+                blamed.add(delta)
+                name = f"the delta of layer {l + first - 1} (unnamed; in {t.name})"
+                check.status, check.cause = "wrong", _says(mistake, name, consistent, l)
+            elif same_rule and wrong:
                 check.status, check.cause = (
                     "depends",
                     "wrong only because it uses " + ", ".join(dict.fromkeys(upstream)),
@@ -942,8 +1004,9 @@ def _judge_size(result, program, net, fwd, bwd, base, by_label, group, cols, sto
     correct = Values(net, base, s)
     learner_f = {t.symbol: t.value for t in seen_f}
     learner_b = {t.symbol: t.value for t in seen_b}
+    implied = imply_deltas(seen_b, learner_b, net, base, s)
     checks = judge(seen_f, correct, Values(net, base, s, learner_f.get), fwd.name, program)
-    checks += judge(seen_b, correct, Values(net, base, s, learner_b.get), bwd.name, program)
+    checks += judge(seen_b, correct, Values(net, base, s, learner_b.get), bwd.name, program, implied)
     result.tensors = checks
     mutated = [
         f"{fn.name}, {program.where(line)}: changes its argument {arg} in place"
