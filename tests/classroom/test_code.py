@@ -806,9 +806,12 @@ def test_bad_input_is_a_bplab_error(source, model, message):
 
 
 def test_cli_exit_codes_json_and_a_folder_csv(tmp_path):
-    ok = bplab("check-code", EXAMPLES / "course_two_layer.py", "--model", "mlp:128", "--json", timeout=120)
+    ok = bplab(
+        "check-code", EXAMPLES / "course_two_layer.py", "--model", "mlp:128", "--data", "digits", "--json", timeout=120
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["verdict"] == "correct"
+    assert json.loads(ok.stdout)["sizes"].startswith("inputs 64 and outputs 10 from digits, hidden 128")
     (tmp_path / "subs").mkdir()
     for f in EXAMPLES.glob("*.py"):
         (tmp_path / "subs" / f.name).write_text(f.read_text())
@@ -826,14 +829,6 @@ def test_cli_exit_codes_json_and_a_folder_csv(tmp_path):
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "no such file" in missing.stderr
 
 
-def test_cli_data_gives_the_data_sets_sizes():
-    example = EXAMPLES / "hard_coded_sizes.py"
-    result = bplab("check-code", example, "--model", "mlp:128", "--data", "mnist-5k", "--json", timeout=120)
-    assert result.returncode == 0, result.stderr + result.stdout
-    report = json.loads(result.stdout)
-    assert report["verdict"] == "correct" and "inputs 784 and outputs 10 from mnist-5k" in report["sizes"]
-
-
 def test_the_examples_say_what_their_docstrings_say():
     expected = {
         "course_two_layer.py": ("correct", None),
@@ -849,6 +844,8 @@ def test_the_examples_say_what_their_docstrings_say():
         assert got[name].verdict == verdict, got[name].text()
         assert word is None or word in got[name].message
     assert max(c.seconds for c in checks.checks) < 10
+    with_data = bl.check_code(EXAMPLES / "hard_coded_sizes.py", model="mlp:128", data="mnist-5k")
+    assert with_data.correct and "inputs 784 and outputs 10 from mnist-5k" in with_data.sizes, with_data.text()
 
 
 def test_the_tutorial_runs():
