@@ -236,6 +236,55 @@ def L_model_backward(AL, Y, caches):
     return grads
 """
 
+# Columns, the same course's later style: one flat tuple cache (z1, a1, W1, b1, ...) unpacked by the backward.
+FLAT = """
+import numpy as np
+
+
+def relu(x):
+    return np.maximum(0, x)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def forward_propagation(X, parameters):
+    W1 = parameters["W1"]
+    b1 = parameters["b1"]
+    W2 = parameters["W2"]
+    b2 = parameters["b2"]
+    W3 = parameters["W3"]
+    b3 = parameters["b3"]
+    z1 = np.dot(W1, X) + b1
+    a1 = relu(z1)
+    z2 = np.dot(W2, a1) + b2
+    a2 = relu(z2)
+    z3 = np.dot(W3, a2) + b3
+    a3 = sigmoid(z3)
+    cache = (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3)
+    return a3, cache
+
+
+def backward_propagation(X, Y, cache):
+    m = X.shape[1]
+    (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3) = cache
+    dz3 = 1.0 / m * (a3 - Y)
+    dW3 = np.dot(dz3, a2.T)
+    db3 = np.sum(dz3, axis=1, keepdims=True)
+    da2 = np.dot(W3.T, dz3)
+    dz2 = np.multiply(da2, np.int64(a2 > 0))
+    dW2 = np.dot(dz2, a1.T)
+    db2 = np.sum(dz2, axis=1, keepdims=True)
+    da1 = np.dot(W2.T, dz2)
+    dz1 = np.multiply(da1, np.int64(a1 > 0))
+    dW1 = np.dot(dz1, X.T)
+    db1 = np.sum(dz1, axis=1, keepdims=True)
+    gradients = {"dz3": dz3, "dW3": dW3, "db3": db3, "da2": da2, "dz2": dz2, "dW2": dW2, "db2": db2,
+                 "da1": da1, "dz1": dz1, "dW1": dW1, "db1": db1}
+    return gradients
+"""
+
 # Rows, layers numbered from 0 in the learner's dicts (params["W0"], grads["dW0"]), tanh hidden layers.
 ZERO = """
 import numpy as np
@@ -278,8 +327,18 @@ MODELS = {
     "binary": "mlp:8/out=sigmoid",
     "dlai": "mlp:20,7,5/out=sigmoid",
     "zero": "mlp:7/act=tanh",
+    "flat": "mlp:20,3/out=sigmoid",
 }
-TEMPLATES = {"rows": ROWS, "cols": COLS, "deep": DEEP, "binary": BINARY, "l2": L2_ROWS, "dlai": DLAI, "zero": ZERO}
+TEMPLATES = {
+    "rows": ROWS,
+    "cols": COLS,
+    "deep": DEEP,
+    "binary": BINARY,
+    "l2": L2_ROWS,
+    "dlai": DLAI,
+    "zero": ZERO,
+    "flat": FLAT,
+}
 
 # (id, template, [(old, new), ...], verdict, first wrong tensor, word of the cause)
 CORPUS = [
@@ -455,6 +514,15 @@ CORPUS = [
         "wrong",
         'grads["db4"]',
         "axis",
+    ),
+    ("flat tuple cache correct", "flat", [], "correct", None, None),
+    (
+        "flat tuple cache dW2 1/m twice",
+        "flat",
+        [("dW2 = np.dot(dz2, a1.T)", "dW2 = 1.0 / m * np.dot(dz2, a1.T)")],
+        "wrong",
+        "dW2",
+        "1/m",
     ),
     ("zero correct", "zero", [], "correct", None, None),
     ("zero db over the wrong axis", "zero", [("dZ.sum(axis=0)", "dZ.sum(axis=1)")], "wrong", 'grads["db1"]', "axis"),
