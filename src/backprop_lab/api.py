@@ -24,7 +24,7 @@ import numpy as np
 from backprop_lab.analysis.comparison import compare as run_compare
 from backprop_lab.analysis.comparison import parse_engines
 from backprop_lab.analysis.derivation_check import dropout_masks, graph_values
-from backprop_lab.classroom.code import check_file, check_source, make_net, source_of_functions
+from backprop_lab.classroom.code import DataSizes, check_file, check_source, make_net, source_of_functions
 from backprop_lab.classroom.derivation import check_derivation as check
 from backprop_lab.classroom.derivation import correct_chains
 from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
@@ -666,11 +666,15 @@ def check_code(
     backward: str | None = None,
     timeout: float = 10.0,
     out: PathLike | None = None,
+    data: str | None = None,
+    data_dir: PathLike | None = None,
 ) -> CodeCheck | CodeChecks:
     """Check a learner's NumPy forward and backward propagation tensor by tensor (``bplab check-code``):
     from a ``.py`` / ``.ipynb`` file, a folder of them (one row each; ``out`` writes them as CSV), a
     ``source`` string, or ``functions`` defined in a notebook (their source and the helpers they call).
-    The code runs in a child process with a time and a memory limit.
+    The code runs in a child process with a time and a memory limit. Without ``data`` the sizes are chosen
+    small and pairwise distinct; with a data set's name its feature and class counts are used (and the
+    model's hidden widths), so functions that hard-code them (``reshape(-1, 784)``) can be checked.
 
     Example: ``bl.check_code("examples/learner/course_two_layer.py", model="mlp:128").verdict`` is "correct".
     """
@@ -679,8 +683,12 @@ def check_code(
         raise BplabError("check-code: give one of a FILE (or folder), source= or functions=")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise BplabError(f"--timeout {timeout}: must be a number of seconds > 0")
-    make_net(model, loss, l2, l2_form)  # bad options fail once, before any file
-    options = dict(loss=loss, l2=l2, l2_form=l2_form, forward=forward, backward=backward, timeout=timeout)
+    sizes = None
+    if data is not None:
+        ds = load_dataset(data, data_dir)
+        sizes = DataSizes(data, int(np.prod(ds.input_shape)), ds.num_classes)
+    make_net(model, loss, l2, l2_form, sizes)  # bad options fail once, before any file
+    options = dict(loss=loss, l2=l2, l2_form=l2_form, forward=forward, backward=backward, timeout=timeout, data=sizes)
     if source is not None or functions is not None:
         text = source if source is not None else source_of_functions(functions)
         result = check_source(text, "source" if source is not None else "functions", model, **options)

@@ -14,7 +14,7 @@ import pytest
 from helpers.cli import bplab
 
 import backprop_lab as bl
-from backprop_lab.classroom.code import Values, make_inputs, make_net
+from backprop_lab.classroom.code import DataSizes, Values, make_inputs, make_net
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "learner"
 
@@ -141,12 +141,204 @@ def backward_prop(X, Y, Z1, A1, Z2, A2, W2):
     return dW1, db1, dW2, db2
 """
 
+# Columns, the deeplearning.ai course's way: helpers returning caches, L_model_forward returning
+# ``AL, caches`` with ``caches[l] = ((A_prev, W, b), Z)`` (a list of tuples, layers from 0), and
+# L_model_backward(AL, Y, caches) returning a grads dict; ReLU hidden layers, a sigmoid output.
+DLAI = """
+import numpy as np
+
+
+def sigmoid(Z):
+    A = 1 / (1 + np.exp(-Z))
+    return A, Z
+
+
+def relu(Z):
+    A = np.maximum(0, Z)
+    return A, Z
+
+
+def relu_backward(dA, cache):
+    Z = cache
+    dZ = np.array(dA, copy=True)
+    dZ[Z <= 0] = 0
+    return dZ
+
+
+def sigmoid_backward(dA, cache):
+    Z = cache
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
+
+
+def linear_forward(A, W, b):
+    Z = np.dot(W, A) + b
+    cache = (A, W, b)
+    return Z, cache
+
+
+def linear_activation_forward(A_prev, W, b, activation):
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    if activation == "sigmoid":
+        A, activation_cache = sigmoid(Z)
+    else:
+        A, activation_cache = relu(Z)
+    cache = (linear_cache, activation_cache)
+    return A, cache
+
+
+def L_model_forward(X, parameters):
+    caches = []
+    A = X
+    L = len(parameters) // 2
+    for l in range(1, L):
+        A_prev = A
+        A, cache = linear_activation_forward(A_prev, parameters["W" + str(l)], parameters["b" + str(l)], "relu")
+        caches.append(cache)
+    AL, cache = linear_activation_forward(A, parameters["W" + str(L)], parameters["b" + str(L)], "sigmoid")
+    caches.append(cache)
+    return AL, caches
+
+
+def linear_backward(dZ, cache):
+    A_prev, W, b = cache
+    m = A_prev.shape[1]
+    dW = 1.0 / m * np.dot(dZ, A_prev.T)
+    db = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)
+    dA_prev = np.dot(W.T, dZ)
+    return dA_prev, dW, db
+
+
+def linear_activation_backward(dA, cache, activation):
+    linear_cache, activation_cache = cache
+    if activation == "relu":
+        dZ = relu_backward(dA, activation_cache)
+    else:
+        dZ = sigmoid_backward(dA, activation_cache)
+    return linear_backward(dZ, linear_cache)
+
+
+def L_model_backward(AL, Y, caches):
+    grads = {}
+    L = len(caches)
+    Y = Y.reshape(AL.shape)
+    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    current_cache = caches[L - 1]
+    grads["dA" + str(L - 1)], grads["dW" + str(L)], grads["db" + str(L)] = linear_activation_backward(
+        dAL, current_cache, "sigmoid"
+    )
+    for l in reversed(range(L - 1)):
+        current_cache = caches[l]
+        dA_prev_temp, dW_temp, db_temp = linear_activation_backward(grads["dA" + str(l + 1)], current_cache, "relu")
+        grads["dA" + str(l)] = dA_prev_temp
+        grads["dW" + str(l + 1)] = dW_temp
+        grads["db" + str(l + 1)] = db_temp
+    return grads
+"""
+
+# Columns, the same course's later style: one flat tuple cache (z1, a1, W1, b1, ...) unpacked by the backward.
+FLAT = """
+import numpy as np
+
+
+def relu(x):
+    return np.maximum(0, x)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def forward_propagation(X, parameters):
+    W1 = parameters["W1"]
+    b1 = parameters["b1"]
+    W2 = parameters["W2"]
+    b2 = parameters["b2"]
+    W3 = parameters["W3"]
+    b3 = parameters["b3"]
+    z1 = np.dot(W1, X) + b1
+    a1 = relu(z1)
+    z2 = np.dot(W2, a1) + b2
+    a2 = relu(z2)
+    z3 = np.dot(W3, a2) + b3
+    a3 = sigmoid(z3)
+    cache = (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3)
+    return a3, cache
+
+
+def backward_propagation(X, Y, cache):
+    m = X.shape[1]
+    (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3) = cache
+    dz3 = 1.0 / m * (a3 - Y)
+    dW3 = np.dot(dz3, a2.T)
+    db3 = np.sum(dz3, axis=1, keepdims=True)
+    da2 = np.dot(W3.T, dz3)
+    dz2 = np.multiply(da2, np.int64(a2 > 0))
+    dW2 = np.dot(dz2, a1.T)
+    db2 = np.sum(dz2, axis=1, keepdims=True)
+    da1 = np.dot(W2.T, dz2)
+    dz1 = np.multiply(da1, np.int64(a1 > 0))
+    dW1 = np.dot(dz1, X.T)
+    db1 = np.sum(dz1, axis=1, keepdims=True)
+    gradients = {"dz3": dz3, "dW3": dW3, "db3": db3, "da2": da2, "dz2": dz2, "dW2": dW2, "db2": db2,
+                 "da1": da1, "dz1": dz1, "dW1": dW1, "db1": db1}
+    return gradients
+"""
+
+# Rows, layers numbered from 0 in the learner's dicts (params["W0"], grads["dW0"]), tanh hidden layers.
+ZERO = """
+import numpy as np
+
+
+def forward(X, params):
+    L = len(params) // 2
+    cache = {"X": X}
+    A = X
+    for l in range(L):
+        Z = A @ params["W" + str(l)] + params["b" + str(l)]
+        cache["Z" + str(l)] = Z
+        A = np.tanh(Z) if l < L - 1 else np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+        cache["A" + str(l)] = A
+    return A, cache
+
+
+def backward(Y, params, cache):
+    L = len(params) // 2
+    m = Y.shape[0]
+    grads = {}
+    dZ = (cache["A" + str(L - 1)] - Y) / m
+    for l in reversed(range(L)):
+        A_prev = cache["A" + str(l - 1)] if l > 0 else cache["X"]
+        grads["dW" + str(l)] = A_prev.T @ dZ
+        grads["db" + str(l)] = dZ.sum(axis=0)
+        if l > 0:
+            dZ = (dZ @ params["W" + str(l)].T) * (1 - cache["A" + str(l - 1)] ** 2)
+    return grads
+"""
+
 L2_ROWS = ROWS.replace("dW1 = X.T @ dZ1 / m", "dW1 = X.T @ dZ1 / m + 2 * lambd * W1").replace(
     "dW2 = A1.T @ dZ2 / m", "dW2 = A1.T @ dZ2 / m + 2 * lambd * W2"
 )
 
-MODELS = {"rows": "mlp:128", "cols": "mlp:8,4/act=tanh", "deep": "mlp:8,6,4/act=sigmoid", "binary": "mlp:8/out=sigmoid"}
-TEMPLATES = {"rows": ROWS, "cols": COLS, "deep": DEEP, "binary": BINARY, "l2": L2_ROWS}
+MODELS = {
+    "rows": "mlp:128",
+    "cols": "mlp:8,4/act=tanh",
+    "deep": "mlp:8,6,4/act=sigmoid",
+    "binary": "mlp:8/out=sigmoid",
+    "dlai": "mlp:20,7,5/out=sigmoid",
+    "zero": "mlp:7/act=tanh",
+    "flat": "mlp:20,3/out=sigmoid",
+}
+TEMPLATES = {
+    "rows": ROWS,
+    "cols": COLS,
+    "deep": DEEP,
+    "binary": BINARY,
+    "l2": L2_ROWS,
+    "dlai": DLAI,
+    "zero": ZERO,
+    "flat": FLAT,
+}
 
 # (id, template, [(old, new), ...], verdict, first wrong tensor, word of the cause)
 CORPUS = [
@@ -305,6 +497,43 @@ CORPUS = [
         "db2",
         "1/m",
     ),
+    ("dlai correct", "dlai", [], "correct", None, None),
+    ("dlai bias left out", "dlai", [("Z = np.dot(W, A) + b", "Z = np.dot(W, A)")], "wrong", "caches[0][1]", "bias"),
+    (
+        "dlai no 1/m in dW",
+        "dlai",
+        [("dW = 1.0 / m * np.dot(dZ, A_prev.T)", "dW = np.dot(dZ, A_prev.T)")],
+        "wrong",
+        'grads["dW4"]',
+        "1/m",
+    ),
+    (
+        "dlai db over the wrong axis",
+        "dlai",
+        [("np.sum(dZ, axis=1, keepdims=True)", "np.sum(dZ, axis=0, keepdims=True)")],
+        "wrong",
+        'grads["db4"]',
+        "axis",
+    ),
+    ("flat tuple cache correct", "flat", [], "correct", None, None),
+    (
+        "flat tuple cache dW2 1/m twice",
+        "flat",
+        [("dW2 = np.dot(dz2, a1.T)", "dW2 = 1.0 / m * np.dot(dz2, a1.T)")],
+        "wrong",
+        "dW2",
+        "1/m",
+    ),
+    ("zero correct", "zero", [], "correct", None, None),
+    ("zero db over the wrong axis", "zero", [("dZ.sum(axis=0)", "dZ.sum(axis=1)")], "wrong", 'grads["db1"]', "axis"),
+    (
+        "zero tanh derivative on Z",
+        "zero",
+        [('(1 - cache["A" + str(l - 1)] ** 2)', '(1 - cache["Z" + str(l - 1)] ** 2)')],
+        "wrong",
+        'grads["dW0"]',
+        "derivative",
+    ),
     ("l2 keras form", "l2", [], "correct", None, None),
     ("l2 half form", "l2", [("2 * lambd * W1", "lambd * W1")], "wrong", "dW1", "L2"),
     ("l2 term left out", "l2", [(" + 2 * lambd * W2", "")], "wrong", "dW2", "L2"),
@@ -358,6 +587,52 @@ def test_unusual_but_correct_forms_pass(name):
     assert result.correct, result.text()
 
 
+def test_course_caches_as_lists_of_tuples_are_fed_correct_values_in_their_structure():
+    """L_model_backward unpacks ((A_prev, W, b), Z) per layer: it gets that structure, with correct values
+    (a wrong forward leaves the backward's verdict alone), and the caches' Z and A are judged as the forward's."""
+    broken_forward = DLAI.replace("A = np.maximum(0, Z)", "A = np.maximum(0, Z) * 1.5")
+    result = bl.check_code(source=broken_forward, model=MODELS["dlai"])
+    assert result.layout.startswith("columns") and result.verdict == "wrong", result.text()
+    assert result.first_wrong.name == "caches[1][0][0]" and result.first_wrong.symbol == "A1"
+    assert all(t.status == "ok" for t in result.tensors if t.function == "L_model_backward")
+    assert sum(t.function == "L_model_backward" for t in result.tensors) == 3 * 4 - 1  # dA1..dA3, dW, db
+
+
+@pytest.mark.parametrize(
+    "template, old, new",
+    [
+        ("deep", 'delta = cache["A4"] - Y', 'delta = Y - cache["A4"]'),
+        ("dlai", "dAL = -(np.divide(Y, AL)", "dAL = (np.divide(Y, AL)"),
+    ],
+    ids=["deep", "dlai"],
+)
+def test_gradients_wrong_only_through_an_unnamed_delta_depend_on_it(template, old, new):
+    """The output delta is never named (a reused `delta`, or computed in a helper): its sign mistake is read
+    back from dW4 and blamed there once; every later gradient is wrong only because of it."""
+    result = bl.check_code(source=_source(template, [(old, new)]), model=MODELS[template])
+    assert result.first_wrong.name == 'grads["dW4"]' and "sign: the delta of layer 4 (unnamed" in result.cause
+    later = [t for t in result.tensors if t.function == result.backward and t.name != 'grads["dW4"]']
+    assert later and all(t.status == "depends" for t in later), result.text()
+    assert not any(n.startswith("also wrong") for n in result.notes)
+    # a mistake repeated in every layer's own line stays blamed in each
+    repeated = bl.check_code(source=DLAI.replace("    dZ[Z <= 0] = 0\n", ""), model=MODELS["dlai"])
+    blamed = [t.name for t in repeated.tensors if t.status == "wrong"]
+    assert blamed == ['grads["dW3"]', 'grads["dW2"]', 'grads["dW1"]'], repeated.text()
+    assert all(
+        "leaves out the activation's derivative relu'" in t.cause for t in repeated.tensors if t.status == "wrong"
+    )
+
+
+def test_layers_numbered_from_zero_are_mapped_and_said_in_the_learners_numbers():
+    result = bl.check_code(source=ZERO, model=MODELS["zero"])
+    assert result.correct and any("counted from 0" in n for n in result.notes), result.text()
+    symbols = {t.name: t.symbol for t in result.tensors}
+    assert symbols['grads["dW0"]'] == "dW1" and symbols['cache["A1"]'] == "A2" and symbols['cache["X"]'] == "A0"
+    wrong = bl.check_code(source=ZERO.replace("A_prev.T @ dZ", "dZ.T @ A_prev"), model=MODELS["zero"])
+    assert wrong.first_wrong.name == 'grads["dW1"]' and "transpose" in wrong.cause, wrong.text()
+    assert "A0.T @ dZ1" in wrong.cause  # the learner's numbers: their layer 1 is our layer 2
+
+
 def test_the_layout_and_the_delta_scale_are_read_and_said():
     rows = bl.check_code(source=ROWS, model="mlp:128")
     cols = bl.check_code(source=COLS, model=MODELS["cols"])
@@ -409,6 +684,67 @@ def test_the_reference_agrees_with_finite_differences():
                     w[key][idx] -= sign * 1e-6
             analytic = values.get("d" + key)
             assert np.allclose(analytic.reshape(numeric.shape), numeric, atol=1e-7), (model, key)
+
+
+# --- sizes from a data set (--data) -----------------------------------------------------------------
+
+# digits: 8x8 images (64 features), 10 classes, hard-coded in the functions as a learner writes them.
+DIGITS = """
+import numpy as np
+
+def forward(X, W1, b1, W2, b2):
+    X = X.reshape(-1, 64)
+    Z1 = X @ W1 + b1
+    A1 = np.maximum(Z1, 0)
+    Z2 = A1 @ W2 + b2
+    E = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
+    A2 = E / E.sum(axis=1, keepdims=True)
+    return Z1, A1, Z2, A2
+
+def backward(X, labels, Z1, A1, A2, W2):
+    m = X.shape[0]
+    Y = np.zeros((m, 10))
+    Y[np.arange(m), labels] = 1
+    dZ2 = (A2 - Y) / m
+    dW2 = A1.T @ dZ2
+    db2 = dZ2.sum(axis=0)
+    dZ1 = (dZ2 @ W2.T) * (Z1 > 0)
+    dW1 = X.T @ dZ1
+    db1 = dZ1.sum(axis=0)
+    return dW1, db1, dW2, db2
+"""
+
+
+def test_data_sizes_let_functions_that_hard_code_them_be_checked():
+    small = bl.check_code(source=DIGITS, model="mlp:32")
+    assert small.verdict == "failing" and "reshape" in small.message
+    assert any("--data NAME" in n for n in small.notes)
+    right = bl.check_code(source=DIGITS, model="mlp:32", data="digits")
+    assert right.correct, right.text()
+    shapes = {t.name: t.shape for t in right.tensors}
+    assert shapes["dW1"] == "(64, 32)" and shapes["dW2"] == "(32, 10)" and shapes["Z1"] == "(66, 32)"
+    assert "inputs 64 and outputs 10 from digits" in right.sizes and "batches of 66 and 1" in right.sizes
+    # a bug is still found, and named, at the data set's sizes
+    wrong = bl.check_code(
+        source=DIGITS.replace("dW1 = X.T @ dZ1", "dW1 = X.T @ dZ1 * m"), model="mlp:32", data="digits"
+    )
+    assert wrong.first_wrong.name == "dW1" and "1/m" in wrong.cause, wrong.text()
+    # and so is one that shows only with a batch of one example
+    squeezed = DIGITS.replace("dZ2 = (A2 - Y) / m", "dZ2 = np.squeeze((A2 - Y) / m)")
+    one = bl.check_code(source=squeezed, model="mlp:32", data="digits")
+    assert one.verdict == "failing" and "with a batch of 1 example" in one.message, one.text()
+    assert "dW2 = A1.T @ dZ2" in one.message
+
+
+def test_data_sizes_keep_every_tensor_distinct():
+    """The model's hidden widths are kept, except where one equals another size (a transposition would hide)."""
+    net = make_net("mlp:64,10,128,128", None, 0.0, "keras", DataSizes("digits", 64, 10))
+    assert net.sizes == [64, 65, 11, 128, 129, 10]
+    assert net.nudged == ["64 -> 65", "10 -> 11", "128 -> 129"]
+    binary = make_net("mlp:16/out=sigmoid", None, 0.0, "keras", DataSizes("pair", 5, 2))
+    assert binary.sizes == [5, 16, 1] and binary.loss == "binary_crossentropy"
+    with pytest.raises(bl.BplabError, match="unknown data set 'nosuch'"):
+        bl.check_code(source=DIGITS, model="mlp:32", data="nosuch")
 
 
 # --- failing code ------------------------------------------------------------------------------------
@@ -538,9 +874,12 @@ def test_bad_input_is_a_bplab_error(source, model, message):
 
 
 def test_cli_exit_codes_json_and_a_folder_csv(tmp_path):
-    ok = bplab("check-code", EXAMPLES / "course_two_layer.py", "--model", "mlp:128", "--json", timeout=120)
+    ok = bplab(
+        "check-code", EXAMPLES / "course_two_layer.py", "--model", "mlp:128", "--data", "digits", "--json", timeout=120
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["verdict"] == "correct"
+    assert json.loads(ok.stdout)["sizes"].startswith("inputs 64 and outputs 10 from digits, hidden 128")
     (tmp_path / "subs").mkdir()
     for f in EXAMPLES.glob("*.py"):
         (tmp_path / "subs" / f.name).write_text(f.read_text())
@@ -549,7 +888,9 @@ def test_cli_exit_codes_json_and_a_folder_csv(tmp_path):
     assert folder.returncode == 1, folder.stderr
     assert "derivative: dZ1 leaves out" in folder.stdout and "Traceback" not in folder.stderr
     rows = (tmp_path / "r.csv").read_text().splitlines()
-    assert rows[0] == "file,verdict,first wrong tensor,where,cause" and len(rows) == 6
+    assert (
+        rows[0] == "file,verdict,first wrong tensor,where,cause" and len(rows) == len(list(EXAMPLES.glob("*.py"))) + 2
+    )
     assert any(r.startswith("garbage.py,error,") for r in rows)
     assert any(r.startswith("course_two_layer.py,correct,") for r in rows)
     missing = bplab("check-code", tmp_path / "nope.py", "--model", "mlp:128", timeout=120)
@@ -562,6 +903,7 @@ def test_the_examples_say_what_their_docstrings_say():
         "broken_missing_1_over_m.py": ("wrong", "1/m"),
         "broken_no_derivative.py": ("wrong", "derivative"),
         "broken_transpose.py": ("failing", "W2.T"),
+        "hard_coded_sizes.py": ("failing", "reshape"),  # at check-code's own sizes; correct with --data mnist-5k
     }
     checks = bl.check_code(EXAMPLES, model="mlp:128")
     got = {Path(c.file).name: c for c in checks.checks}
@@ -570,6 +912,8 @@ def test_the_examples_say_what_their_docstrings_say():
         assert got[name].verdict == verdict, got[name].text()
         assert word is None or word in got[name].message
     assert max(c.seconds for c in checks.checks) < 10
+    with_data = bl.check_code(EXAMPLES / "hard_coded_sizes.py", model="mlp:128", data="mnist-5k")
+    assert with_data.correct and "inputs 784 and outputs 10 from mnist-5k" in with_data.sizes, with_data.text()
 
 
 def test_the_tutorial_runs():

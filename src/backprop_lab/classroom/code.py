@@ -27,7 +27,7 @@ import re
 import textwrap
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -199,10 +199,12 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_\[\]\(\)'\"]", "", name).lower()
 
 
-def symbol_of(name: str, L: int) -> str | None:
-    """The network symbol a learner's name stands for (``dL_dW1`` -> ``dW1``, ``y_hat`` -> ``A2``), or None."""
+def symbol_of(name: str, L: int, first: int = 1) -> str | None:
+    """The network symbol a learner's name stands for (``dL_dW1`` -> ``dW1``, ``y_hat`` -> ``A2``), or None.
+    ``first`` is the number of the learner's first layer: 0 where they name it ``W0``, ``b0`` (``dW0`` is then
+    the symbol ``dW1``, and ``A0`` the first layer's output, not the input)."""
     n = _norm(name)
-    if n in INPUTS:
+    if n in INPUTS and not (first == 0 and n == "a0"):
         return "A0"
     if n in OUTPUTS:
         return f"A{L}"
@@ -219,8 +221,9 @@ def symbol_of(name: str, L: int) -> str | None:
         sym = f"dZ{m[1]}"
     else:
         return None
-    l = int(re.search(r"\d+$", sym)[0])
     base = sym.rstrip("0123456789")
+    l = int(re.search(r"\d+$", sym)[0]) + 1 - first
+    sym = f"{base}{l}"
     ok = (0 <= l <= L) if base == "A" else (1 <= l < L) if base == "dA" else (1 <= l <= L)
     return sym if ok else None
 
@@ -242,6 +245,9 @@ class Net:
     loss: str
     l2: float
     l2_form: str
+    data: str = ""  # the data set the input and output sizes were taken from ("" when chosen here)
+    nudged: list[str] = field(default_factory=list)  # hidden widths moved off a size another tensor has
+    first: int = 1  # the number the learner gives the first layer (W1, or W0)
 
     @property
     def L(self) -> int:
@@ -251,10 +257,36 @@ class Net:
         return self.acts[l - 1]
 
 
-def make_net(model: str, loss: str | None, l2: float, l2_form: str) -> Net:
+@dataclass(frozen=True)
+class DataSizes:
+    """The sizes ``--data`` gives the check: the data set's features per example and its classes."""
+
+    name: str
+    features: int
+    classes: int
+
+
+def _distinct(widths: list[int], taken: set[int]) -> tuple[list[int], list[str]]:
+    """The hidden widths, each moved up to the next size no other tensor has (and what moved)."""
+    out, moved = [], []
+    for w in widths:
+        new = w
+        while new in taken:
+            new += 1
+        if new != w:
+            moved.append(f"{w} -> {new}")
+        out.append(new)
+        taken.add(new)
+    return out, moved
+
+
+def make_net(model: str, loss: str | None, l2: float, l2_form: str, data: DataSizes | None = None) -> Net:
+    """The network the check runs. Without ``data`` every size is chosen small and pairwise distinct;
+    with it the inputs and outputs are the data set's and the hidden widths the model's (moved where
+    one equals another size, so that a transposition still shows)."""
     if not model.strip().startswith("mlp:") and not model.strip().lower().endswith((".json", ".toml")):
         raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
-    spec = parse_model(model, (6,), 3)
+    spec = parse_model(model, (data.features,) if data else (6,), data.classes if data else 3)
     dense = [layer for layer in spec.layers if not isinstance(layer, Flatten)]
     if not dense or not all(isinstance(layer, Dense) for layer in dense):
         raise BplabError(f"model {model!r}: check-code covers MLPs (mlp:W1,W2,... with /act= and /out=)")
@@ -275,6 +307,10 @@ def make_net(model: str, loss: str | None, l2: float, l2_form: str) -> Net:
         raise BplabError(f"--l2-form {l2_form!r}: choose one of {', '.join(L2_FORMS)}")
     if not (l2 >= 0 and np.isfinite(l2)):
         raise BplabError(f"--l2 {l2}: must be a finite number >= 0")
+    if data is not None:
+        K = 1 if acts[-1] == "sigmoid" and data.classes <= 2 else dense[-1].units  # binary: one unit
+        hidden, moved = _distinct([layer.units for layer in dense[:-1]], {data.features, K})
+        return Net([data.features, *hidden, K], acts, loss, l2, l2_form, data.name, moved)
     pool = [n for n in (7, 5, 9, 4, 11, 10, 8, 12, 14, 15, 16, 17) if n not in (6, K)]
     hidden = len(acts) - 1
     if hidden > len(pool):
@@ -402,10 +438,11 @@ def map_arguments(
         a.arg for a in (fn.args.posonlyargs + fn.args.args)[len(fn.args.posonlyargs + fn.args.args) - n_defaults :]
     }
     with_default |= {a.arg for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None}
-    everything = {f"{k}{l}": values.get(f"{k}{l}") for l in range(1, L + 1) for k in ("W", "b", "Z", "A")}
+    shift = 1 - net.first  # the learner's number of a layer is l - shift
+    everything = {f"{k}{l - shift}": values.get(f"{k}{l}") for l in range(1, L + 1) for k in ("W", "b", "Z", "A")}
     for p in params:
         n = _norm(p.arg)
-        sym = symbol_of(p.arg, L)
+        sym = symbol_of(p.arg, L, net.first)
         if n in TARGETS:
             args[p.arg] = _layout(y, "Y", cols) if y.ndim == 2 else y
         elif sym and sym[0] in "WbZA" and not sym.startswith("d"):
@@ -414,6 +451,8 @@ def map_arguments(
             args[p.arg] = {k: _layout(v, k, cols) for k, v in everything.items() if k[0] in "Wb"}
         elif n in CACHES:
             args[p.arg] = {k: _layout(v, k, cols) for k, v in {"A0": values.get("A0"), **everything}.items()}
+            if shift:  # "A0" is a layer's output in 0-based names; the input is "X"
+                args[p.arg]["X"] = _layout(values.get("A0"), "A0", cols)
         elif n in BATCH:
             args[p.arg] = values.m
         elif n in LAMBDAS:
@@ -426,6 +465,87 @@ def map_arguments(
                 f"(X, y_true, W1, b1, Z1, A1, ..., up to layer {L}) or pass the dicts parameters / cache"
             )
     return args
+
+
+def forward_symbols(net: Net, values: Values, cols: bool) -> dict[str, np.ndarray]:
+    """The input and every layer's W, b, Z and A, correct, as the learner's layout holds them."""
+    out = {"A0": _layout(values.get("A0"), "A0", cols)}
+    for l in range(1, net.L + 1):
+        out |= {f"{k}{l}": _layout(values.get(f"{k}{l}"), f"{k}{l}", cols) for k in ("W", "b", "Z", "A")}
+    return out
+
+
+def identify(leaf: np.ndarray, known: dict[str, np.ndarray]) -> str | None:
+    """Which tensor of the forward pass a cache's array is: the one it equals, else the nearest of its shape."""
+    fits = [s for s, v in known.items() if _fits(leaf, v)]
+    if not fits:
+        return None
+    distance = {s: float(np.abs(leaf.reshape(known[s].shape) - known[s]).max(initial=0.0)) for s in fits}
+    return min(fits, key=lambda s: (distance[s], s[0] != "Z"))
+
+
+def _arrays(value: Any) -> list[np.ndarray]:
+    if isinstance(value, np.ndarray):
+        return [value]
+    return [a for v in value for a in _arrays(v)] if isinstance(value, (list, tuple)) else []
+
+
+def _scoped(value: Any, known: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The tensors a part of a cache can hold: one layer's (A_prev, W, b, Z, A) where the part holds
+    exactly one layer's weights (the weights pass through a forward function unchanged), else all."""
+    layers = {
+        int(s[1:])
+        for s in known
+        if s[0] == "W"
+        for a in _arrays(value)
+        if a.shape == known[s].shape and np.array_equal(a, known[s])
+    }
+    if len(layers) != 1:
+        return known
+    l = layers.pop()
+    return {s: v for s, v in known.items() if s in (f"A{l - 1}", f"W{l}", f"b{l}", f"Z{l}", f"A{l}")}
+
+
+def cache_leaves(value: Any, known: dict[str, np.ndarray], path: str = "") -> list[tuple[str, str, np.ndarray]]:
+    """(path, symbol, array) of each array in a list-or-tuple cache (``caches[0][1]`` is Z1 in the
+    deeplearning.ai course's ``((A_prev, W, b), Z)`` per layer): a layer's part is told by its weights, and
+    each array in it by its shape (by its value where two of its tensors have the same shape)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        sym = identify(value, known)
+        return [(path, sym, value)] if sym else []
+    if isinstance(value, (list, tuple)):
+        scope = _scoped(value, known)
+        return [leaf for i, v in enumerate(value) for leaf in cache_leaves(v, scope, f"{path}[{i}]")]
+    return []
+
+
+def correct_cache(value: Any, known: dict[str, np.ndarray]) -> Any:
+    """The learner's list-or-tuple cache with each array replaced by the correct value of the tensor it
+    holds, so their backward function is fed correct forward values in the structure it expects."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        sym = identify(value, known)
+        return known[sym].reshape(value.shape).copy() if sym else value.copy()
+    if isinstance(value, (list, tuple)):
+        scope = _scoped(value, known)
+        return type(value)(correct_cache(v, scope) for v in value)
+    return value
+
+
+def late_caches(fwd: ast.FunctionDef, bwd: ast.FunctionDef, label: str, known: dict[str, np.ndarray]):
+    """The backward call's ``late`` arguments: where the forward function returned its cache as a list or a
+    tuple (not a dict), the backward's cache parameters get that structure with correct values."""
+    wanted = [a.arg for a in bwd.args.args + bwd.args.kwonlyargs if _norm(a.arg) in CACHES]
+    names = _returned_names(fwd) or []
+
+    def late(returns: dict[str, Any]) -> dict[str, Any]:
+        got = returns.get(label)
+        items = list(got) if isinstance(got, tuple) else [got]
+        if len(names) == len(items):
+            items = [v for n, v in zip(names, items) if n is None or _norm(n) in CACHES]
+        lists = [v for v in items if isinstance(v, (list, tuple)) and cache_leaves(v, known)]
+        return {p: correct_cache(lists[0], known) for p in wanted} if wanted and len(lists) == 1 else {}
+
+    return late
 
 
 def _returned_names(fn: ast.FunctionDef) -> list[str | None] | None:
@@ -452,18 +572,28 @@ def returned_symbols(
     for i, (name, value) in enumerate(zip(names, items)):
         if isinstance(value, dict):
             for k, v in value.items():
-                sym = symbol_of(k, net.L)
+                sym = symbol_of(k, net.L, net.first)
                 if sym and isinstance(v, np.ndarray):
                     found.setdefault(sym, (f'{name or "returned dict"}["{k}"]', v))
             continue
-        sym = symbol_of(name, net.L) if name else None
+        if isinstance(value, (list, tuple)) and "Z" in kinds:  # a course-style cache: its Z and A, by shape
+            for path, sym, v in cache_leaves(value, forward_symbols(net, values, cols)):
+                if sym[0] in "ZA" and sym != "A0":
+                    found.setdefault(sym, (f"{name or f'return value {i + 1}'}{path}", v))
+            continue
+        sym = symbol_of(name, net.L, net.first) if name else None
         if sym:
             found.setdefault(sym, (name, value))
         elif isinstance(value, np.ndarray):
             unnamed.append((i, name, value))
     wanted = [f"{k}{l}" for l in range(1, net.L + 1) for k in kinds]
     for i, name, value in unnamed:
-        fits = [s for s in wanted if s not in found and _fits(value, _layout(values.get(s), s, cols))]
+        shaped = [s for s in wanted if _fits(value, _layout(values.get(s), s, cols))]
+        fits = [s for s in shaped if s not in found]
+        if shaped and not fits:
+            continue  # a tensor already returned by name (as the cache's entry)
+        if f"A{net.L}" in fits:  # an unnamed array of the output's shape that a forward function returns
+            fits = [f"A{net.L}"]
         if len(fits) != 1:
             raise BplabError(
                 f"{label}: cannot tell what {fn.name}'s return value {i + 1} is; return named variables "
@@ -525,13 +655,21 @@ class Seen:
 def seen_tensors(outcome: Outcome, returned: dict, net: Net, cols: bool, skip=frozenset()) -> list[Seen]:
     out = []
     for r in outcome.records.values():
-        sym = symbol_of(r.key, net.L)
+        sym = symbol_of(r.key, net.L, net.first)
         if sym and sym not in skip and isinstance(r.value, np.ndarray) and not sym.startswith(("W", "b")):
             out.append(Seen(r.name, sym, r.line, r.order, _to_rows(r.value, cols)))
-    names = {s.name for s in out}
+    names, symbols = {s.name for s in out}, {s.symbol for s in out}
     for sym, (name, value) in returned.items():
-        if name not in names and sym not in skip:
-            out.append(Seen(name, sym, None, 10**9, _to_rows(value, cols)))
+        if name in names or sym in skip:
+            continue
+        kind, l = _kind(sym)
+        if kind in ("Z", "A"):  # a forward value seen only in a returned cache: in the network's order, first
+            if sym in symbols:
+                continue
+            order = -(10**6) + 2 * l + (kind == "A")
+        else:
+            order = 10**9
+        out.append(Seen(name, sym, None, order, _to_rows(value, cols)))
     return sorted(out, key=lambda s: s.order)
 
 
@@ -540,11 +678,67 @@ def _target(sym: str, L: int) -> str:
     return {"A": "AL", "dZ": "dZL"}.get(kind, kind) if l == L else kind
 
 
-def judge(seen: list[Seen], correct: Values, consistent: Values, function: str, program: Program) -> list[TensorCheck]:
-    """Each seen tensor: ok, wrong only through wrong inputs ("depends"), or wrong itself, with its known cause."""
+def _from_delta(ctx: Values, l: int, kind: str, delta: np.ndarray) -> np.ndarray:
+    """dW or db of layer l computed from a delta (the rules of ``Values.local``)."""
+    if kind == "dW":
+        return ctx.get(f"A{l - 1}").T @ delta / ctx.s + (ctx.l2_grad(l) if ctx.l2 else 0)
+    return delta.sum(axis=0) / ctx.s
+
+
+def imply_deltas(seen: list[Seen], learner: dict[str, Any], net: Net, base: dict, s: float) -> dict[str, Any]:
+    """The deltas the learner did not name, read back from their dW and db, output layer first: the correct
+    rule on their own inputs, or a known mistake's value, whichever gives every dW and db of that layer
+    they computed. Each is added to ``learner`` (so later tensors are judged against it: wrong only because
+    of it is "depends"); returned: delta -> the mistake that makes it (None: the rule on the learner's inputs)."""
+    grads = {t.symbol: t for t in seen}
+    implied: dict[str, Any] = {}
+    for l in range(net.L, 0, -1):
+        delta_sym = f"dZ{l}"
+        targets = [grads[f"{k}{l}"] for k in ("dW", "db") if f"{k}{l}" in grads]
+        if delta_sym in learner or not targets:
+            continue
+        ctx = Values(net, base, s, learner.get)
+        ctx.sym = delta_sym
+        hypotheses = [None] + [m for m in CODE_MISTAKES if _target(delta_sym, net.L) in m.targets]
+        for mistake in hypotheses:
+            try:
+                with np.errstate(all="ignore"):
+                    delta = ctx.local(delta_sym) if mistake is None else mistake.value(ctx, l)
+                    if delta is None:
+                        continue
+                    fits = all(
+                        compare(t.value, np.asarray(_from_delta(ctx, l, _kind(t.symbol)[0], delta), dtype=float))[0]
+                        for t in targets
+                    )
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
+                continue
+            if fits:
+                learner[delta_sym], implied[delta_sym] = delta, (delta, mistake)
+                break
+    return implied
+
+
+def judge(
+    seen: list[Seen],
+    correct: Values,
+    consistent: Values,
+    function: str,
+    program: Program,
+    implied: dict[str, Any] | None = None,
+) -> list[TensorCheck]:
+    """Each seen tensor: ok, wrong only through wrong inputs ("depends"), or wrong itself, with its known cause.
+    ``implied``: the unnamed deltas found wrong (``imply_deltas``); each is blamed in the first of its layer's
+    dW and db, and what uses it depends on it."""
     L = correct.net.L
+    first = correct.net.first
+    implied = implied or {}
     checks: list[TensorCheck] = []
-    wrong: dict[str, str] = {}
+    wrong: dict[str, str] = {
+        d: f"the delta of layer {_kind(d)[1] + first - 1} (unnamed)"
+        for d, (value, mistake) in implied.items()
+        if mistake is not None or not compare(value, correct.get(d))[0]
+    }
+    blamed: set[str] = set()
     for t in seen:
         ok, diff, shape = compare(t.value, correct.get(t.symbol))
         where = program.where(t.line) if t.line else "returned"
@@ -556,7 +750,13 @@ def judge(seen: list[Seen], correct: Values, consistent: Values, function: str, 
                 same_rule = compare(t.value, consistent.local(t.symbol))[0]
             except (ValueError, TypeError):
                 same_rule = False
-            if same_rule and wrong:
+            delta = f"dZ{l}"
+            mistake = implied[delta][1] if delta in implied else None
+            if same_rule and kind in ("dW", "db") and mistake is not None and delta not in blamed:
+                blamed.add(delta)
+                name = f"the delta of layer {l + first - 1} (unnamed; in {t.name})"
+                check.status, check.cause = "wrong", _says(mistake, name, consistent, l)
+            elif same_rule and wrong:
                 check.status, check.cause = (
                     "depends",
                     "wrong only because it uses " + ", ".join(dict.fromkeys(upstream)),
@@ -580,9 +780,7 @@ def _cause(t: Seen, ctx: Values, l: int) -> str:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
             continue
         if value is not None and compare(t.value, np.asarray(value, dtype=float))[0]:
-            return mistake.says.format(
-                name=t.name, l=l, prev=l - 1, act=ctx.act(l), m=ctx.m, l2_form=L2_FORMS[ctx.net.l2_form]
-            )
+            return _says(mistake, t.name, ctx, l)
     delta = f"dZ{l}"
     if target in ("dW", "db") and ctx.getter is not None and ctx.getter(delta) is None:
         return _unnamed_delta_cause(t, ctx, l, target)
@@ -608,11 +806,17 @@ def _unnamed_delta_cause(t: Seen, ctx: Values, l: int, target: str) -> str:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError):
             continue
         if compare(t.value, np.asarray(value, dtype=float))[0]:
-            name = f"the delta of layer {l} (unnamed; in {t.name})"
-            return mistake.says.format(
-                name=name, l=l, prev=l - 1, act=ctx.act(l), m=ctx.m, l2_form=L2_FORMS[ctx.net.l2_form]
-            )
+            return _says(mistake, f"the delta of layer {l + ctx.net.first - 1} (unnamed; in {t.name})", ctx, l)
     return "wrong, no known cause"
+
+
+def _says(mistake, name: str, ctx: Values, l: int) -> str:
+    """A mistake's message in the learner's names (their layer numbers; ``X`` for the input when they count from 0)."""
+    shift = 1 - ctx.net.first
+    text = mistake.says.format(
+        name=name, l=l - shift, prev=l - 1 - shift, act=ctx.act(l), m=ctx.m, l2_form=L2_FORMS[ctx.net.l2_form]
+    )
+    return text.replace("A-1", "X")
 
 
 # --- the check -------------------------------------------------------------------------------------------------
@@ -645,6 +849,8 @@ def check_program(
     start = time.perf_counter()
     fwd = find_function(program, "forward", forward, label)
     bwd = find_function(program, "backward", backward, label)
+    if net.first == 1 and counts_from_zero(program.source):
+        net = replace(net, first=0)
     rng = np.random.default_rng(0)
     M = max(net.sizes) + 2  # a batch above every width, so no shape can stand for another
     bases = {"M": make_inputs(net, M, rng), "1": make_inputs(net, 1, rng)}
@@ -656,12 +862,20 @@ def check_program(
             group = f"{layout} {size}"
             cond = {"unless_clean": "rows M"} if group == "cols M" else {}
             cond = {"only_if_clean": f"{layout} M"} if size == "1" else cond
+            known = forward_symbols(net, values, cols)
+            late = late_caches(fwd, bwd, f"{group} {fwd.name}", known)
             for fn in (fwd, bwd):
                 args = map_arguments(fn, net, values, cols, labels, label)
-                calls.append(Call(f"{group} {fn.name}", fn.name, args, group, **cond))
+                calls.append(Call(f"{group} {fn.name}", fn.name, args, group, **cond, late=late if fn is bwd else None))
     failed, outcomes, stopped = run_calls(program.source, calls, timeout, memory_mb)
+    if net.first == 1 and any(re.fullmatch(r"KeyError: '(d?[WbZA])0'", o.error or "") for o in outcomes):
+        # the learner's dicts count layers from 0 ("W" + str(l) for l in range(L)): check again so
+        return check_program(program, label, model, replace(net, first=0), forward, backward, timeout, memory_mb)
     by_label = {o.label: o for o in outcomes}
     result = CodeCheck(label, model, "correct", "", fwd.name, bwd.name, skipped=program.skipped)
+    result.sizes = describe_sizes(net, M)
+    if net.first == 0:
+        result.notes.append("layers counted from 0, as in your names: W0, b0 are the first layer's")
     result.notes += [f"not run: {f}" for f in failed]
 
     def ran(group: str, fns) -> bool:
@@ -687,8 +901,37 @@ def check_program(
         result.tensors = judged  # the big batch's tensors: the batch of one agreed
         named = sum(t.status == "ok" for t in result.tensors)
         result.message = f"correct: the {named} tensors named in {fwd.name} and {bwd.name} match, and the gradients returned are right"
+    if result.verdict == "failing" and not net.data and re.search(r"\b(Value|Index)Error\b", result.message):
+        result.notes.append(
+            "the functions ran at the sizes above: if they hard-code a data set's (784 pixels, 10 classes), "
+            "check them with --data NAME"
+        )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def describe_sizes(net: Net, batch: int) -> str:
+    """The sizes the check ran at, as the report says them."""
+    hidden = ", ".join(map(str, net.sizes[1:-1])) or "none"
+    if net.data:
+        moved = f" (moved off another tensor's size: {', '.join(net.nudged)})" if net.nudged else ""
+        return (
+            f"inputs {net.sizes[0]} and outputs {net.sizes[-1]} from {net.data}, hidden {hidden} from the "
+            f"model{moved}; batches of {batch} and 1"
+        )
+    return (
+        f"inputs {net.sizes[0]}, hidden {hidden}, outputs {net.sizes[-1]} (chosen pairwise distinct; --data NAME "
+        f"takes the data set's); batches of {batch} and 1"
+    )
+
+
+def counts_from_zero(source: str) -> bool:
+    """Whether the learner numbers layers from 0: a name or a dict key ``W0``, ``b0``, ``dW0``, ``db0``."""
+    tree = ast.parse(source)
+    words = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    words += [a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args]
+    words += [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return any(re.fullmatch(r"d?[Wb]0", w) for w in words)
 
 
 def _stopped(result: CodeCheck, fn_name: str, stopped, program: Program) -> None:
@@ -727,10 +970,10 @@ def _judge_size(result, program, net, fwd, bwd, base, by_label, group, cols, sto
         result.verdict = "failing"
         result.message = (
             f"{fwd.name} returns {', '.join(n or '?' for n in _returned_names(fwd) or [])} but not the output "
-            f"A{L} (name it A{L}, AL or y_hat)"
+            f"A{L + net.first - 1} (name it A{L + net.first - 1}, AL or y_hat)"
         )
         return True
-    missing = [f"{k}{l}" for l in range(1, L + 1) for k in ("dW", "db") if f"{k}{l}" not in b_ret]
+    missing = [f"{k}{l + net.first - 1}" for l in range(1, L + 1) for k in ("dW", "db") if f"{k}{l}" not in b_ret]
     if missing:
         count = len(bo.returned) if isinstance(bo.returned, tuple) else 1
         names = ", ".join(n or "?" for n in _returned_names(bwd) or [])
@@ -761,8 +1004,9 @@ def _judge_size(result, program, net, fwd, bwd, base, by_label, group, cols, sto
     correct = Values(net, base, s)
     learner_f = {t.symbol: t.value for t in seen_f}
     learner_b = {t.symbol: t.value for t in seen_b}
+    implied = imply_deltas(seen_b, learner_b, net, base, s)
     checks = judge(seen_f, correct, Values(net, base, s, learner_f.get), fwd.name, program)
-    checks += judge(seen_b, correct, Values(net, base, s, learner_b.get), bwd.name, program)
+    checks += judge(seen_b, correct, Values(net, base, s, learner_b.get), bwd.name, program, implied)
     result.tensors = checks
     mutated = [
         f"{fn.name}, {program.where(line)}: changes its argument {arg} in place"
@@ -797,9 +1041,10 @@ def check_source(
     backward: str | None = None,
     timeout: float = 10.0,
     cells: list[int] | None = None,
+    data: DataSizes | None = None,
 ) -> CodeCheck:
     """Checks a learner's source text (a file's, a notebook's joined cells, or functions' own)."""
-    net = make_net(model, loss, l2, l2_form)
+    net = make_net(model, loss, l2, l2_form, data)
     program = read_program(text, label, cells)
     return check_program(program, label, model, net, forward, backward, timeout)
 

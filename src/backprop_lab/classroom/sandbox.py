@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class Call:
     group: str = ""
     unless_clean: str | None = None  # skipped when this group ran without an error (a fallback)
     only_if_clean: str | None = None  # run only when this group ran without an error
+    late: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # more arguments, made in the child from
+    # what the earlier calls returned (by label): a cache shaped as the learner's forward function shapes it
 
 
 @dataclass
@@ -82,7 +84,7 @@ def _freeze(value: Any) -> Any:
     """A copy that later changes cannot touch: arrays copied, dicts of arrays copied entry by entry."""
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, (int, float, np.number, bool)):
+    if isinstance(value, (int, float, np.number, bool, str)):
         return value
     if isinstance(value, dict):
         return {k: _freeze(v) for k, v in value.items() if isinstance(k, str) and isinstance(v, (np.ndarray, float))}
@@ -211,14 +213,21 @@ def _hint(statement: str, env: dict[str, Any]) -> str | None:
     return ", ".join(f"{n} {_shape(env[n])}" for n in names) or None
 
 
-def _run_call(namespace: dict, call: Call, progress, lines: list[str]) -> Outcome:
+def _run_call(namespace: dict, call: Call, progress, lines: list[str], returns: dict[str, Any]) -> Outcome:
     fn = namespace[call.function]
-    args = {k: _freeze(v) for k, v in call.kwargs.items()}  # copies: the learner may change them in place
-    tracer = _Tracer(fn.__code__, args, progress)
     outcome = Outcome(call.label)
+    try:
+        kwargs = {**call.kwargs, **(call.late(returns) if call.late else {})}
+    except Exception as exc:  # ours: said as the call's error, never a traceback
+        outcome.error = f"{type(exc).__name__}: {exc} (while preparing the arguments)"
+        return outcome
+    args = {k: _freeze(v) for k, v in kwargs.items()}  # copies: the learner may change them in place
+    tracer = _Tracer(fn.__code__, args, progress)
     sys.settrace(tracer.glob)
     try:
-        outcome.returned = _freeze(fn(**args))
+        value = fn(**args)
+        returns[call.label] = value
+        outcome.returned = _freeze(value)
     except BaseException as exc:  # the learner's error is the verdict
         sys.settrace(None)
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == LEARNER_FILE]
@@ -296,6 +305,7 @@ def _child(source: str, calls: list[Call], conn, progress, memory_mb: int) -> No
     conn.send(("module", failed))
     np.random.seed(0)
     clean: dict[str, bool] = {}
+    returns: dict[str, Any] = {}  # what each call returned, as it returned it (for the calls' ``late``)
     for i, call in enumerate(calls):
         if (call.unless_clean and clean.get(call.unless_clean)) or (
             call.only_if_clean and not clean.get(call.only_if_clean)
@@ -303,7 +313,7 @@ def _child(source: str, calls: list[Call], conn, progress, memory_mb: int) -> No
             continue
         progress.value = 0
         conn.send(("start", i))
-        outcome = _run_call(namespace, call, progress, lines)
+        outcome = _run_call(namespace, call, progress, lines, returns)
         clean[call.group] = clean.get(call.group, True) and outcome.error is None and outcome.returned is not None
         conn.send(("done", outcome))
     conn.send(("end", None))

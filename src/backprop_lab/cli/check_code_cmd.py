@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from backprop_lab import api
-from backprop_lab.cli.options import JsonOpt
+from backprop_lab.cli.options import DataDirOpt, JsonOpt
 from backprop_lab.cli.output import emit_json, out
 from backprop_lab.results.code_check import CodeChecks
 
@@ -52,6 +52,17 @@ def check_code(
     backward: Annotated[
         Optional[str], typer.Option(help="The backward function's name (default: the one with 'backward' in it).")
     ] = None,
+    data: Annotated[
+        Optional[str],
+        typer.Option(
+            "--data",
+            "-d",
+            help="Take the sizes from a data set (digits, mnist-5k, fashion-mnist, csv:PATH): its features and "
+            "classes, the model's hidden widths, batches of 1 and more; for functions that hard-code them "
+            "(reshape(-1, 784), np.eye(10)). Default: small sizes, pairwise distinct.",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds the learner's code may run per file.")] = 10.0,
     out_csv: Annotated[
         Optional[Path], typer.Option("--out", help="Write one CSV row per file (verdict, first wrong tensor, cause).")
@@ -69,6 +80,8 @@ def check_code(
     Example: bplab check-code examples/learner/broken_no_derivative.py --model mlp:128
 
     Example: bplab check-code examples/learner --model mlp:128 --out results.csv
+
+    Example: bplab check-code examples/learner/hard_coded_sizes.py --model mlp:128 --data mnist-5k
     """
     result = api.check_code(
         file,
@@ -80,6 +93,8 @@ def check_code(
         backward=backward,
         timeout=timeout,
         out=out_csv,
+        data=data,
+        data_dir=data_dir,
     )
     if as_json:
         emit_json(result.to_dict())

@@ -40,6 +40,7 @@ class CodeCheck:
     backward: str = ""
     layout: str = ""  # "rows (one example per row)" or "columns (one example per column)"
     delta_scale: str = ""
+    sizes: str = ""  # the sizes the functions ran at (chosen, or the --data set's)
     first_wrong: TensorCheck | None = None
     tensors: list[TensorCheck] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -80,6 +81,8 @@ class CodeCheck:
             lines.append(f"- layout: {self.layout}")
         if self.delta_scale:
             lines.append(f"- deltas: {self.delta_scale}")
+        if self.sizes:
+            lines.append(f"- sizes: {self.sizes}")
         lines += [f"- {n}" for n in self.notes]
         if self.skipped:
             lines.append(f"- skipped (not run): {len(self.skipped)} statements")
@@ -93,7 +96,11 @@ class CodeCheck:
 
     def _repr_html_(self) -> str:
 
-        said = [f"layout: {self.layout}" * bool(self.layout), f"deltas: {self.delta_scale}" * bool(self.delta_scale)]
+        said = [
+            f"layout: {self.layout}" * bool(self.layout),
+            f"deltas: {self.delta_scale}" * bool(self.delta_scale),
+            f"sizes: {self.sizes}" * bool(self.sizes),
+        ]
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in [*said, *self.notes] if n)
         return (
             f"<div><p><b>{html.escape(self.file)}: {html.escape(self.verdict)}</b> {html.escape(self.message)}</p>"
