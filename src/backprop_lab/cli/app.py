@@ -16,7 +16,6 @@ import typer  # noqa: E402
 from typer.exceptions import Abort, TyperException  # noqa: E402
 
 from backprop_lab import api  # noqa: E402
-from backprop_lab.cli import tables  # noqa: E402
 from backprop_lab.cli.check_cmd import check_derivation  # noqa: E402
 from backprop_lab.cli.check_code_cmd import check_code  # noqa: E402
 from backprop_lab.cli.derive_cmd import derive  # noqa: E402
@@ -98,9 +97,7 @@ def summary(
     result = built.summary()
     if as_json:
         return emit_json(result.to_dict())
-    out.print(
-        tables.summary_table(result.title, [(r.layer, r.output_shape, r.params, r.detail) for r in result.layers])
-    )
+    out.print(result.table())
     out.print(
         f"Total params: {result.total:,}\nTrainable params: {result.trainable:,}\n"
         f"Non-trainable params: {result.non_trainable:,}"
@@ -117,10 +114,12 @@ def data_info(
 
     Example: bplab data info fashion-mnist
     """
-    info = api.data(name, data_dir).to_dict()
+    info = api.data(name, data_dir)
     if as_json:
-        return emit_json(info)
-    out.print(tables.data_info_table(name, info))
+        return emit_json(info.to_dict())
+    table = info.table().to_rich()
+    table.show_header = False
+    out.print(table)
 
 
 @app.command()
@@ -194,7 +193,7 @@ def train(
         raise typer.Exit(130) from None
     if as_json:
         return emit_json({"out": str(run.folder), "history": run.history.to_dict(), "test": run.test.to_dict()})
-    out.print(tables.history_table(f"{run.engine} · {run.dataset}", run.history))
+    out.print(run.history.table(f"{run.engine} · {run.dataset}"))
     if run.history.stopped:
         out.print(f"[yellow]{run.history.stopped}[/yellow]")
     out.print(f"test accuracy {run.test.accuracy:.4f}; run written to {run.folder}")
@@ -222,7 +221,7 @@ def gradcheck(
     if as_json:
         emit_json(result.to_dict())
     else:
-        out.print(tables.gradcheck_table(result.title, result.rows, autograd))
+        out.print(result.table())
     if not result.passed:
         raise typer.Exit(1)
 
@@ -354,8 +353,8 @@ def evaluate(
     if as_json:
         return emit_json(result.test.to_dict())
     report = result.test
-    out.print(tables.report_table(f"{run_path} on {result.data} ({engine}): accuracy {report.accuracy:.4f}", report))
-    out.print(tables.confusion_table(report))
+    out.print(report.table(f"{run_path} on {result.data} ({engine}): accuracy {report.accuracy:.4f}"))
+    out.print(report.confusion_table())
     out.print(f"heatmap: {result.files[1]}")
 
 
@@ -435,7 +434,7 @@ def transfer(
     )
     if as_json:
         return emit_json(result.to_dict())
-    out.print(tables.transfer_table(f"transfer to {' vs '.join(result.classes)} ({engine})", result))
+    out.print(result.table())
     for v in result.variants:
         out.print(f"{v.name}: confusion {v.run.test.confusion_matrix}")
     h = result.head

@@ -51,6 +51,10 @@ def _value(tp: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _value(inner, value, where)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if not isinstance(value, (list, tuple)):
+            raise BplabError(f"{where}: expected a list, got {type(value).__name__}")
+        return tuple(_value(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is list:
         if not isinstance(value, list):
             raise BplabError(f"{where}: expected a list, got {type(value).__name__}")

@@ -20,6 +20,10 @@ class Table:
     rows: list[list[str]]
     left: list[int] = field(default_factory=lambda: [0])  # left-aligned columns (the others are numbers)
 
+    def __rich__(self):
+        """What ``rich.Console.print(table)`` shows."""
+        return self.to_rich()
+
     def to_rich(self):
 
         table = RichTable(title=self.caption or None)

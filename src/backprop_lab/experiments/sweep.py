@@ -46,10 +46,12 @@ from backprop_lab.analysis import stats
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, make_folder, write_json
+from backprop_lab.core.table import Table
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import check_engine
 from backprop_lab.options.config import MAX_SEEDS, TrainConfig, parse_batch_size
 from backprop_lab.options.registry import TRAINING
+from backprop_lab.results.tables import sweep_table
 from backprop_lab.runs.record import load_run, save_run
 from backprop_lab.runs.workflow import inspect_run, new_run_folder, prepare, resume_run, start_run, train_run
 from backprop_lab.spec.model import parse_model
@@ -419,23 +421,14 @@ class SweepResult(Displayable):
             for c in self.cells
         ]
 
-    def markdown(self) -> str:
+    def table(self) -> Table:
+        """Each cell's accuracy over seeds, its interval and its test against the baseline: every rendering's table."""
         k = self.plan.seeds
-        lines = [
-            f"Sweep on {self.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {self.baseline}.",
-            "",
-            "| cell | test accuracy (mean ± std) | 95% interval | vs baseline (Welch p) | beyond seed spread? | train s/run |",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in self.cells:
-            low, high = c.interval
-            p = "baseline" if c.cell.name == self.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
-            beyond = "" if c.cell.name == self.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
-            lines.append(
-                f"| {c.cell.name} | {c.mean:.4f} ± {c.std:.4f} | [{low:.4f}, {high:.4f}] | {p} | {beyond} | "
-                f"{statistics.fmean(r.seconds for r in c.runs):.2f} |"
-            )
-        return "\n".join(lines) + "\n"
+        caption = f"Sweep on {self.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {self.baseline}."
+        return sweep_table(caption, self)
+
+    def markdown(self) -> str:
+        return self.table().to_markdown() + "\n"
 
     def csv_text(self) -> str:
         buffer = io.StringIO()

@@ -11,10 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from backprop_lab.core import records
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
+from backprop_lab.core.table import Table
 from backprop_lab.numerics.initializers import init_weights
 from backprop_lab.options.registry import config_from_options
+from backprop_lab.results import tables
 from backprop_lab.spec.model import ModelSpec, summary_document
 from backprop_lab.viz import html
 from backprop_lab.viz.display import graph_svg
@@ -52,6 +55,9 @@ class Summary(Displayable):
             "trainable": self.trainable,
             "non_trainable": self.non_trainable,
         }
+
+    def table(self) -> Table:
+        return tables.summary_table(self.title, [(r.layer, r.output_shape, r.params, r.detail) for r in self.layers])
 
     def __repr__(self) -> str:
         return f"Summary({self.title}: {len(self.layers)} layers, {self.total:,} parameters)"
@@ -115,34 +121,15 @@ class DataInfo(Displayable):
     validation: int | None = None
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "DataInfo":
-        return cls(
-            doc["name"],
-            doc["source"],
-            tuple(doc["input_shape"]),
-            doc["num_classes"],
-            list(doc["class_names"]),
-            doc["train"],
-            doc["test"],
-            list(doc["train_class_counts"]),
-            doc.get("validation"),
-        )
+    def from_dict(cls, doc: dict[str, Any]) -> DataInfo:
+        return records.load(cls, doc, "data set info")
 
     def to_dict(self) -> dict[str, Any]:
         """What ``bplab data info --json`` prints."""
-        doc = {
-            "name": self.name,
-            "source": self.source,
-            "input_shape": list(self.input_shape),
-            "num_classes": self.num_classes,
-            "class_names": self.class_names,
-            "train": self.train,
-            "test": self.test,
-            "train_class_counts": self.train_class_counts,
-        }
-        if self.validation is not None:
-            doc["validation"] = self.validation
-        return doc
+        return records.dump(self)
+
+    def table(self) -> Table:
+        return tables.data_info_table(self)
 
     def __repr__(self) -> str:
         return (
@@ -163,6 +150,9 @@ class GradCheck(Displayable):
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.rows)
+
+    def table(self) -> Table:
+        return tables.gradcheck_table(self)
 
     @property
     def worst(self) -> float:
@@ -279,6 +269,9 @@ class Transfer(Displayable):
     @property
     def classes(self) -> list[str]:
         return self.result.classes
+
+    def table(self) -> Table:
+        return tables.transfer_table(f"transfer to {' vs '.join(self.classes)} ({self.engine})", self)
 
     @property
     def variants(self) -> list:

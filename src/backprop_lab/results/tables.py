@@ -6,6 +6,7 @@ comparison, sweep, transfer, model summary); the CLI, the study and the notebook
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from backprop_lab.core.table import Table  # noqa: F401 (the model every table here builds)
@@ -100,13 +101,55 @@ def sweep_table(caption: str, result) -> Table:
                 f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]",
                 "baseline" if base else ("-" if c.welch_p is None else f"{c.welch_p:.3f}"),
                 "" if base else {None: "-", True: "yes", False: "no"}[c.beyond_spread],
+                f"{statistics.fmean(r.seconds for r in c.runs):.2f}",
             ]
         )
     return Table(
         caption,
-        ["cell", "test accuracy (mean ± std)", "95% interval", "Welch p vs baseline", "beyond seed spread?"],
+        [
+            "cell",
+            "test accuracy (mean ± std)",
+            "95% interval",
+            "Welch p vs baseline",
+            "beyond seed spread?",
+            "train s/run",
+        ],
         rows,
     )
+
+
+def data_info_table(info) -> Table:
+    """What ``bplab data info`` shows: a two-column table of the data set's facts."""
+    rows = [
+        ["source", info.source],
+        ["input_shape", str(info.input_shape)],
+        ["num_classes", str(info.num_classes)],
+        ["train", str(info.train)],
+        ["test", str(info.test)],
+    ]
+    if info.validation is not None:
+        rows.append(["validation", str(info.validation)])
+    rows += [
+        ["class_names", ", ".join(info.class_names)],
+        ["train per class", ", ".join(str(c) for c in info.train_class_counts)],
+    ]
+    return Table(f"data set {info.name}", ["", ""], rows, [0, 1])
+
+
+def gradcheck_table(check) -> Table:
+    """One row per parameter tensor: its relative error against finite differences (and autograd)."""
+    cols = (
+        ["parameter", "shape", "entries", "rel. error vs finite diff."]
+        + (["rel. diff vs autograd"] if check.autograd else [])
+        + ["result"]
+    )
+    body = [
+        [r.key, str(r.shape), str(r.checked), f"{r.rel_error:.2e}"]
+        + ([f"{r.autograd_rel:.2e}"] if check.autograd else [])
+        + ["pass" if r.passed else "FAIL"]
+        for r in check.rows
+    ]
+    return Table(check.title, cols, body, [0, 1, len(cols) - 1])
 
 
 def transfer_table(caption: str, result: Any) -> Table:

@@ -4,8 +4,8 @@ the curves and pictures inline (SVG). ``register_renderers`` hands them to the d
 
 from __future__ import annotations
 
-import statistics
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from backprop_lab.core import display
@@ -16,10 +16,9 @@ HISTORY_HEADER = ["epoch", "train loss", "train acc", "test loss", "test acc", "
 
 
 def summary_html(summary) -> str:
-    rows = [(r.layer, r.output_shape, f"{r.params:,}", r.detail) for r in summary.layers]
     return html.block(
         summary.title,
-        html.table(["Layer (type)", "Output Shape", "Param #", "Activation / rate"], rows),
+        summary.table().to_html(),
         html.paragraph(
             f"Total params: {summary.total:,}; trainable: {summary.trainable:,}; "
             f"non-trainable: {summary.non_trainable:,}"
@@ -28,18 +27,8 @@ def summary_html(summary) -> str:
 
 
 def data_html(info) -> str:
-    rows = [
-        ("source", info.source),
-        ("input_shape", str(info.input_shape)),
-        ("num_classes", info.num_classes),
-        ("train", info.train),
-        ("test", info.test),
-        ("class_names", ", ".join(info.class_names)),
-        ("train per class", ", ".join(map(str, info.train_class_counts))),
-    ]
-    if info.validation is not None:
-        rows.insert(5, ("validation", info.validation))
-    return html.block(f"data set {info.name}", html.table(["", ""], rows))
+    table = info.table()
+    return html.block(table.caption, replace(table, caption="").to_html())
 
 
 def history_rows(history) -> list[list[str]]:
@@ -72,25 +61,10 @@ def report_html(report, title: str, heatmap: Path | None = None) -> str:
 
 
 def gradcheck_html(check) -> str:
-    header = (
-        ["parameter", "shape", "entries", "rel. error vs finite diff."]
-        + (["rel. diff vs autograd"] if check.autograd else [])
-        + ["result"]
-    )
-    rows = [
-        (
-            r.key,
-            str(r.shape),
-            r.checked,
-            f"{r.rel_error:.2e}",
-            *([f"{r.autograd_rel:.2e}"] if check.autograd else []),
-            "pass" if r.passed else "FAIL",
-        )
-        for r in check.rows
-    ]
+    table = check.table()
     return html.block(
         check.title,
-        html.table(header, rows),
+        replace(table, caption="").to_html(),
         html.paragraph(f"{'all passed' if check.passed else 'FAILED'}; worst {check.worst:.2e}"),
     )
 
@@ -121,34 +95,9 @@ def comparison_html(comparison) -> str:
 def sweep_html(result) -> str:
     from backprop_lab.viz.plots import save_sweep_bars
 
-    rows = []
-    for c in result.cells:
-        low, high = c.interval
-        p = "baseline" if c.cell.name == result.baseline else ("-" if c.welch_p is None else f"{c.welch_p:.3f}")
-        beyond = "" if c.cell.name == result.baseline else {None: "-", True: "yes", False: "no"}[c.beyond_spread]
-        rows.append(
-            (
-                c.cell.name,
-                f"{c.mean:.4f} ± {c.std:.4f}",
-                f"[{low:.4f}, {high:.4f}]",
-                p,
-                beyond,
-                f"{statistics.fmean(r.seconds for r in c.runs):.2f}",
-            )
-        )
-    k = result.plan.seeds
+    table = result.table()
     parts = [
-        html.table(
-            [
-                "cell",
-                "test accuracy (mean ± std)",
-                "95% interval",
-                "vs baseline (Welch p)",
-                "beyond seed spread?",
-                "train s/run",
-            ],
-            rows,
-        ),
+        replace(table, caption="").to_html(),
         html.plotted(
             save_sweep_bars,
             {c.cell.name: (c.mean, *c.interval) for c in result.cells},
@@ -157,9 +106,7 @@ def sweep_html(result) -> str:
     ]
     if result.step_curves is not None and Path(result.step_curves).is_file():
         parts.append(html.picture(result.step_curves, "per-step loss"))
-    return html.block(
-        f"sweep on {result.plan.data}, {k} seed{'s' if k > 1 else ''} per cell; baseline: {result.baseline}", *parts
-    )
+    return html.block(table.caption, *parts)
 
 
 def graph_svg(drawing, which: int) -> str:
@@ -203,17 +150,14 @@ def check_html(report) -> str:
 
 
 def transfer_html(transfer) -> str:
-    rows = [
-        (v.name, f"{v.trainable:,}", f"{v.frozen:,}", f"{v.accuracy:.4f}", f"{v.seconds:.2f}")
-        for v in transfer.variants
-    ]
+    table = transfer.table()
     parts = [
-        html.table(["variant", "trainable", "frozen", "test acc", "wall time (s)"], rows),
+        replace(table, caption="").to_html(),
         html.paragraph(f"frozen base bit-identical after head-only training: {transfer.base_unchanged}"),
     ]
     if transfer.finetune_changed_base is not None:
         parts.append(html.paragraph(f"fine-tuning changed the base: {transfer.finetune_changed_base}"))
-    return html.block(f"transfer to {' vs '.join(transfer.classes)} ({transfer.engine})", *parts)
+    return html.block(table.caption, *parts)
 
 
 INLINE_LIMIT = 8_000_000  # bytes of report.html shown inline; a larger one is linked
