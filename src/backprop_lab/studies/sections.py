@@ -15,6 +15,7 @@ import numpy as np
 from backprop_lab.analysis.comparison import compare, relative_difference
 from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks
 from backprop_lab.analysis.stats import beyond_seed_spread
+from backprop_lab.classroom.code import check_source
 from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
 from backprop_lab.core.errors import BplabError, SpecError
 from backprop_lab.core.files import make_folder  # noqa: E402
@@ -49,6 +50,9 @@ from backprop_lab.training import predicted_labels, targets
 from backprop_lab.viz.equations import mathml_blocks, write_equations
 from backprop_lab.viz.network import network_graph
 
+# The course's own NumPy network (examples/learner/course_two_layer.py), shipped with the package so that an
+# installed study can check it without the repository (tests/studies/test_sections.py keeps the two the same).
+COURSE_CODE = Path(__file__).with_name("course_two_layer.py.txt")
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
@@ -523,6 +527,7 @@ def numpy33(ctx: Context) -> Section:
         for m in marks
         if m < epochs
     ]
+    code = course_code_check(doc["model"])
     train_accs = [_run_history(r.folder, folder).epochs[-1].train_acc for r in low_cells["scratch"].runs]
     spread = f"{min(train_accs):.3f} to {max(train_accs):.3f}" if len(train_accs) > 1 else f"{train_accs[0]:.3f}"
     start, end = first["scratch"].train_loss_curve[0], first["scratch"].train_loss_curve[epochs - 1]
@@ -539,8 +544,9 @@ def numpy33(ctx: Context) -> Section:
         f"barely left its start (the loss fell {100 * (start - end) / start:.2f}%), so its accuracy only says "
         f"which class's logit is a hair ahead: {spread} train accuracy over {len(train_accs)} seed"
         f"{'s' if len(train_accs) > 1 else ''} here on {ctx.data}, {NUMPY33_REFERENCE_TRAIN_ACC:.3f} in the "
-        f"reference on MNIST's 60,000. Neither number measures the framework.",
-        f"bplab sweep --preset numpy-33 --data {ctx.data} --seeds {ctx.seeds} --out runs/numpy33",
+        f"reference on MNIST's 60,000. Neither number measures the framework.\n" + course_code_reading(code),
+        f"bplab sweep --preset numpy-33 --data {ctx.data} --seeds {ctx.seeds} --out runs/numpy33  &&  "
+        f"bplab check-code examples/learner/course_two_layer.py --model {doc['model']}",
         [
             (ctx.rel(folder / "accuracy.png"), "Final test accuracy, mean and 95% interval over seeds"),
             (ctx.rel(folder / "curves.png"), "Training loss and test accuracy per epoch"),
@@ -553,8 +559,15 @@ def numpy33(ctx: Context) -> Section:
                 loss_rows,
             ),
             sweep_table("Every engine, both set-ups", result),
+            replace(
+                code.table(),
+                caption=f"The course's own code ({code.file}), checked tensor by tensor by bplab check-code: "
+                f"{code.verdict}",
+            ),
         ],
         {
+            "code_verdict": code.verdict,
+            "code_message": code.message,
             "low": {e: statistics.fmean(v) for e, v in low.items()},
             "good": {e: statistics.fmean(v) for e, v in good.items()},
             "epochs": epochs,
@@ -564,6 +577,22 @@ def numpy33(ctx: Context) -> Section:
         },
         verdicts=[verdict.to_dict()],
     )
+
+
+def course_code_check(model: str, path: Path = COURSE_CODE):
+    """bplab check-code on the course's own code (a child process, as for any learner's file)."""
+    return check_source(path.read_text(encoding="utf-8"), path.name.removesuffix(".txt"), model)
+
+
+def course_code_reading(code) -> str:
+    """What check-code says of the course's own functions, beside the set-up's findings."""
+    said = f"bplab check-code on the course's own code: {code.message.rstrip('.')}."
+    if code.layout:
+        said += f" It read the code in {code.layout}" + (f", deltas as {code.delta_scale}" if code.delta_scale else "")
+        said += "."
+    if code.correct:
+        return said + " The functions are not the cause: the 33% is the set-up's, as measured above."
+    return said + " So the course's code has a fault of its own, besides the set-up."
 
 
 CLAIMED_BEST = {"width": ("model", "mlp:256"), "init": ("init", "he_normal"), "optimizer": ("optimizer", "rmsprop")}
