@@ -5,6 +5,7 @@ does not: this is the assignment done with the tool."""
 
 from __future__ import annotations
 
+import html
 import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -13,12 +14,13 @@ from typing import Any, Callable
 import numpy as np
 
 from backprop_lab.analysis.comparison import compare, relative_difference
-from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks
+from backprop_lab.analysis.derivation_check import TOLERANCE, check
 from backprop_lab.analysis.stats import beyond_seed_spread
 from backprop_lab.classroom.code import check_source
 from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
+from backprop_lab.classroom.explorer.page import build_page_data, render_html
 from backprop_lab.core.errors import BplabError, SpecError
-from backprop_lab.core.files import make_folder  # noqa: E402
+from backprop_lab.core.files import atomic_write, make_folder  # noqa: E402
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import get_engine
 from backprop_lab.experiments.blend import save_step_curves
@@ -33,7 +35,7 @@ from backprop_lab.options.config import TrainConfig, parse_batch_size
 from backprop_lab.options.registry import TRAINING_NAMES  # noqa: E402
 from backprop_lab.results.tables import Table, history_table, report_table, summary_table, sweep_table
 from backprop_lab.runs.portable import export_keras, import_keras
-from backprop_lab.runs.record import load_run
+from backprop_lab.runs.record import load_run, read_weights
 from backprop_lab.runs.workflow import (
     initial_weights,
     inspect_run,
@@ -53,6 +55,17 @@ from backprop_lab.viz.network import network_graph
 # The course's own NumPy network (examples/learner/course_two_layer.py), shipped with the package so that an
 # installed study can check it without the repository (tests/studies/test_sections.py keeps the two the same).
 COURSE_CODE = Path(__file__).with_name("course_two_layer.py.txt")
+# Section 4's worked example: the classic 2-2-2 sigmoid network, small enough to show every number, with the
+# published weights (examples/published-2-2-2.json, shipped with the package too) and its one training row.
+SMALL_WEIGHTS = Path(__file__).with_name("published-2-2-2.json")
+SMALL_MODEL = "mlp:2/act=sigmoid/out=sigmoid"
+SMALL_INPUT, SMALL_TARGET = (0.05, 0.10), (0.01, 0.99)
+SMALL_CONFIG = TrainConfig(optimizer="sgd", lr=0.5, loss="half_squared_error", dtype="float64")
+SMALL_COMMAND = (
+    f"bplab explore --model {SMALL_MODEL} --weights examples/published-2-2-2.json "
+    f"--input {','.join(map(str, SMALL_INPUT))} --target {','.join(map(str, SMALL_TARGET))} "
+    f"--loss {SMALL_CONFIG.loss} --lr {SMALL_CONFIG.lr:g} --fixed-biases --out explorer.html"
+)
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
@@ -70,6 +83,7 @@ class Section:
     math: str = ""  # MathML blocks (generated from the derivation's expression trees), shown as they are
     verdicts: list[dict] = field(default_factory=list)  # claims.Verdict.to_dict() for each claim the section tests
     paired: bool = False  # figure i belongs with table i: shown together, one experiment after another
+    links: list[tuple[str, str]] = field(default_factory=list)  # (file relative to the study folder, what it is)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +93,7 @@ class Section:
         doc = dict(doc)
         doc["tables"] = [Table(**t) for t in doc.get("tables", [])]
         doc["figures"] = [tuple(f) for f in doc.get("figures", [])]
+        doc["links"] = [tuple(f) for f in doc.get("links", [])]
         return cls(**doc)
 
 
@@ -199,16 +214,7 @@ def equations(ctx: Context) -> Section:
     checks = check(derivation, x, targets(setup.spec, y, "float64"), config.seed)
     worst = max(c.worst for c in checks)
 
-    example = worked_example(
-        setup.spec,
-        replace(config, dtype="float64"),
-        initial_weights(setup.spec, config),
-        x[:1],
-        targets(setup.spec, y[:1], "float64"),
-        max_entries=12,
-        digits=4,
-        masks=dropout_masks(derivation, 1, config.seed) if derivation.masks else None,
-    )
+    example, page = small_worked_example(ctx.folder)
 
     report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
     mistakes = [
@@ -231,8 +237,9 @@ def equations(ctx: Context) -> Section:
         f"notation the code uses.\nEach gradient was evaluated on {n} examples (float64) and checked against "
         f"central finite differences of the derived loss, and the scratch engine against it: largest relative "
         f"difference {worst:.1e} (tolerance {TOLERANCE:.0e}).",
-        f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  # equations.html/.md/.tex/.svg; "
-        f"bplab gradcheck --model {ctx.model} --data {ctx.data}",
+        f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  &&  "
+        f"bplab gradcheck --model {ctx.model} --data {ctx.data}  &&  {SMALL_COMMAND}"
+        "   # draw writes equations.html/.md/.tex/.svg",
         [],
         [
             Table(
@@ -253,10 +260,39 @@ def equations(ctx: Context) -> Section:
             ),
         ],
         {"worst_rel": worst, "all_passed": all(c.worst < TOLERANCE for c in checks)},
-        math=mathml_blocks(derivation) + "<h3>A worked example: the first training row, at the initial weights"
-        f"</h3><p>Loss {example.loss_before:.6g} before the step, {example.losses[-1]:.6g} after it.</p>"
-        + example.mathml_body("h4"),
+        math=mathml_blocks(derivation)
+        + "<h3>A worked example small enough to show every number: the classic 2-2-2 network</h3>"
+        f"<p>{html.escape(example.title)}. Loss {example.loss_before:.9g} before the step, "
+        f"{example.losses[-1]:.9g} after it. The same rules as above, for two inputs, two sigmoid units, two "
+        f"sigmoid outputs, the half squared error and plain gradient descent, with the numbers of the published "
+        f"example; the explorer page (linked below) steps through them and recomputes every value when a number "
+        f"is edited.</p>" + example.mathml_body("h4"),
+        links=[
+            (
+                ctx.rel(page),
+                "Step through this example in the explorer: every value of the forward pass, the loss, the deltas, "
+                "the gradients and the update, one node at a time (an offline page beside this report)",
+            )
+        ],
     )
+
+
+def small_worked_example(folder: Path):
+    """Section 4's worked example (one step of the classic 2-2-2 network, biases fixed as published) and its
+    explorer page, written to ``folder/explorer.html``."""
+
+    spec = parse_model(SMALL_MODEL, (len(SMALL_INPUT),), len(SMALL_TARGET))
+    weights = read_weights(SMALL_WEIGHTS, spec)
+    x, y = np.array([SMALL_INPUT]), np.array([SMALL_TARGET])
+    title = (
+        f"{SMALL_MODEL} with the published weights, input {list(SMALL_INPUT)}, target {list(SMALL_TARGET)}; "
+        f"{SMALL_CONFIG.loss}, sgd lr {SMALL_CONFIG.lr:g}"
+    )
+    example = worked_example(spec, SMALL_CONFIG, weights, x, y, fixed_biases=True, digits=9, title=title)
+    page = build_page_data(spec, SMALL_CONFIG, weights, x, y, None, title, fixed_biases=True, steps=20)
+    path = Path(folder) / "explorer.html"
+    atomic_write(path, render_html(page).encode("utf-8"))
+    return example, path
 
 
 # --- 5-6: GradientTape, and the three engines ----------------------------------
