@@ -95,6 +95,9 @@ def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
         if key == "equations":  # the derived equations and a worked example, as MathML
             assert block.count('<math display="block">') >= 20 and "A worked example" in block, key
             assert "Common mistakes" in block and "off-by-one" in block and "no-dependence" in block, key
+            for code in ("transposed", "missing-activation-derivative", "missing-1/m", "sum-axis"):  # matrix form
+                assert f'<td class="text">{code}: ' in block, code
+            assert "(judged right)" not in block
             assert "the classic 2-2-2 network" in block and "0.298371109" in block, key  # every number shown
             assert '<a href="sections/equations/explorer.html">' in block, key
             assert (out / "sections" / "equations" / "explorer.html").is_file()

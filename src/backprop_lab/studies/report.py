@@ -41,7 +41,7 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
 caption { text-align: left; font-weight: 600; padding: .3em 0; }
 th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: right; }
 th { background: #eef1f4; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, td.text, th.text { text-align: left; }
 .math { overflow-x: auto; }
 math[display=block] { font-size: 1.15em; margin: .4em 0; }
 .math h4 { margin: 1em 0 .3em; color: #3d444d; }

@@ -17,7 +17,7 @@ from backprop_lab.analysis.comparison import compare, relative_difference
 from backprop_lab.analysis.derivation_check import TOLERANCE, check
 from backprop_lab.analysis.stats import beyond_seed_spread
 from backprop_lab.classroom.code import check_source
-from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
+from backprop_lab.classroom.derivation import check_derivation, typical_matrix_mistakes, typical_mistakes
 from backprop_lab.classroom.explorer.page import build_page_data, render_html
 from backprop_lab.core.errors import BplabError, SpecError
 from backprop_lab.core.files import atomic_write, make_folder  # noqa: E402
@@ -217,8 +217,13 @@ def equations(ctx: Context) -> Section:
     example, page = small_worked_example(ctx.folder)
 
     report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
+    said = list(report.verdicts)
+    matrix = typical_matrix_mistakes(derivation, "rows", "sum")
+    for _, line in matrix.lines:  # each in a file of its own, after the correct output delta (its scale)
+        said.append(check_derivation(matrix.file(line), derivation, ctx.model, layout="rows").verdicts[1])
     mistakes = [
-        [v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues), v.expected or "-"] for v in report.verdicts
+        [v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues) or "(judged right)", v.expected or "-"]
+        for v in said
     ]
     rows = [
         [
@@ -254,9 +259,12 @@ def equations(ctx: Context) -> Section:
                 rows,
             ),
             Table(
-                "Common mistakes in hand derivations of this network, and what bplab check-derivation says",
-                ["hand-written chain", "what is wrong", "the correct chain"],
+                "Common mistakes in hand derivations of this network, and what bplab check-derivation says: "
+                "chain-rule lines, then one matrix-form line for each known matrix-form mistake (rows layout, "
+                f"after the correct {matrix.first or 'output delta'}, deltas as sums over the batch)",
+                ["hand-written line", "what is wrong", "the correct line"],
                 mistakes,
+                [0, 1, 2],
             ),
         ],
         {"worst_rel": worst, "all_passed": all(c.worst < TOLERANCE for c in checks)},
