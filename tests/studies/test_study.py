@@ -95,7 +95,16 @@ def test_every_section_is_in_the_report_with_figures_and_numbers(quick_study):
         if key == "equations":  # the derived equations and a worked example, as MathML
             assert block.count('<math display="block">') >= 20 and "A worked example" in block, key
             assert "Common mistakes" in block and "off-by-one" in block and "no-dependence" in block, key
-        elif key != "saveload":
+            for code in ("transposed", "missing-activation-derivative", "missing-1/m", "sum-axis"):  # matrix form
+                assert f'<td class="text">{code}: ' in block, code
+            assert "(judged right)" not in block
+            assert "the classic 2-2-2 network" in block and "0.298371109" in block, key  # every number shown
+            assert '<a href="sections/equations/explorer.html">' in block, key
+            assert (out / "sections" / "equations" / "explorer.html").is_file()
+        if key == "numpy33":  # check-code's verdict on the course's own code, beside the set-up's
+            assert "bplab check-code on the course&#39;s own code: correct" in block, key
+            assert "own code (course_two_layer.py), checked tensor by tensor by bplab check-code: correct" in block
+        if key not in ("equations", "saveload"):
             assert '<img src="data:image/' in block, f"{key} has no figure"
         if key not in ("network", "forward", "backward"):
             assert "<table>" in block, f"{key} has no table"
@@ -119,7 +128,10 @@ def test_the_html_is_self_contained_and_makes_no_network_request(quick_study):
     assert (
         "url(" not in html and "@import" not in html and "<script" not in html.lower() and "<link" not in html.lower()
     )
-    assert all(src.startswith("data:") or src.startswith("#") for src in re.findall(r'(?:src|href)="([^"]*)"', html))
+    # every image is embedded; the one link to a file is section 4's explorer page, written beside the report
+    refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+    files = [r for r in refs if not r.startswith(("data:", "#"))]
+    assert files == ["sections/equations/explorer.html"] and (out / files[0]).is_file(), files
 
 
 @pytest.mark.slow

@@ -37,8 +37,8 @@ class Table:
         """``styled``: inline styles (a notebook cell); without, the page's CSS styles it (the study report)."""
 
         def style(i: int, head: bool = False) -> str:
-            if not styled:
-                return ""
+            if not styled:  # the page's CSS aligns the first column; a class marks the other text columns
+                return ' class="text"' if i in self.left and i else ""
             extra = ";background:#eef1f4" if head else ""
             return f' style="{CELL}{";text-align:left" if i in self.left else ""}{extra}"'
 

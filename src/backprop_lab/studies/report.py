@@ -1,6 +1,7 @@
 """The study report: ``report.html``, one self-contained file (images embedded as data
 URIs, inline CSS, no script, no request to any network, opens from ``file://``), and
-``report.md`` with the same content and the images beside it."""
+``report.md`` with the same content and the images beside it. A section's ``links`` point to pages written
+beside the report in the study folder (section 4's explorer page, which holds the script the report does not)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
 caption { text-align: left; font-weight: 600; padding: .3em 0; }
 th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: right; }
 th { background: #eef1f4; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, td.text, th.text { text-align: left; }
 .math { overflow-x: auto; }
 math[display=block] { font-size: 1.15em; margin: .4em 0; }
 {{ math_font_css | safe }}
@@ -57,6 +58,8 @@ dl.legend { font-size: .85em; color: #3d444d; display: grid; grid-template-colum
 dl.legend dt { font-weight: 600; } dl.legend dd { margin: 0; }
 pre { background: #0f1720; color: #e6edf3; padding: .7em 1em; border-radius: 6px; overflow-x: auto; font-size: .85em; }
 .meta { font-size: .8em; color: #57606a; }
+.link { border-left: 4px solid #1a7f37; padding: .4em .9em; background: #eef8f0; margin: .8em 0; }
+.link a { color: #1f3a5f; font-weight: 600; }
 footer { max-width: 1100px; margin: 0 auto; padding: 0 2em 3em; font-size: .85em; color: #3d444d; }
 footer table { font-size: .95em; }
 </style></head>
@@ -77,6 +80,7 @@ the measurements.</p>
 {% for line in s.reading.split("\\n") %}<div class="reading">{{ line }}</div>{% endfor %}
 {% if s.note %}<div class="note">{{ s.note }}</div>{% endif %}
 {% if s.math %}<div class="math">{{ s.math|safe }}</div>{% endif %}
+{% for href, text in s.links %}<p class="link"><a href="{{ href }}">{{ text }}</a> <span class="meta">({{ href }})</span></p>{% endfor %}
 {% for block in s.blocks %}{% if block.kind == "figure" %}{% set src, caption, width = block.item %}<figure>{% if width %}<div class="scroll"><img src="{{ src }}" alt="{{ caption }}" width="{{ width }}"></div>{% else %}<img src="{{ src }}" alt="{{ caption }}">{% endif %}<figcaption>{{ caption }}{% if width %} (scroll sideways){% endif %}</figcaption></figure>
 {% else %}<div class="scroll">{{ block.item.to_html(styled=False)|safe }}</div>{% endif %}{% endfor %}
 {% for v in s.verdicts %}<div class="verdict-box {{ v.css }}"><b>Verdict: {{ v.verdict }}.</b> {{ v.measured }}. {{ v.reason }}.</div>{% endfor %}
@@ -164,6 +168,7 @@ def write_html(
                 "seconds": s.seconds,
                 "cached": s.key in cached,
                 "math": s.math,
+                "links": s.links,
                 "blocks": _blocks(s, images),
                 "verdicts": [
                     {**v, "text": CLAIMS[v["claim"]].text, "css": verdict_css(v["verdict"])} for v in s.verdicts
@@ -215,6 +220,7 @@ def write_markdown(
                 f"(also equations.html with MathML, equations.tex and equations.svg).",
                 "",
             ]
+        lines += [f"[{text}]({href})" for href, text in s.links] + ([""] if s.links else [])
         for rel, caption in s.figures:
             lines += [f"![{caption}]({rel})", f"*{caption}*", ""]
         for t in s.tables:

@@ -5,6 +5,7 @@ does not: this is the assignment done with the tool."""
 
 from __future__ import annotations
 
+import html
 import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -13,11 +14,13 @@ from typing import Any, Callable
 import numpy as np
 
 from backprop_lab.analysis.comparison import compare, relative_difference
-from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks
+from backprop_lab.analysis.derivation_check import TOLERANCE, check
 from backprop_lab.analysis.stats import beyond_seed_spread
-from backprop_lab.classroom.derivation import check_derivation, typical_mistakes
+from backprop_lab.classroom.code import check_source
+from backprop_lab.classroom.derivation import check_derivation, typical_matrix_mistakes, typical_mistakes
+from backprop_lab.classroom.explorer.page import build_page_data, render_html
 from backprop_lab.core.errors import BplabError, SpecError
-from backprop_lab.core.files import make_folder  # noqa: E402
+from backprop_lab.core.files import atomic_write, make_folder  # noqa: E402
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import get_engine
 from backprop_lab.experiments.blend import save_step_curves
@@ -32,7 +35,7 @@ from backprop_lab.options.config import TrainConfig, parse_batch_size
 from backprop_lab.options.registry import TRAINING_NAMES  # noqa: E402
 from backprop_lab.results.tables import Table, history_table, report_table, summary_table, sweep_table
 from backprop_lab.runs.portable import export_keras, import_keras
-from backprop_lab.runs.record import load_run
+from backprop_lab.runs.record import load_run, read_weights
 from backprop_lab.runs.workflow import (
     initial_weights,
     inspect_run,
@@ -49,6 +52,20 @@ from backprop_lab.training import predicted_labels, targets
 from backprop_lab.viz.equations import mathml_blocks, write_equations
 from backprop_lab.viz.network import network_graph
 
+# The course's own NumPy network (examples/learner/course_two_layer.py), shipped with the package so that an
+# installed study can check it without the repository (tests/studies/test_sections.py keeps the two the same).
+COURSE_CODE = Path(__file__).with_name("course_two_layer.py.txt")
+# Section 4's worked example: the classic 2-2-2 sigmoid network, small enough to show every number, with the
+# published weights (examples/published-2-2-2.json, shipped with the package too) and its one training row.
+SMALL_WEIGHTS = Path(__file__).with_name("published-2-2-2.json")
+SMALL_MODEL = "mlp:2/act=sigmoid/out=sigmoid"
+SMALL_INPUT, SMALL_TARGET = (0.05, 0.10), (0.01, 0.99)
+SMALL_CONFIG = TrainConfig(optimizer="sgd", lr=0.5, loss="half_squared_error", dtype="float64")
+SMALL_COMMAND = (
+    f"bplab explore --model {SMALL_MODEL} --weights examples/published-2-2-2.json "
+    f"--input {','.join(map(str, SMALL_INPUT))} --target {','.join(map(str, SMALL_TARGET))} "
+    f"--loss {SMALL_CONFIG.loss} --lr {SMALL_CONFIG.lr:g} --fixed-biases --out explorer.html"
+)
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
@@ -66,6 +83,7 @@ class Section:
     math: str = ""  # MathML blocks (generated from the derivation's expression trees), shown as they are
     verdicts: list[dict] = field(default_factory=list)  # claims.Verdict.to_dict() for each claim the section tests
     paired: bool = False  # figure i belongs with table i: shown together, one experiment after another
+    links: list[tuple[str, str]] = field(default_factory=list)  # (file relative to the study folder, what it is)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +93,7 @@ class Section:
         doc = dict(doc)
         doc["tables"] = [Table(**t) for t in doc.get("tables", [])]
         doc["figures"] = [tuple(f) for f in doc.get("figures", [])]
+        doc["links"] = [tuple(f) for f in doc.get("links", [])]
         return cls(**doc)
 
 
@@ -195,20 +214,16 @@ def equations(ctx: Context) -> Section:
     checks = check(derivation, x, targets(setup.spec, y, "float64"), config.seed)
     worst = max(c.worst for c in checks)
 
-    example = worked_example(
-        setup.spec,
-        replace(config, dtype="float64"),
-        initial_weights(setup.spec, config),
-        x[:1],
-        targets(setup.spec, y[:1], "float64"),
-        max_entries=12,
-        digits=4,
-        masks=dropout_masks(derivation, 1, config.seed) if derivation.masks else None,
-    )
+    example, page = small_worked_example(ctx.folder)
 
     report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
+    said = list(report.verdicts)
+    matrix = typical_matrix_mistakes(derivation, "rows", "sum")
+    for _, line in matrix.lines:  # each in a file of its own, after the correct output delta (its scale)
+        said.append(check_derivation(matrix.file(line), derivation, ctx.model, layout="rows").verdicts[1])
     mistakes = [
-        [v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues), v.expected or "-"] for v in report.verdicts
+        [v.text, "; ".join(f"{i.code}: {i.message}" for i in v.issues) or "(judged right)", v.expected or "-"]
+        for v in said
     ]
     rows = [
         [
@@ -227,8 +242,9 @@ def equations(ctx: Context) -> Section:
         f"notation the code uses.\nEach gradient was evaluated on {n} examples (float64) and checked against "
         f"central finite differences of the derived loss, and the scratch engine against it: largest relative "
         f"difference {worst:.1e} (tolerance {TOLERANCE:.0e}).",
-        f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  # equations.html/.md/.tex/.svg; "
-        f"bplab gradcheck --model {ctx.model} --data {ctx.data}",
+        f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  &&  "
+        f"bplab gradcheck --model {ctx.model} --data {ctx.data}  &&  {SMALL_COMMAND}"
+        "   # draw writes equations.html/.md/.tex/.svg",
         [],
         [
             Table(
@@ -243,16 +259,48 @@ def equations(ctx: Context) -> Section:
                 rows,
             ),
             Table(
-                "Common mistakes in hand derivations of this network, and what bplab check-derivation says",
-                ["hand-written chain", "what is wrong", "the correct chain"],
+                "Common mistakes in hand derivations of this network, and what bplab check-derivation says: "
+                "chain-rule lines, then one matrix-form line for each known matrix-form mistake (rows layout, "
+                f"after the correct {matrix.first or 'output delta'}, deltas as sums over the batch)",
+                ["hand-written line", "what is wrong", "the correct line"],
                 mistakes,
+                [0, 1, 2],
             ),
         ],
         {"worst_rel": worst, "all_passed": all(c.worst < TOLERANCE for c in checks)},
-        math=mathml_blocks(derivation) + "<h3>A worked example: the first training row, at the initial weights"
-        f"</h3><p>Loss {example.loss_before:.6g} before the step, {example.losses[-1]:.6g} after it.</p>"
-        + example.mathml_body("h4"),
+        math=mathml_blocks(derivation)
+        + "<h3>A worked example small enough to show every number: the classic 2-2-2 network</h3>"
+        f"<p>{html.escape(example.title)}. Loss {example.loss_before:.9g} before the step, "
+        f"{example.losses[-1]:.9g} after it. The same rules as above, for two inputs, two sigmoid units, two "
+        f"sigmoid outputs, the half squared error and plain gradient descent, with the numbers of the published "
+        f"example; the explorer page (linked below) steps through them and recomputes every value when a number "
+        f"is edited.</p>" + example.mathml_body("h4"),
+        links=[
+            (
+                ctx.rel(page),
+                "Step through this example in the explorer: every value of the forward pass, the loss, the deltas, "
+                "the gradients and the update, one node at a time (an offline page beside this report)",
+            )
+        ],
     )
+
+
+def small_worked_example(folder: Path):
+    """Section 4's worked example (one step of the classic 2-2-2 network, biases fixed as published) and its
+    explorer page, written to ``folder/explorer.html``."""
+
+    spec = parse_model(SMALL_MODEL, (len(SMALL_INPUT),), len(SMALL_TARGET))
+    weights = read_weights(SMALL_WEIGHTS, spec)
+    x, y = np.array([SMALL_INPUT]), np.array([SMALL_TARGET])
+    title = (
+        f"{SMALL_MODEL} with the published weights, input {list(SMALL_INPUT)}, target {list(SMALL_TARGET)}; "
+        f"{SMALL_CONFIG.loss}, sgd lr {SMALL_CONFIG.lr:g}"
+    )
+    example = worked_example(spec, SMALL_CONFIG, weights, x, y, fixed_biases=True, digits=9, title=title)
+    page = build_page_data(spec, SMALL_CONFIG, weights, x, y, None, title, fixed_biases=True, steps=20)
+    path = Path(folder) / "explorer.html"
+    atomic_write(path, render_html(page).encode("utf-8"))
+    return example, path
 
 
 # --- 5-6: GradientTape, and the three engines ----------------------------------
@@ -523,6 +571,7 @@ def numpy33(ctx: Context) -> Section:
         for m in marks
         if m < epochs
     ]
+    code = course_code_check(doc["model"])
     train_accs = [_run_history(r.folder, folder).epochs[-1].train_acc for r in low_cells["scratch"].runs]
     spread = f"{min(train_accs):.3f} to {max(train_accs):.3f}" if len(train_accs) > 1 else f"{train_accs[0]:.3f}"
     start, end = first["scratch"].train_loss_curve[0], first["scratch"].train_loss_curve[epochs - 1]
@@ -539,8 +588,9 @@ def numpy33(ctx: Context) -> Section:
         f"barely left its start (the loss fell {100 * (start - end) / start:.2f}%), so its accuracy only says "
         f"which class's logit is a hair ahead: {spread} train accuracy over {len(train_accs)} seed"
         f"{'s' if len(train_accs) > 1 else ''} here on {ctx.data}, {NUMPY33_REFERENCE_TRAIN_ACC:.3f} in the "
-        f"reference on MNIST's 60,000. Neither number measures the framework.",
-        f"bplab sweep --preset numpy-33 --data {ctx.data} --seeds {ctx.seeds} --out runs/numpy33",
+        f"reference on MNIST's 60,000. Neither number measures the framework.\n" + course_code_reading(code),
+        f"bplab sweep --preset numpy-33 --data {ctx.data} --seeds {ctx.seeds} --out runs/numpy33  &&  "
+        f"bplab check-code examples/learner/course_two_layer.py --model {doc['model']}",
         [
             (ctx.rel(folder / "accuracy.png"), "Final test accuracy, mean and 95% interval over seeds"),
             (ctx.rel(folder / "curves.png"), "Training loss and test accuracy per epoch"),
@@ -553,8 +603,15 @@ def numpy33(ctx: Context) -> Section:
                 loss_rows,
             ),
             sweep_table("Every engine, both set-ups", result),
+            replace(
+                code.table(),
+                caption=f"The course's own code ({code.file}), checked tensor by tensor by bplab check-code: "
+                f"{code.verdict}",
+            ),
         ],
         {
+            "code_verdict": code.verdict,
+            "code_message": code.message,
             "low": {e: statistics.fmean(v) for e, v in low.items()},
             "good": {e: statistics.fmean(v) for e, v in good.items()},
             "epochs": epochs,
@@ -564,6 +621,22 @@ def numpy33(ctx: Context) -> Section:
         },
         verdicts=[verdict.to_dict()],
     )
+
+
+def course_code_check(model: str, path: Path = COURSE_CODE):
+    """bplab check-code on the course's own code (a child process, as for any learner's file)."""
+    return check_source(path.read_text(encoding="utf-8"), path.name.removesuffix(".txt"), model)
+
+
+def course_code_reading(code) -> str:
+    """What check-code says of the course's own functions, beside the set-up's findings."""
+    said = f"bplab check-code on the course's own code: {code.message.rstrip('.')}."
+    if code.layout:
+        said += f" It read the code in {code.layout}" + (f", deltas as {code.delta_scale}" if code.delta_scale else "")
+        said += "."
+    if code.correct:
+        return said + " The functions are not the cause: the 33% is the set-up's, as measured above."
+    return said + " So the course's code has a fault of its own, besides the set-up."
 
 
 CLAIMED_BEST = {"width": ("model", "mlp:256"), "init": ("init", "he_normal"), "optimizer": ("optimizer", "rmsprop")}

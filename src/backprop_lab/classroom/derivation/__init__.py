@@ -25,6 +25,7 @@ from backprop_lab.classroom.derivation.checker import (
     check_derivation,
     check_equation,
     correct_chains,
+    typical_matrix_mistakes,
     typical_mistakes,
 )
 from backprop_lab.classroom.derivation.graph import COST, ChainGraph, Node, chain_graph
@@ -51,5 +52,6 @@ __all__ = [
     "correct_chains",
     "parse_derivation",
     "tokenize",
+    "typical_matrix_mistakes",
     "typical_mistakes",
 ]

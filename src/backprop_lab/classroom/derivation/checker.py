@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from backprop_lab.classroom.derivation.graph import COST, ChainGraph, Node, NodePath, Pair, chain_graph, join_words
 from backprop_lab.classroom.derivation.matrix import Model as MatrixModel
-from backprop_lab.classroom.derivation.matrix import judge, supported
+from backprop_lab.classroom.derivation.matrix import correct_text, judge, parse_rhs, supported
 from backprop_lab.classroom.derivation.matrix_reader import MatrixLine, is_chain_line, parse_matrix_line
+from backprop_lab.classroom.derivation.matrix_writer import show, tidy
 from backprop_lab.classroom.derivation.notation import Notation
 from backprop_lab.classroom.derivation.parser import NO_EQUATION, Equation, parse_chain_line, split_lines
 from backprop_lab.classroom.derivation.tokenizer import ParseError
-from backprop_lab.classroom.mistakes import MATRIX_MISTAKES
+from backprop_lab.classroom.mistakes import MATRIX_MISTAKES, candidates
 from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
 from backprop_lab.maths.equations import Derivation
@@ -404,3 +405,57 @@ def typical_mistakes(derivation: Derivation) -> list[str]:
         w_below = next(c for c in chains if c.startswith(f"dC/dW[{L - 1}]"))
         mistakes.append(w_below.replace(f"dz[{L}]/da[{L - 1}]", f"da[{L - 1}]/dz[{L}]"))  # the factor upside down
     return [m for m in mistakes if m]
+
+
+@dataclass
+class TypicalMatrixMistakes:
+    """Wrong matrix-form lines for a report's "common mistakes" box: ``lines`` holds (the known mistake's code,
+    the wrong line), each to be judged in a file that starts with ``first``, the correct output delta, which
+    fixes the layout's delta scale (so ``dW = A^T dZ`` is the missing 1/m, not a mean-scale delta's gradient)."""
+
+    first: str
+    lines: list[tuple[str, str]]
+
+    def file(self, line: str) -> str:
+        return f"{self.first}\n{line}"
+
+
+def typical_matrix_mistakes(derivation: Derivation, layout: str = "rows", scale: str = "sum") -> TypicalMatrixMistakes:
+    """For each known matrix-form mistake (``mistakes.MATRIX_MISTAKES``), one wrong line a learner writes: the
+    mistake's mutation of one of this model's correct lines (gradients first, from the output layer down),
+    written back as text. A line the judge finds right is never kept (``σ'(A)`` is no mistake for relu, whose
+    derivative is the same at A); one it names by this mistake is preferred to one it finds wrong otherwise.
+    No lines where matrix form is not read (a CNN)."""
+    if supported(derivation):
+        return TypicalMatrixMistakes("", [])
+    model = MatrixModel.of(derivation)
+    lines = [
+        (f"{kind}[{l}]", parse_rhs(text))
+        for l in range(model.L, 0, -1)
+        for kind in ("dW", "db", "dZ")  # a gradient's line first: where these mistakes are most often seen
+        if (text := correct_text(model, kind, l, layout, scale))
+    ]
+    first = f"dZ[{model.L}] = {correct_text(model, 'dZ', model.L, layout, scale)}"
+    out = []
+    for mistake in MATRIX_MISTAKES:
+        named = other = None
+        for lhs, correct in lines:
+            for made_by, tree in candidates(correct):
+                if made_by is not mistake:
+                    continue
+                line = f"{lhs} = {show(tidy(tree))}"
+                try:
+                    parsed = [parse_matrix_line(n, text, text, 0) for n, text in ((1, first), (2, line))]
+                except ParseError:
+                    continue
+                findings = judge(model, parsed, layout)[0][2].findings
+                if findings and findings[0].code == mistake.code:
+                    named = line
+                    break
+                if findings and other is None:
+                    other = line
+            if named:
+                break
+        if named or other:
+            out.append((mistake.code, named or other))
+    return TypicalMatrixMistakes(first, out)

@@ -208,8 +208,9 @@ class Builder:
             ]()
         if op == "neg":
             return Neg(self(node[1]))
-        if op == "T":
-            return Transpose(self(node[1]))
+        if op == "T":  # a scalar's transpose (λ^T, m^T) is the scalar
+            a = self(node[1])
+            return a if is_scalar(a) else Transpose(a)
         if op == "pow":
             return Pow(self(node[1]), Const(node[2]))
         if op == "sum":
