@@ -277,8 +277,8 @@ def script_text(run: Run, setup: Setup, loop: str, arrays_name: str) -> str:
         "predicted = (probs[:, 0] > 0.5).astype(int) if probs.shape[1] == 1 else probs.argmax(axis=1)",
         'print(f"test accuracy {np.mean(predicted == y_test):.4f}")',
         *(
-            [f'print("the run\'s own test accuracy: {run.metrics["test"]["accuracy"]:.4f}")']
-            if "test" in run.metrics
+            [f'print("the run\'s own test accuracy: {run.metrics.test.accuracy:.4f}")']
+            if run.metrics.test is not None
             else []
         ),
         "",

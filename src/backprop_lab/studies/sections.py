@@ -61,11 +61,17 @@ SMALL_WEIGHTS = Path(__file__).with_name("published-2-2-2.json")
 SMALL_MODEL = "mlp:2/act=sigmoid/out=sigmoid"
 SMALL_INPUT, SMALL_TARGET = (0.05, 0.10), (0.01, 0.99)
 SMALL_CONFIG = TrainConfig(optimizer="sgd", lr=0.5, loss="half_squared_error", dtype="float64")
-SMALL_COMMAND = (
-    f"bplab explore --model {SMALL_MODEL} --weights examples/published-2-2-2.json "
-    f"--input {','.join(map(str, SMALL_INPUT))} --target {','.join(map(str, SMALL_TARGET))} "
-    f"--loss {SMALL_CONFIG.loss} --lr {SMALL_CONFIG.lr:g} --fixed-biases --out explorer.html"
-)
+
+
+def small_command(weights: str) -> str:
+    """The command that writes section 4's explorer page; ``weights`` the weights file as the report names it."""
+    return (
+        f"bplab explore --model {SMALL_MODEL} --weights {weights} "
+        f"--input {','.join(map(str, SMALL_INPUT))} --target {','.join(map(str, SMALL_TARGET))} "
+        f"--loss {SMALL_CONFIG.loss} --lr {SMALL_CONFIG.lr:g} --fixed-biases --out explorer.html"
+    )
+
+
 TRAINING_KEYS = tuple(n for n in TRAINING_NAMES if n not in ("batch_size", "seed"))  # those two: see Context.config
 
 
@@ -215,6 +221,7 @@ def equations(ctx: Context) -> Section:
     worst = max(c.worst for c in checks)
 
     example, page = small_worked_example(ctx.folder)
+    small_weights = ctx.folder / SMALL_WEIGHTS.name
 
     report = check_derivation("\n".join(typical_mistakes(derivation)), derivation, ctx.model)
     said = list(report.verdicts)
@@ -243,7 +250,7 @@ def equations(ctx: Context) -> Section:
         f"central finite differences of the derived loss, and the scratch engine against it: largest relative "
         f"difference {worst:.1e} (tolerance {TOLERANCE:.0e}).",
         f"bplab draw --model {ctx.model} --data {ctx.data} --out drawings  &&  "
-        f"bplab gradcheck --model {ctx.model} --data {ctx.data}  &&  {SMALL_COMMAND}"
+        f"bplab gradcheck --model {ctx.model} --data {ctx.data}  &&  {small_command(ctx.rel(small_weights))}"
         "   # draw writes equations.html/.md/.tex/.svg",
         [],
         [
@@ -300,6 +307,7 @@ def small_worked_example(folder: Path):
     page = build_page_data(spec, SMALL_CONFIG, weights, x, y, None, title, fixed_biases=True, steps=20)
     path = Path(folder) / "explorer.html"
     atomic_write(path, render_html(page).encode("utf-8"))
+    atomic_write(Path(folder) / SMALL_WEIGHTS.name, SMALL_WEIGHTS.read_bytes())  # the command beside it reads it
     return example, path
 
 
