@@ -44,8 +44,17 @@ from backprop_lab.maths.equations import derive as derivation_of
 from backprop_lab.maths.graphs import backward_graph, forward_graph
 from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.worked import worked_example
-from backprop_lab.options.config import TrainConfig
-from backprop_lab.options.registry import TRAINING, WORKED_MODEL, TrainingOptions, check_names, config_from_options
+from backprop_lab.options.config import TrainConfig, config_from_options
+from backprop_lab.options.registry import (
+    DEFAULT_MODEL,
+    GRADCHECK_BATCH,
+    GRADCHECK_ENTRIES,
+    GRADCHECK_MODEL,
+    TRAINING,
+    WORKED_MODEL,
+    TrainingOptions,
+    check_names,
+)
 from backprop_lab.results.code_check import CodeCheck, CodeChecks
 from backprop_lab.results.objects import (
     Chains,
@@ -189,7 +198,7 @@ def model(description: str, data: str = "mnist-5k", data_dir: PathLike | None = 
 
 
 def draw(
-    model: str = "mlp:256,128,64",
+    model: str = DEFAULT_MODEL,
     data: str = "mnist-5k",
     data_dir: PathLike | None = None,
     out: PathLike = "drawings",
@@ -725,7 +734,7 @@ def check_code(
 @training_options()
 def train(
     data: str = "mnist-5k",
-    model: str = "mlp:256,128,64",
+    model: str = DEFAULT_MODEL,
     engine: str = "scratch",
     val_split: float = 0.0,
     data_dir: PathLike | None = None,
@@ -791,14 +800,14 @@ def load(path: PathLike) -> Run:
 
 def gradcheck(
     data: str = "digits",
-    model: str = "mlp:16,16",
+    model: str = GRADCHECK_MODEL,
     loss: str = "categorical_crossentropy",
     l2: float = 0.0,
     init: str = "he_normal",
     seed: int = 0,
     data_dir: PathLike | None = None,
-    batch: int = 16,
-    entries: int = 30,
+    batch: int = GRADCHECK_BATCH,
+    entries: int = GRADCHECK_ENTRIES,
     autograd: bool = False,
 ) -> GradCheck:
     """Finite differences (float64) vs the hand-written backward pass, per parameter tensor (``bplab gradcheck``).
@@ -816,7 +825,7 @@ def gradcheck(
 def compare(
     engines: str | Sequence[str] = "scratch,tape,fit",
     data: str = "mnist-5k",
-    model: str = "mlp:256,128,64",
+    model: str = DEFAULT_MODEL,
     data_dir: PathLike | None = None,
     seeds: int = 1,
     eager: bool = False,
@@ -929,7 +938,7 @@ def blend(
     alphas: str | Sequence[float] = "0,0.25,0.5,0.75,1",
     data: str = "mnist-5k",
     data_dir: PathLike | None = None,
-    model: str = "mlp:256,128,64",
+    model: str = DEFAULT_MODEL,
     engine: str = "scratch",
     seeds: int = 1,
     jobs: int = 1,

@@ -45,8 +45,11 @@ from backprop_lab.cli.options import (
 )
 from backprop_lab.cli.output import emit_json, out  # noqa: E402
 from backprop_lab.core.errors import BplabError, printable  # noqa: E402
-from backprop_lab.options.config import TrainConfig  # noqa: E402
-from backprop_lab.options.registry import options_of  # noqa: E402
+from backprop_lab.options.config import (
+    TrainConfig,  # noqa: E402
+    options_of,
+)
+from backprop_lab.options.registry import DEFAULT_MODEL, GRADCHECK_BATCH, GRADCHECK_ENTRIES, GRADCHECK_MODEL
 from backprop_lab.runs.record import save_weights  # noqa: E402
 from backprop_lab.runs.workflow import inspect_run
 from backprop_lab.training import Interrupted
@@ -128,7 +131,7 @@ def train(
     ctx: typer.Context,
     config: TrainConfig,
     data: DataOpt = "mnist-5k",
-    model: ModelOpt = "mlp:256,128,64",
+    model: ModelOpt = DEFAULT_MODEL,
     engine: EngineOpt = "scratch",
     val_split: Annotated[
         float, typer.Option("--val-split", help="Fraction of training data held out for validation.")
@@ -202,14 +205,14 @@ def train(
 @app.command()
 def gradcheck(
     data: DataOpt = "digits",
-    model: ModelOpt = "mlp:16,16",
+    model: ModelOpt = GRADCHECK_MODEL,
     loss: LossOpt = "categorical_crossentropy",
     l2: L2Opt = 0.0,
     init: InitOpt = "he_normal",
     seed: SeedOpt = 0,
     data_dir: DataDirOpt = None,
-    batch: Annotated[int, typer.Option(help="Examples in the checked batch.")] = 16,
-    entries: Annotated[int, typer.Option(help="Entries sampled per large tensor.")] = 30,
+    batch: Annotated[int, typer.Option(help="Examples in the checked batch.")] = GRADCHECK_BATCH,
+    entries: Annotated[int, typer.Option(help="Entries sampled per large tensor.")] = GRADCHECK_ENTRIES,
     autograd: Annotated[bool, typer.Option(help="Also compare with TensorFlow autograd (GradientTape).")] = False,
     as_json: JsonOpt = False,
 ):
@@ -232,7 +235,7 @@ def compare(
     config: TrainConfig,
     engines: Annotated[str, typer.Option(help="Comma-separated engines to compare.")] = "scratch,tape,fit",
     data: DataOpt = "mnist-5k",
-    model: ModelOpt = "mlp:256,128,64",
+    model: ModelOpt = DEFAULT_MODEL,
     data_dir: DataDirOpt = None,
     seeds: Annotated[
         int, typer.Option(help="Seeds per engine (seed, seed+1, ...); 2 or more adds Welch's t-test.")
@@ -270,7 +273,7 @@ def compare(
 
 @app.command()
 def draw(
-    model: ModelOpt = "mlp:256,128,64",
+    model: ModelOpt = DEFAULT_MODEL,
     data: DataOpt = "mnist-5k",
     data_dir: DataDirOpt = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the pictures, DOT files and equations.")] = Path(
@@ -495,7 +498,7 @@ def sweep(
     ] = None,
     data: DataOpt = "mnist-5k",
     data_dir: DataDirOpt = None,
-    model: ModelOpt = "mlp:256,128,64",
+    model: ModelOpt = DEFAULT_MODEL,
     engine: EngineOpt = "scratch",
     seeds: Annotated[int, typer.Option(help="Seeds per cell (default 3, or the file's).")] = 3,
     baseline: Annotated[
@@ -550,7 +553,7 @@ def blend(
     alphas: Annotated[str, typer.Option(help="Comma-separated blend factors in [0, 1].")] = "0,0.25,0.5,0.75,1",
     data: DataOpt = "mnist-5k",
     data_dir: DataDirOpt = None,
-    model: ModelOpt = "mlp:256,128,64",
+    model: ModelOpt = DEFAULT_MODEL,
     engine: EngineOpt = "scratch",
     seeds: Annotated[int, typer.Option(help="Seeds per alpha.")] = 1,
     jobs: JobsOpt = 1,

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from backprop_lab.engines.registry import ENGINE_NAMES, check_engine
-from backprop_lab.options.registry import TRAINING, config_from_options
+from backprop_lab.options.config import config_from_options
+from backprop_lab.options.registry import TRAINING
 
 DataOpt = Annotated[
     str, typer.Option("--data", "-d", help="digits, mnist-5k, mnist, fashion-mnist, cifar10 or csv:PATH[,TEST]")

@@ -7,8 +7,9 @@ command line override its base options.
 from __future__ import annotations
 
 from backprop_lab.core.errors import BplabError
+from backprop_lab.options.registry import DEFAULT_MODEL
 
-BASE = {"model": "mlp:256,128,64", "optimizer": "adam", "epochs": 5, "batch_size": 128, "init": "he_normal"}
+BASE = {"model": DEFAULT_MODEL, "optimizer": "adam", "epochs": 5, "batch_size": 128, "init": "he_normal"}
 
 PRESETS: dict[str, dict] = {
     "width": {
@@ -41,7 +42,7 @@ PRESETS: dict[str, dict] = {
     "dropout": {
         **BASE,
         "about": "dropout after every hidden layer",
-        "grid": {"model": ["mlp:256,128,64", "mlp:256,128,64/dropout=0.2", "mlp:256,128,64/dropout=0.5"]},
+        "grid": {"model": [DEFAULT_MODEL, f"{DEFAULT_MODEL}/dropout=0.2", f"{DEFAULT_MODEL}/dropout=0.5"]},
     },
     "l2": {**BASE, "about": "L2 penalty on kernels", "grid": {"l2": [0.0, 1e-4, 1e-3]}},
     "loss": {

@@ -50,7 +50,7 @@ from backprop_lab.core.table import Table
 from backprop_lab.datasets.registry import load_dataset
 from backprop_lab.engines.registry import check_engine
 from backprop_lab.options.config import MAX_SEEDS, TrainConfig, parse_batch_size
-from backprop_lab.options.registry import TRAINING
+from backprop_lab.options.registry import DEFAULT_MODEL, TRAINING
 from backprop_lab.results.tables import sweep_table
 from backprop_lab.runs.record import load_run, save_run
 from backprop_lab.runs.workflow import inspect_run, new_run_folder, prepare, resume_run, start_run, train_run
@@ -66,7 +66,7 @@ OPTION_TYPES: dict[str, Callable] = {
     "variant": str,
 }
 SETTINGS = ("data", "data_dir", "seeds", "seed", "baseline", "grid", "variants", "about")
-DEFAULTS = {"model": "mlp:256,128,64", "engine": "scratch"}
+DEFAULTS = {"model": DEFAULT_MODEL, "engine": "scratch"}
 
 
 def normalise_key(key: str, where: str) -> str:

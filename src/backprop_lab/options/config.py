@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.names import DECAYS, DEFAULT_LR, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS  # noqa: F401 - declared once, there
+from backprop_lab.options.registry import TRAINING, TRAINING_DEFAULTS, TRAINING_NAMES
 
 MAX_SEEDS = 1000  # seeds of one comparison, sweep cell or study: more is a typo, not a plan
 OPTIONAL = ("lr", "batch_size", "decay_steps")  # the fields that may be None (a default derived later)
@@ -15,24 +16,26 @@ OPTIONAL = ("lr", "batch_size", "decay_steps")  # the fields that may be None (a
 
 @dataclass(frozen=True)
 class TrainConfig:
-    optimizer: str = "adam"
-    lr: float | None = None
-    epochs: int = 5
-    batch_size: int | None = 128  # None: full batch
-    loss: str = "categorical_crossentropy"
-    init: str = "he_normal"
-    l2: float = 0.0
-    alpha: float = 0.0  # blended update: theta <- (1 - alpha) theta_new + alpha theta_old
-    decay: str = "none"
-    decay_rate: float = 0.9
-    decay_steps: int | None = None  # None: one epoch
-    momentum: float = 0.9  # for "momentum" / "nesterov", and rmsprop's optional momentum when rmsprop_momentum is set
+    # the options of the registry (options/registry.py), with its defaults
+    optimizer: str = TRAINING_DEFAULTS["optimizer"]
+    lr: float | None = TRAINING_DEFAULTS["lr"]
+    epochs: int = TRAINING_DEFAULTS["epochs"]
+    batch_size: int | None = int(TRAINING_DEFAULTS["batch_size"])  # None: full batch
+    loss: str = TRAINING_DEFAULTS["loss"]
+    init: str = TRAINING_DEFAULTS["init"]
+    l2: float = TRAINING_DEFAULTS["l2"]
+    alpha: float = TRAINING_DEFAULTS["alpha"]  # blended update: theta <- (1 - alpha) theta_new + alpha theta_old
+    decay: str = TRAINING_DEFAULTS["decay"]
+    decay_rate: float = TRAINING_DEFAULTS["decay_rate"]
+    decay_steps: int | None = TRAINING_DEFAULTS["decay_steps"]  # None: one epoch
+    momentum: float = TRAINING_DEFAULTS["momentum"]  # also rmsprop's optional momentum when rmsprop_momentum is set
+    # the optimizers' constants (Keras's defaults), not command options
     rho: float = 0.9
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
-    seed: int = 0
-    dtype: str = "float32"
+    seed: int = TRAINING_DEFAULTS["seed"]
+    dtype: str = TRAINING_DEFAULTS["dtype"]
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -111,3 +114,25 @@ def parse_batch_size(text: str | int | None) -> int | None:
     if value < 1:
         raise BplabError(f"--batch-size: must be a positive integer or 'full', got {value}")
     return value
+
+
+def config_from_options(values: dict[str, Any], defaults: dict[str, Any] | None = None) -> TrainConfig:
+    """The one translation from option values (the given ones; the rest from ``defaults``, then
+    ``TRAINING``) to a TrainConfig, which validates them."""
+    merged = {**TRAINING_DEFAULTS, **(defaults or {}), **values}
+    for option in TRAINING:
+        value = merged[option.name]
+        if (
+            option.type in (int, Optional[int])
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int))
+        ):
+            raise BplabError(f"{option.cli_flag}: expected a whole number, got {value!r}")
+    return TrainConfig(**{**merged, "batch_size": parse_batch_size(merged["batch_size"])})
+
+
+def options_of(config: TrainConfig) -> dict[str, Any]:
+    """A TrainConfig back as option values (batch_size None as 'full')."""
+    values = {name: getattr(config, name) for name in TRAINING_NAMES}
+    values["batch_size"] = "full" if config.batch_size is None else config.batch_size
+    return values

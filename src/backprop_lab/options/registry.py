@@ -1,7 +1,7 @@
-"""The training options, declared once: name, type, default and help. The CLI (``cli/options.py``)
-turns them into ``--options``; the Python API (``api.py``) into keyword arguments with the same
-names and defaults; both make a :class:`TrainConfig` through :func:`config_from_options`, which
-validates them and says what is wrong in the CLI's words (``--lr: learning rate must be positive``)."""
+"""Every option declared once: name, type, default and help. The CLI (``cli/options.py``) turns them into
+``--options``; the Python API (``api.py``) into keyword arguments with the same names and defaults;
+``TrainConfig`` (``config.py``) takes its defaults from here, and both the CLI and the API make one through
+``config.config_from_options``, which validates it and says what is wrong in the CLI's words."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any, Optional, TypedDict
 
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.names import DECAYS, DTYPES, INITIALIZERS, LOSSES, OPTIMIZERS
-from backprop_lab.options.config import TrainConfig, parse_batch_size
 
 
 @dataclass(frozen=True)
@@ -80,26 +79,10 @@ def check_names(given, where: str) -> None:
             raise BplabError(f"{where}: unknown option {name!r}{hint}")
 
 
-def config_from_options(values: dict[str, Any], defaults: dict[str, Any] | None = None) -> TrainConfig:
-    """The one translation from option values (the given ones; the rest from ``defaults``, then
-    ``TRAINING``) to a TrainConfig, which validates them."""
-    merged = {**TRAINING_DEFAULTS, **(defaults or {}), **values}
-    for option in TRAINING:
-        value = merged[option.name]
-        if (
-            option.type in (int, Optional[int])
-            and value is not None
-            and (isinstance(value, bool) or not isinstance(value, int))
-        ):
-            raise BplabError(f"{option.cli_flag}: expected a whole number, got {value!r}")
-    return TrainConfig(**{**merged, "batch_size": parse_batch_size(merged["batch_size"])})
-
-
-def options_of(config: TrainConfig) -> dict[str, Any]:
-    """A TrainConfig back as option values (batch_size None as 'full')."""
-    values = {name: getattr(config, name) for name in TRAINING_NAMES}
-    values["batch_size"] = "full" if config.batch_size is None else config.batch_size
-    return values
-
-
+DEFAULT_MODEL = "mlp:256,128,64"  # the network of train, compare, sweep, draw and the study: 3 hidden layers
 WORKED_MODEL = "mlp:2/act=sigmoid/out=sigmoid"  # the network of a worked example: one a student can do by hand
+
+# Command options with a default of their own, read by the command and its API function alike.
+GRADCHECK_MODEL = "mlp:16,16"  # small enough for finite differences of every sampled entry
+GRADCHECK_BATCH = 16  # examples in the checked batch
+GRADCHECK_ENTRIES = 30  # entries sampled per large tensor

@@ -16,7 +16,7 @@ from backprop_lab.core.display import Displayable
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.table import Table
 from backprop_lab.numerics.initializers import init_weights
-from backprop_lab.options.registry import config_from_options
+from backprop_lab.options.config import config_from_options
 from backprop_lab.results import tables
 from backprop_lab.spec.model import ModelSpec, summary_document
 from backprop_lab.viz import html

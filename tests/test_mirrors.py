@@ -1,0 +1,98 @@
+"""Tests mirror src/: the tests of ``src/backprop_lab/a/b.py`` live in ``tests/a/test_b.py``. The modules that
+have no such file yet are listed here (their behaviour is tested elsewhere: by command, by fuzzing, by the
+study). The list may only shrink: a module that gains its mirrored test must leave it, and no new module may
+join it."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "backprop_lab"
+WITHOUT_A_MIRRORED_TEST = {
+    "analysis/derivation_check.py",
+    "classroom/derivation/checker.py",
+    "classroom/derivation/graph.py",
+    "classroom/derivation/matrix_reader.py",
+    "classroom/derivation/notation.py",
+    "classroom/derivation/parser.py",
+    "classroom/derivation/tokenizer.py",
+    "classroom/matrix_tree.py",
+    "classroom/sandbox.py",
+    "cli/app.py",
+    "cli/check_cmd.py",
+    "cli/check_code_cmd.py",
+    "cli/derive_cmd.py",
+    "cli/exercise_cmd.py",
+    "cli/explore_cmd.py",
+    "cli/grade_cmd.py",
+    "cli/options.py",
+    "cli/output.py",
+    "core/display.py",
+    "core/errors.py",
+    "core/files.py",
+    "core/records.py",
+    "core/version.py",
+    "datasets/cifar.py",
+    "datasets/csvdata.py",
+    "datasets/dataset.py",
+    "datasets/download.py",
+    "datasets/idx.py",
+    "engines/base.py",
+    "engines/keras/build.py",
+    "engines/keras/fit.py",
+    "engines/keras/tape.py",
+    "engines/registry.py",
+    "engines/scratch/allocator.py",
+    "engines/scratch/engine.py",
+    "engines/scratch/kernels.py",
+    "engines/scratch/layers/base.py",
+    "engines/scratch/layers/conv2d.py",
+    "engines/scratch/layers/dense.py",
+    "engines/scratch/layers/dropout.py",
+    "engines/scratch/layers/flatten.py",
+    "engines/scratch/layers/maxpool2d.py",
+    "engines/scratch/model.py",
+    "experiments/presets.py",
+    "maths/equations.py",
+    "maths/expr.py",
+    "maths/graphs.py",
+    "maths/ops.py",
+    "numerics/activations.py",
+    "numerics/metrics.py",
+    "options/config.py",
+    "results/classification.py",
+    "results/code_check.py",
+    "results/objects.py",
+    "runs/evaluation.py",
+    "runs/record.py",
+    "runs/workflow.py",
+    "studies/config.py",
+    "studies/notebook.py",
+    "studies/report.py",
+    "studies/run.py",
+    "training/checkpoint.py",
+    "training/history.py",
+    "viz/display.py",
+    "viz/drawings.py",
+    "viz/equations.py",
+    "viz/html.py",
+    "viz/network.py",
+    "viz/render.py",
+}
+
+
+def modules_without_a_mirrored_test() -> set[str]:
+    return {
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if p.name != "__init__.py" and not (ROOT / "tests" / p.relative_to(SRC).parent / f"test_{p.stem}.py").exists()
+    }
+
+
+def test_no_new_module_lacks_its_mirrored_test():
+    new = modules_without_a_mirrored_test() - WITHOUT_A_MIRRORED_TEST
+    assert not new, f"modules without tests/<path>/test_<name>.py: {sorted(new)}"
+
+
+def test_the_list_of_modules_without_one_only_shrinks():
+    done = WITHOUT_A_MIRRORED_TEST - modules_without_a_mirrored_test()
+    assert not done, f"these now have their mirrored test (or are gone): take them off the list: {sorted(done)}"
