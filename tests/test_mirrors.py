@@ -96,3 +96,13 @@ def test_no_new_module_lacks_its_mirrored_test():
 def test_the_list_of_modules_without_one_only_shrinks():
     done = WITHOUT_A_MIRRORED_TEST - modules_without_a_mirrored_test()
     assert not done, f"these now have their mirrored test (or are gone): take them off the list: {sorted(done)}"
+
+
+def test_test_files_outside_packages_have_unique_names():
+    """pytest imports a test file outside a package by its bare name: two of one name break the collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if (path.parent / "__init__.py").exists():
+            continue
+        assert path.name not in seen, f"{path} and {seen[path.name]}: give one folder an __init__.py or rename"
+        seen[path.name] = path
