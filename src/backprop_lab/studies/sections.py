@@ -580,6 +580,8 @@ def numpy33(ctx: Context) -> Section:
         if m < epochs
     ]
     code = course_code_check(doc["model"])
+    course_file = ctx.folder / COURSE_CODE.name.removesuffix(".txt")  # beside the report: its command reads it
+    atomic_write(course_file, COURSE_CODE.read_bytes())
     train_accs = [_run_history(r.folder, folder).epochs[-1].train_acc for r in low_cells["scratch"].runs]
     spread = f"{min(train_accs):.3f} to {max(train_accs):.3f}" if len(train_accs) > 1 else f"{train_accs[0]:.3f}"
     start, end = first["scratch"].train_loss_curve[0], first["scratch"].train_loss_curve[epochs - 1]
@@ -598,7 +600,7 @@ def numpy33(ctx: Context) -> Section:
         f"{'s' if len(train_accs) > 1 else ''} here on {ctx.data}, {NUMPY33_REFERENCE_TRAIN_ACC:.3f} in the "
         f"reference on MNIST's 60,000. Neither number measures the framework.\n" + course_code_reading(code),
         f"bplab sweep --preset numpy-33 --data {ctx.data} --seeds {ctx.seeds} --out runs/numpy33  &&  "
-        f"bplab check-code examples/learner/course_two_layer.py --model {doc['model']}",
+        f"bplab check-code {ctx.rel(course_file)} --model {doc['model']}",
         [
             (ctx.rel(folder / "accuracy.png"), "Final test accuracy, mean and 95% interval over seeds"),
             (ctx.rel(folder / "curves.png"), "Training loss and test accuracy per epoch"),
