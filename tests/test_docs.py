@@ -97,3 +97,19 @@ def test_the_tutorial_code_runs(page, tmp_path, monkeypatch):
             assert result.returncode == 0, f"{line}\n{result.stderr[-2000:]}"
             if redirect:
                 (tmp_path / redirect).write_text(result.stdout)
+
+
+def test_the_site_opens_from_file_in_a_browser_without_network_or_console_errors(site):
+    from helpers.browser import chromium
+
+    with chromium() as browser:
+        for page in ("index.html", "reference/api.html", "tutorials/check-derivation.html", "explore.html"):
+            browser.get((site / page).as_uri())
+            entries = browser.execute_script("return performance.getEntries().map((e) => e.name)")
+            remote = [e for e in entries if e.startswith(("http:", "https:"))]
+            assert not remote, f"{page}: {remote}"
+            severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+            assert not severe, f"{page}: {severe}"
+        browser.get((site / "reference" / "api.html").as_uri())
+        text = browser.find_element("tag name", "body").text
+        assert all(name in text for name in bl.__all__), [n for n in bl.__all__ if n not in text]
