@@ -33,19 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from backprop_lab.classroom.mistakes import CODE_MISTAKES, L2_FORMS
+from backprop_lab.classroom.choices import L2_FORMS, check_l2_form, choose_loss, l2_factor
+from backprop_lab.classroom.mistakes import CODE_MISTAKES
 from backprop_lab.classroom.sandbox import Call, Outcome, run_calls
 from backprop_lab.core.errors import BplabError
 from backprop_lab.results.code_check import CodeCheck, TensorCheck
 from backprop_lab.spec.model import Dense, Flatten, parse_model
 
-LOSSES = {
-    "categorical_crossentropy": "cross-entropy after softmax",
-    "binary_crossentropy": "binary cross-entropy after a sigmoid",
-    "mse": "mean over outputs and examples of (A - Y)² (Keras)",
-    "squared_error": "Σ over outputs of (A - Y)², mean over examples",
-    "half_squared_error": "½ Σ over outputs of (A - Y)², mean over examples",
-}
 INPUTS = {"x", "a0", "inputs", "input", "features", "xbatch", "xb"}
 TARGETS = {"y", "ytrue", "t", "targets", "target", "labels", "label", "ybatch", "yb", "yonehot", "onehot"}
 OUTPUTS = {"al", "yhat", "ypred", "output", "outputs", "probs", "probabilities", "predictions", "preds", "ahat", "out"}
@@ -294,17 +288,8 @@ def make_net(model: str, loss: str | None, l2: float, l2_form: str, data: DataSi
     if any(a not in ACTS for a in acts) or "softmax" in acts[:-1]:
         raise BplabError(f"model {model!r}: activations must be relu, sigmoid, tanh or linear (softmax at the output)")
     K = {"sigmoid": 1}.get(acts[-1], 3)
-    loss = loss or {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(acts[-1], "mse")
-    if loss not in LOSSES:
-        raise BplabError(f"--loss {loss!r}: choose one of {', '.join(LOSSES)}")
-    if (loss == "categorical_crossentropy") != (acts[-1] == "softmax") or (
-        loss == "binary_crossentropy" and acts[-1] != "sigmoid"
-    ):
-        raise BplabError(
-            f"--loss {loss}: needs a {'softmax' if 'categ' in loss else 'sigmoid'} output; the model's is {acts[-1]}"
-        )
-    if l2_form not in L2_FORMS:
-        raise BplabError(f"--l2-form {l2_form!r}: choose one of {', '.join(L2_FORMS)}")
+    loss = choose_loss(loss, acts[-1])
+    check_l2_form(l2_form)
     if not (l2 >= 0 and np.isfinite(l2)):
         raise BplabError(f"--l2 {l2}: must be a finite number >= 0")
     if data is not None:
@@ -366,7 +351,7 @@ class Values:
 
     def l2_grad(self, l: int, form: str | None = None) -> np.ndarray:
         lam, W, m = self.net.l2, self.get(f"W{l}"), self.m
-        return {"keras": 2 * lam, "half": lam, "half-mean": lam / m, "mean": 2 * lam / m}[form or self.net.l2_form] * W
+        return l2_factor(form or self.net.l2_form, m) * lam * W
 
     def data_grad(self, l: int) -> np.ndarray:
         return self.get(f"A{l - 1}").T @ self.get(f"dZ{l}") / self.s

@@ -26,18 +26,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from backprop_lab.classroom.choices import L2_FORMS
 from backprop_lab.classroom.matrix_tree import Node, Ref
 
 OUTPUT_FORMS = {  # a derivative written with the activation's output a: the learner's A1 * (1 - A1)
     "sigmoid": lambda a: a * (1 - a),
     "tanh": lambda a: 1 - a**2,
     "relu": lambda a: (a > 0).astype(float),
-}
-L2_FORMS = {
-    "keras": "λ Σ W² (Keras)",
-    "half": "½ λ Σ W²",
-    "half-mean": "λ/(2m) Σ W²",
-    "mean": "λ/m Σ W²",
 }
 
 

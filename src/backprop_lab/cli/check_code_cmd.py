@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from backprop_lab import api
-from backprop_lab.cli.options import DataDirOpt, JsonOpt
+from backprop_lab.cli.options import CheckLossOpt, DataDirOpt, JsonOpt, L2FormOpt
 from backprop_lab.cli.output import emit_json, out
 from backprop_lab.results.code_check import CodeChecks
 
@@ -31,21 +31,9 @@ def check_code(
             "mlp:16/out=sigmoid (binary); the checker picks its own small sizes.",
         ),
     ] = ...,
-    loss: Annotated[
-        Optional[str],
-        typer.Option(
-            help="categorical_crossentropy (softmax output), binary_crossentropy (sigmoid output), mse, "
-            "squared_error or half_squared_error; default: the output's cross-entropy (mse for linear)."
-        ),
-    ] = None,
+    loss: CheckLossOpt = None,
     l2: Annotated[float, typer.Option(help="The L2 factor lambda the backward function adds to dW.")] = 0.0,
-    l2_form: Annotated[
-        str,
-        typer.Option(
-            help="The penalty's form: keras (lambda sum W^2), half (1/2 lambda sum W^2), half-mean "
-            "(lambda/(2m) sum W^2), mean (lambda/m sum W^2)."
-        ),
-    ] = "keras",
+    l2_form: L2FormOpt = "keras",
     forward: Annotated[
         Optional[str], typer.Option(help="The forward function's name (default: the one with 'forward' in it).")
     ] = None,

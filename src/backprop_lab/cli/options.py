@@ -34,6 +34,24 @@ LayoutOpt = Annotated[
     ),
 ]
 
+# what check-code and check-derivation check against, beside the model (classroom/choices.py)
+CheckLossOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--loss",
+        help="categorical_crossentropy (softmax output), binary_crossentropy (sigmoid output), mse, "
+        "squared_error or half_squared_error; default: the output's cross-entropy (mse for linear).",
+    ),
+]
+L2FormOpt = Annotated[
+    str,
+    typer.Option(
+        "--l2-form",
+        help="The penalty's form: keras (lambda sum W^2, dW gets 2 lambda W), half (1/2 lambda sum W^2: lambda W), "
+        "half-mean (lambda/(2m) sum W^2: (lambda/m) W), mean (lambda/m sum W^2: (2 lambda/m) W).",
+    ),
+]
+
 
 def _declared(name: str) -> Any:
     """The typer annotation of a training option declared in ``backprop_lab.options.registry``."""
