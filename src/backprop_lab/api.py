@@ -24,6 +24,7 @@ import numpy as np
 from backprop_lab.analysis.comparison import compare as run_compare
 from backprop_lab.analysis.comparison import parse_engines
 from backprop_lab.analysis.derivation_check import dropout_masks, graph_values
+from backprop_lab.classroom.choices import check_l2_form, choose_loss
 from backprop_lab.classroom.code import DataSizes, check_file, check_source, make_net, source_of_functions
 from backprop_lab.classroom.derivation import check_derivation as check
 from backprop_lab.classroom.derivation import correct_chains
@@ -614,7 +615,9 @@ def check_derivation(
     model: str,
     data: str = "digits",
     data_dir: PathLike | None = None,
+    loss: str | None = None,
     l2: float = 0.0,
+    l2_form: str = "keras",
     show_chains: bool = False,
     latex: bool = False,
     text: str | None = None,
@@ -624,8 +627,10 @@ def check_derivation(
 ) -> CheckReport | Chains:
     """Check a hand derivation against MODEL (``bplab check-derivation``): chain-rule lines against its
     computation graph, matrix-form lines (``dW[2] = (1/m) dZ[2] A[1]^T``) numerically, in the file's layout
-    (rows or columns, or ``layout``) and delta scale. Give ``file`` or ``text``; with ``show_chains=True``, the
-    correct equations instead (``form`` chain or matrix, ``layout`` and ``scale`` sum or mean for matrix).
+    (rows or columns, or ``layout``) and delta scale, for the ``loss`` (default: the output's cross-entropy,
+    mse for a linear output) and, with ``l2``, the penalty ``l2_form`` (keras, half, half-mean or mean, as
+    ``check_code``'s). Give ``file`` or ``text``; with ``show_chains=True``, the correct equations instead
+    (``form`` chain or matrix, ``layout`` and ``scale`` sum or mean for matrix).
 
     Example: ``bl.check_derivation(text="dZ[2] = A[2] - Y", model="mlp:16,8,4").correct``
     """
@@ -634,6 +639,7 @@ def check_derivation(
         raise BplabError(f"--layout {layout!r}: expected rows or columns")
     if form not in ("chain", "matrix") or scale not in ("sum", "mean"):
         raise BplabError(f"--form {form!r} / --scale {scale!r}: expected chain or matrix, and sum or mean")
+    check_l2_form(l2_form)
     if file is not None and text is not None:
         raise BplabError("check-derivation: give a FILE or text, not both")
     if (file is None and text is None) == (not show_chains):
@@ -648,18 +654,19 @@ def check_derivation(
             raise BplabError(f"{file}: cannot read it as UTF-8 text ({exc.__class__.__name__})") from None
     ds = load_dataset(data, data_dir)
     spec = parse_model(model, ds.input_shape, ds.num_classes)
+    loss = choose_loss(loss, spec.output_activation)
     try:
-        derivation = derivation_of(spec, TrainConfig(l2=l2))
+        derivation = derivation_of(spec, TrainConfig(loss=loss, l2=l2))
     except ValueError as exc:
         raise BplabError(f"model {model!r}: {exc}") from None
     if text is None and form == "matrix":
         why = supported(derivation)
         if why:
             raise BplabError(f"model {model!r}: {why}")
-        return Chains(model, correct_lines(MatrixModel.of(derivation), layout or "rows", scale), False)
+        return Chains(model, correct_lines(MatrixModel.of(derivation, l2_form), layout or "rows", scale), False)
     if text is None:
         return Chains(model, correct_chains(derivation, latex), latex)
-    return check(text, derivation, model, str(file) if file is not None else "text", layout)
+    return check(text, derivation, model, str(file) if file is not None else "text", layout, l2_form)
 
 
 def check_code(

@@ -28,7 +28,14 @@ from backprop_lab.maths.equations import derive
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import parse_model
 
-MATRIX_CODES = {m.code for m in MATRIX_MISTAKES} | {"carried", "scale-mismatch", "shapes", "unknown-tensor", "wrong"}
+MATRIX_CODES = {m.code for m in MATRIX_MISTAKES} | {
+    "carried",
+    "scale-mismatch",
+    "other-loss",
+    "shapes",
+    "unknown-tensor",
+    "wrong",
+}
 README = Path(__file__).resolve().parents[2] / "README.md"
 DIGITS = ((8, 8, 1), 10)  # the input shape and classes of --data digits, the command's default
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Ref:
-    """A tensor as written: ``kind`` (Z, A, W, b, X, Y, dZ, dA, dW, db, m, lambda) and its layer index:
-    ``("abs", 2)``, ``("l", -1)`` (l-1), ``("L", 0)`` (L), or None (X, Y, m, lambda)."""
+    """A tensor as written: ``kind`` (Z, A, W, b, X, Y, dZ, dA, dW, db, m, K, lambda) and its layer index:
+    ``("abs", 2)``, ``("l", -1)`` (l-1), ``("L", 0)`` (L), or None (X, Y, m, K, lambda)."""
 
     kind: str
     index: tuple[str, int] | None = None

@@ -21,12 +21,12 @@ evaluates every candidate on the same random values as the learner's line and na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
-from backprop_lab.classroom.choices import L2_FORMS
+from backprop_lab.classroom.choices import L2_FORMS, L2_GRADIENTS
 from backprop_lab.classroom.matrix_tree import Node, Ref
 
 OUTPUT_FORMS = {  # a derivative written with the activation's output a: the learner's A1 * (1 - A1)
@@ -250,7 +250,7 @@ def _is_scalar(node: Node) -> bool:
     if node[0] == "num":
         return True
     if node[0] == "ref":
-        return node[1].kind in ("m", "lambda")
+        return node[1].kind in ("m", "lambda", "K")
     return node[0] in ("div", "mm", "neg") and all(_is_scalar(c) for c in node[1:] if isinstance(c, tuple))
 
 
@@ -282,23 +282,74 @@ def _flat(node: Node) -> list[Node]:
     return [node] + [x for c in node[1:] if isinstance(c, tuple) and c and c[0] in _NODES for x in _flat(c)]
 
 
+LAMBDA = ("ref", Ref("lambda"))
+M = ("ref", Ref("m"))
+
+
+def l2_term(form: str, w: Node) -> Node:
+    """The L2 term of dW under a penalty form (``classroom.choices.L2_FORMS``), as the reader reads
+    ``choices.L2_GRADIENTS``: ``2 λ W``, ``λ W``, ``(λ/m) W``, ``(2λ/m) W``."""
+    two_lambda = ("mm", ("num", 2.0), LAMBDA)
+    factor = {"keras": two_lambda, "half": LAMBDA, "half-mean": ("div", LAMBDA, M), "mean": ("div", two_lambda, M)}
+    return ("mm", factor[form], w)
+
+
+def _l2_parts(node: Node) -> tuple[str | None, Node] | None:
+    """(its form, the W) of an L2 term ``node``; None where ``node`` is no L2 term."""
+    if not _is_l2(node):
+        return None
+    w = next((c for c in _flat(node) if c[0] == "ref" and c[1].kind == "W"), None)
+    if w is None:
+        return None
+    return next((f for f in L2_FORMS if l2_term(f, w) == node), None), w
+
+
 def _no_l2(node: Node) -> list[Node]:
     return [node[1]] if node[0] == "add" and _is_l2(node[2]) else []
 
 
 def _other_l2(node: Node) -> list[Node]:
-    if node[0] != "add" or not _is_l2(node[2]):
+    """The data term plus the L2 term of every other penalty form."""
+    if node[0] != "add" or not (parts := _l2_parts(node[2])):
         return []
-    w = next(c for c in _flat(node[2]) if c[0] == "ref" and c[1].kind == "W")
-    lam, m = ("ref", Ref("lambda")), ("ref", Ref("m"))
-    return [("add", node[1], ("mm", lam, w)), ("add", node[1], ("mm", ("div", lam, m), w))]
+    form, w = parts
+    return [("add", node[1], l2_term(other, w)) for other in L2_FORMS if other != form]
+
+
+def _l2_chosen(tree: Node) -> str | None:
+    """The form of the first L2 term in ``tree`` (the chosen one, in a correct line)."""
+    for node in _flat(tree):
+        if node[0] == "add" and (parts := _l2_parts(node[2])):
+            return parts[0]
+    return None
+
+
+def _says_no_l2(correct: Node, wrong: Node) -> str:
+    form = _l2_chosen(correct)
+    if form is None:
+        return "the L2 term is missing"
+    return f"the L2 term {L2_GRADIENTS[form]} of the chosen penalty {L2_FORMS[form]} is missing"
+
+
+def _says_other_l2(correct: Node, wrong: Node) -> str:
+    chosen, mine = _l2_chosen(correct), _l2_chosen(wrong)
+    if chosen is None or mine is None:
+        return "the L2 term has another form than the chosen penalty's"
+    return (
+        f"the L2 term {L2_GRADIENTS[mine]} matches the penalty {L2_FORMS[mine]}, not the chosen "
+        f"{L2_FORMS[chosen]} (--l2-form {mine} if you meant it)"
+    )
 
 
 def _times(factor: Node) -> Callable[[Node], list[Node]]:
-    return lambda root: [("mm", factor, root)]
+    """The root times ``factor``; where the root adds an L2 term, its data term only (the 1/m is the data's)."""
 
+    def mutate(root: Node) -> list[Node]:
+        if root[0] == "add" and _is_l2(root[2]):
+            return [("add", ("mm", factor, root[1]), root[2])]
+        return [("mm", factor, root)]
 
-M = ("ref", Ref("m"))
+    return mutate
 
 
 @dataclass(frozen=True)
@@ -307,6 +358,10 @@ class MatrixMistake:
     says: str  # what the checker tells the learner
     mutate: Callable[[Node], list[Node]]  # the correct right-hand side -> the wrong ones
     everywhere: bool = True  # apply at every node of the tree (False: at the root only)
+    says_for: Callable[[Node, Node], str] | None = None  # (correct, wrong) -> the message, where it depends on them
+
+    def trees(self, correct: Node) -> list[Node]:
+        return _walk(correct, self.mutate) if self.everywhere else self.mutate(correct)
 
 
 MATRIX_MISTAKES: tuple[MatrixMistake, ...] = (
@@ -320,15 +375,23 @@ MATRIX_MISTAKES: tuple[MatrixMistake, ...] = (
     MatrixMistake("doubled-1/m", "1/m is applied twice", _times(("div", ("num", 1.0), M)), False),
     MatrixMistake("wrong-sign", "the sign is wrong", lambda r: [("neg", r)], False),
     MatrixMistake("sum-axis", "the sum runs over the wrong axis (over the units, not the examples)", _other_axis),
-    MatrixMistake("missing-l2", "the L2 term 2λW is missing", _no_l2),
-    MatrixMistake("other-form-l2", "the L2 term has another form (λW or (λ/m)W; this cost λ‖W‖² gives 2λW)", _other_l2),
+    MatrixMistake(
+        "missing-l2", "the L2 term of the chosen penalty (--l2-form) is missing", _no_l2, says_for=_says_no_l2
+    ),
+    MatrixMistake(
+        "other-form-l2",
+        "the L2 term matches another penalty form than the chosen one (--l2-form keras, half, half-mean or mean)",
+        _other_l2,
+        says_for=_says_other_l2,
+    ),
 )
 
 
+def _named(mistake: MatrixMistake, correct: Node, wrong: Node) -> MatrixMistake:
+    return replace(mistake, says=mistake.says_for(correct, wrong)) if mistake.says_for else mistake
+
+
 def candidates(correct: Node) -> list[tuple[MatrixMistake, Node]]:
-    """Every wrong right-hand side the declared mistakes make from the correct one, with its mistake."""
-    out = []
-    for mistake in MATRIX_MISTAKES:
-        trees = _walk(correct, mistake.mutate) if mistake.everywhere else mistake.mutate(correct)
-        out += [(mistake, t) for t in trees]
-    return out
+    """Every wrong right-hand side the declared mistakes make from the correct one, with its mistake (its
+    message said for this line where it depends on it: which L2 form)."""
+    return [(_named(m, correct, t), t) for m in MATRIX_MISTAKES for t in m.trees(correct)]

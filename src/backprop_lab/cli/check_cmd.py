@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from backprop_lab import api
-from backprop_lab.cli.options import DataDirOpt, DataOpt, JsonOpt
+from backprop_lab.cli.options import CheckLossOpt, DataDirOpt, DataOpt, JsonOpt, L2FormOpt
 from backprop_lab.cli.output import emit_json
 from backprop_lab.core.errors import printable
 from backprop_lab.results.objects import Chains
@@ -37,12 +37,15 @@ def check_derivation(
     model: CheckModelOpt = ...,
     data: DataOpt = "digits",
     data_dir: DataDirOpt = None,
+    loss: CheckLossOpt = None,
     l2: Annotated[
         float,
         typer.Option(
-            help="L2 penalty: the cost then also depends on every W[l] directly, so dC/dW[l] is a sum over two paths."
+            help="L2 penalty: the cost then also depends on every W[l] directly, so dC/dW[l] is a sum over two "
+            "paths, and a matrix-form dW[l] has the --l2-form's term."
         ),
     ] = 0.0,
+    l2_form: L2FormOpt = "keras",
     as_json: JsonOpt = False,
     show: Annotated[
         bool,
@@ -68,8 +71,10 @@ def check_derivation(
     """Check a hand derivation against MODEL, line by line. Chain-rule lines (dC/dW[2] = dC/da[3] * ...):
     every factor a total derivative along the graph, every product an unbroken chain, the sum covering
     every path once. Matrix-form lines (dW[2] = (1/m) dZ[2] A[1]^T, rows or columns layout): evaluated on
-    random values and compared with the derivation, later lines using your own earlier ones; a known
-    mistake (transposed, product order, missing g', 1/m, sign, sum axis, L2) is named.
+    random values and compared with the derivation for the --loss (dZ[L] = A[L] - Y is the output's
+    cross-entropy's; mse's is (2/K) (A[L] - Y) * g'(Z[L]), K the outputs) and --l2-form, later lines using
+    your own earlier ones; a known mistake (transposed, product order, missing g', 1/m, sign, sum axis, L2
+    form, another loss) is named.
     Exit code 0: all correct; 1: some line is wrong; 2: a line cannot be read (the rest still judged),
     or an unreadable file or bad model.
 
@@ -78,13 +83,17 @@ def check_derivation(
     Example: bplab check-derivation chains.txt --model mlp:16,8,4 --data digits
 
     Example: bplab check-derivation --show-chains --form matrix --layout columns --model mlp:16
+
+    Example: bplab check-derivation --show-chains --form matrix --model mlp:16/out=linear --loss mse --l2 0.01 --l2-form half
     """
     result = api.check_derivation(
         file,
         model=model,
         data=data,
         data_dir=data_dir,
+        loss=loss,
         l2=l2,
+        l2_form=l2_form,
         show_chains=show,
         latex=latex,
         layout=layout,

@@ -4,12 +4,25 @@ against the model's derivation (maths/equations.py), never by comparing text."""
 from __future__ import annotations
 
 import functools
+import itertools
+import sys
 
 import numpy as np
 import pytest
 
+from backprop_lab.classroom.choices import L2_FORMS, L2_GRADIENTS
 from backprop_lab.classroom.derivation import check_derivation
-from backprop_lab.classroom.derivation.matrix import BATCHES, LAYOUTS, SCALES, Model, correct_lines, parse_rhs, value
+from backprop_lab.classroom.derivation.matrix import (
+    BATCHES,
+    LAYOUTS,
+    SCALES,
+    Model,
+    correct_lines,
+    correct_text,
+    output_delta_text,
+    parse_rhs,
+    value,
+)
 from backprop_lab.maths.equations import derive
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import parse_model
@@ -18,9 +31,9 @@ DIGITS = ((8, 8, 1), 10)
 
 
 @functools.lru_cache(maxsize=None)
-def derivation(model: str, l2: float = 0.0):
+def derivation(model: str, l2: float = 0.0, loss: str = "categorical_crossentropy"):
     shape, classes = ((6,), 1) if model.endswith("/out=sigmoid") else DIGITS
-    return derive(parse_model(model, shape, classes), TrainConfig(l2=l2))
+    return derive(parse_model(model, shape, classes), TrainConfig(l2=l2, loss=loss))
 
 
 def verdicts(text: str, model: str, l2: float = 0.0, layout: str | None = None):
@@ -232,3 +245,84 @@ def test_cli_matrix_form_and_show_chains(tmp_path):
     assert shown.returncode == 0 and shown.stdout.splitlines()[0] == "dZ[2] = A[2] - Y"
     path.write_text(shown.stdout, encoding="utf-8")  # the printed lines, checked, are right
     assert bplab("check-derivation", path, "--model", "mlp:8", timeout=120).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The loss and the L2 penalty's form the derivation is about (--loss, --l2-form)
+
+LOSS_MODELS = {  # a model whose output fits each loss (linear: K = 3 outputs, so mse's 2/K shows)
+    "categorical_crossentropy": "mlp:8",
+    "binary_crossentropy": "mlp:8/act=tanh/out=sigmoid",
+    "mse": "mlp:8,6/out=linear",
+    "squared_error": "mlp:8/act=sigmoid/out=sigmoid",
+    "half_squared_error": "mlp:8/out=tanh",
+}
+
+
+@pytest.mark.parametrize("loss", list(LOSS_MODELS))
+def test_for_each_loss_and_l2_form_the_written_lines_are_right_and_another_form_is_named(loss):
+    """The lines --show-chains --form matrix writes for a loss and L2 form are judged right in both layouts (so
+    they equal the derivation's values); dW lines with another form's L2 term are other-form-l2 naming that
+    form, and without one missing-l2 naming the chosen form's term."""
+    import backprop_lab as bl
+
+    model = LOSS_MODELS[loss]
+    for form, layout in itertools.product(L2_FORMS, LAYOUTS):
+        options = dict(model=model, loss=loss, l2=0.01, l2_form=form)
+        lines = bl.check_derivation(show_chains=True, form="matrix", layout=layout, **options).chains
+        if loss != "categorical_crossentropy" and loss != "binary_crossentropy":
+            assert lines[0] != "dZ[2] = A[2] - Y" and lines[0].startswith(f"dZ[{len(lines) // 3}] = ")
+        dw = next(line for line in lines if line.startswith("dW["))
+        term = L2_GRADIENTS[form]
+        assert dw.endswith(f" + {term}[{dw[3]}]"), dw
+        others = [f for f in L2_FORMS if f != form]
+        extra = [dw.replace(f" + {term}[", f" + {L2_GRADIENTS[f]}[") for f in others] + [dw.split(" + ")[0]]
+        report = bl.check_derivation(text="\n".join(lines + extra), layout=layout, **options)
+        tag = f"{loss}, {form}, {layout}"
+        assert report.layout == layout and [v.correct for v in report.verdicts] == [True] * len(lines) + [False] * 4, (
+            tag + "\n" + report.text()
+        )
+        for other, verdict in zip(others, report.verdicts[len(lines) :]):
+            assert verdict.codes == ["other-form-l2"], tag + "\n" + report.text()
+            message = verdict.issues[0].message
+            assert f"matches the penalty {L2_FORMS[other]}, not the chosen {L2_FORMS[form]}" in message, message
+            assert f"(--l2-form {other} if you meant it)" in message, message
+        missing = report.verdicts[-1]
+        assert missing.codes == ["missing-l2"] and f"{term} of the chosen penalty {L2_FORMS[form]}" in (
+            missing.issues[0].message
+        )
+
+
+@pytest.mark.parametrize("loss", ["mse", "squared_error", "half_squared_error"])
+def test_an_output_delta_of_another_loss_is_named_with_its_loss(loss):
+    m = Model.of(derivation("mlp:8/out=linear", loss=loss))
+    for other in ("mse", "squared_error", "half_squared_error"):
+        for layout, scale in itertools.product(LAYOUTS, SCALES):
+            text = f"dZ[2] = {output_delta_text(other, 'linear', 2, scale)}\ndW[2] = {correct_text(m, 'dW', 2, layout, scale)}"
+            report = check_derivation(text, derivation("mlp:8/out=linear", loss=loss), layout=layout)
+            if other == loss:
+                assert report.correct, report.text()
+                continue
+            assert report.verdicts[0].codes == ["other-loss"], report.text()
+            assert f"(--loss {other} if you meant it)" in report.verdicts[0].issues[0].message
+            assert report.verdicts[1].codes == ["carried"], report.text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--loss", "hinge"], "--loss: unknown loss 'hinge' (choose from categorical_crossentropy, "),
+        (["--loss", "mse"], "--loss mse: a softmax output takes categorical_crossentropy"),
+        (["--loss", "binary_crossentropy", "--model", "mlp:8/out=linear"], "needs a sigmoid output"),
+        (["--l2-form", "quarter"], "--l2-form: unknown L2 form 'quarter' (choose from keras, half, half-mean, mean)"),
+    ],
+)
+def test_cli_bad_loss_or_l2_form_is_one_line_and_exit_2(args, message, monkeypatch, capsys):
+    from backprop_lab.cli import main
+
+    argv = ["bplab", "check-derivation", "--show-chains", "--form", "matrix", *args]
+    monkeypatch.setattr(sys, "argv", argv if "--model" in args else [*argv, "--model", "mlp:8"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err, err

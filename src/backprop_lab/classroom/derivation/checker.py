@@ -32,6 +32,7 @@ CODES = {
     # matrix-form lines (the named mistakes are declared in classroom/mistakes.py)
     "carried": "the step is right, but it uses an earlier line's wrong value",
     "scale-mismatch": "a delta at the other scale than the file's first delta line (sum over examples or mean)",
+    "other-loss": "an output delta that is another loss's than the chosen one (--loss)",
     "shapes": "the shapes of a product or sum do not fit",
     "unknown-tensor": "a tensor this model does not have here",
     "wrong": "a value that differs from the truth, and no known mistake reproduces it",
@@ -342,11 +343,16 @@ def check_equation(eq: Equation, graph: ChainGraph) -> Verdict:
 
 
 def check_derivation(
-    text: str, derivation: Derivation, model: str = "model", source: str = "derivation", layout: str | None = None
+    text: str,
+    derivation: Derivation,
+    model: str = "model",
+    source: str = "derivation",
+    layout: str | None = None,
+    l2_form: str = "keras",
 ) -> CheckReport:
     """Judge every line of ``text``: chain-rule lines against the graph of ``derivation``, matrix-form lines
-    numerically (``matrix.py``); a line that cannot be read gets its parse error in place. BplabError only
-    when the file has no equation at all."""
+    numerically (``matrix.py``) with the derivation's loss and, with L2, the penalty ``l2_form``; a line that
+    cannot be read gets its parse error in place. BplabError only when the file has no equation at all."""
     graph = chain_graph(derivation)
     verdicts: dict[int, Verdict] = {}
     matrix_lines: list[MatrixLine] = []
@@ -369,7 +375,7 @@ def check_derivation(
             for ml in matrix_lines:
                 verdicts[ml.line] = Verdict(ml.line, ml.text, [], None, "matrix", why)
         else:
-            judged, used_layout, scale = judge(MatrixModel.of(derivation), matrix_lines, layout)
+            judged, used_layout, scale = judge(MatrixModel.of(derivation, l2_form), matrix_lines, layout)
             for ml in matrix_lines:
                 mv = judged[ml.line]
                 issues = [Issue(f.code, f.message) for f in mv.findings]
@@ -441,7 +447,7 @@ def typical_matrix_mistakes(derivation: Derivation, layout: str = "rows", scale:
         named = other = None
         for lhs, correct in lines:
             for made_by, tree in candidates(correct):
-                if made_by is not mistake:
+                if made_by.code != mistake.code:
                     continue
                 line = f"{lhs} = {show(tidy(tree))}"
                 try:

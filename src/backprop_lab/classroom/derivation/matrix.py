@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backprop_lab.classroom.choices import L2_GRADIENTS, default_loss, l2_factor, loss_fits
 from backprop_lab.classroom.derivation.matrix_reader import MatrixLine, MatrixParser, Node, Ref, refs, tokenize_matrix
-from backprop_lab.classroom.mistakes import candidates
+from backprop_lab.classroom.mistakes import MatrixMistake, candidates
+from backprop_lab.core.names import LOSSES
 from backprop_lab.maths.equations import Derivation, derive
 from backprop_lab.maths.expr import (
     Add,
@@ -92,16 +94,21 @@ class Model:
     l2: bool
     sizes: dict[int, str]  # a size -> its name (n[0], n[1], ..., m)
     truth: list[dict[str, np.ndarray | float]]
+    loss: str = "categorical_crossentropy"  # the loss the derivation is about (maths/rules.py's name)
+    l2_form: str = "keras"  # the L2 penalty's form (classroom/choices.py's L2_FORMS)
 
     @classmethod
-    def of(cls, derivation: Derivation) -> Model:
+    def of(cls, derivation: Derivation, l2_form: str = "keras") -> Model:
+        """The stand-in of ``derivation``'s network, with its loss (the output's default where the loss does not
+        fit the output: a derivation made with the training default for a sigmoid output) and, with L2, dW
+        of the penalty ``l2_form``."""
         acts = [layer.activation for layer in derivation.layers]
         L = len(acts)
         out = acts[-1]
         classes = 1 if out == "sigmoid" else 3
         widths = list(_SIZES[1:L]) + [classes]
         spec = ModelSpec((_SIZES[0],), tuple(Dense(w, a) for w, a in zip(widths, acts)))
-        loss = "binary_crossentropy" if out == "sigmoid" else derivation.config.loss
+        loss = derivation.config.loss if loss_fits(derivation.config.loss, out) else default_loss(out)
         config = TrainConfig(loss=loss, l2=_LAMBDA if derivation.config.l2 else 0.0)
         proxy = derive(spec, config)
         rng = np.random.default_rng(38)
@@ -118,10 +125,19 @@ class Model:
             else:
                 y = np.eye(classes)[rng.integers(0, classes, m)]
             env = proxy.evaluate(weights, x, y)
-            values: dict[str, np.ndarray | float] = {"X": x, "Y": y, "m": float(m), "lambda": lam, "A0": x}
+            values: dict[str, np.ndarray | float] = {
+                "X": x,
+                "Y": y,
+                "m": float(m),
+                "K": float(classes),
+                "lambda": lam,
+                "A0": x,
+            }
             for k in range(1, L + 1):
                 for name in ("Z", "A", "W", "b", "dW", "db"):
                     values[f"{name}{k}"] = env[f"{name}{k}"]
+                if derivation.config.l2:  # the derivation's dW has Keras's 2 λ W: the chosen form's instead
+                    values[f"dW{k}"] = env[f"dW{k}"] + (l2_factor(l2_form, m) - 2.0) * lam * env[f"W{k}"]
                 values[f"dZ{k}"] = env[f"delta{k}"]
                 if k < L:
                     values[f"dA{k}"] = env[f"delta{k + 1}"] @ env[f"W{k + 1}"].T
@@ -130,7 +146,7 @@ class Model:
             values[f"dA{L}"] = evaluate(grad, env)
             truth.append(values)
         sizes = {_SIZES[0]: "n[0]", BATCHES[0]: "m"} | {w: f"n[{k}]" for k, w in enumerate(widths, 1)}
-        return cls(L, acts, bool(derivation.config.l2), sizes, truth)
+        return cls(L, acts, bool(derivation.config.l2), sizes, truth, loss, l2_form)
 
     def env(self, k: int, layout: str, scale: str) -> dict[str, np.ndarray | float]:
         """The true values of batch ``k`` in a layout and scale."""
@@ -149,7 +165,7 @@ class Model:
 
 
 def _ref_name(ref: Ref, l: int | None, L: int) -> str:
-    if ref.kind in ("X", "Y", "m", "lambda"):
+    if ref.kind in ("X", "Y", "m", "K", "lambda"):
         return ref.kind
     layer = ref.layer(l, L)
     low = 0 if ref.kind == "A" else 1
@@ -280,17 +296,29 @@ def correct_text(model: Model, kind: str, l: int, layout: str, scale: str) -> st
         return f"dZ[{l + 1}] W[{l + 1}]^T" if rows else f"W[{l + 1}]^T dZ[{l + 1}]"
     if kind == "dZ":
         if l == L:
-            if act not in ("softmax", "sigmoid"):
-                return f"dA[{L}] * {gp}(Z[{L}])"
-            return f"A[{L}] - Y" if scale == "sum" else f"(A[{L}] - Y) / m"
+            return output_delta_text(model.loss, act, L, scale)
         back = f"dZ[{l + 1}] W[{l + 1}]^T" if rows else f"W[{l + 1}]^T dZ[{l + 1}]"
         return f"{back} * {gp}(Z[{l}])"
     if kind == "dW":
         core = f"{over_m}{prev}^T dZ[{l}]" if rows else f"{over_m}dZ[{l}] {prev}^T"
-        return core + (f" + 2 λ W[{l}]" if model.l2 else "")
+        return core + (f" + {L2_GRADIENTS[model.l2_form]}[{l}]" if model.l2 else "")
     if kind == "db":
         return f"{over_m}sum(dZ[{l}], axis={0 if rows else 1}{'' if rows else ', keepdims=True'})"
     return None
+
+
+def output_delta_text(loss: str, act: str, L: int, scale: str) -> str:
+    """dZ[L] under a loss: A - Y where the loss is the output's cross-entropy (its derivative and the
+    activation's cancel); else the loss's derivative (maths/rules.py) times the activation's."""
+    over_m = "" if scale == "sum" else " / m"
+    if loss_fits(loss, act) and loss == default_loss(act) and act in ("softmax", "sigmoid"):
+        return f"A[{L}] - Y" if scale == "sum" else f"(A[{L}] - Y){over_m}"
+    factor = {"mse": "(2/K) ", "squared_error": "2 ", "half_squared_error": ""}[loss]
+    diff = f"{factor}(A[{L}] - Y){over_m}" if factor or over_m else f"A[{L}] - Y"
+    if act == "linear":
+        return diff
+    gp = {"relu": "relu'", "sigmoid": "σ'", "tanh": "tanh'"}[act]
+    return f"{diff} * {gp}(Z[{L}])" if factor or over_m else f"(A[{L}] - Y) * {gp}(Z[{L}])"
 
 
 def parse_rhs(text: str) -> Node:
@@ -416,46 +444,80 @@ def judge(model: Model, lines: list[MatrixLine], layout: str | None) -> tuple[di
                 )
             )
             continue
-        verdict.findings.append(Finding(*_name_mistake(model, inst, kind, layer, layout, scale, given_truth, where)))
+        verdict.findings += _name_mistake(model, inst, kind, layer, layout, scale, given_truth, where)
     for number, exc in bad.items():
         verdicts.setdefault(number, MatrixVerdict(number, [], None)).findings.append(Finding(exc.code, exc.message))
     return verdicts, layout, scale
 
 
-def _name_mistake(model, inst, kind, layer, layout, scale, given, where) -> tuple[str, str]:
+def _matches(model: Model, tree: Node, layout: str, scale: str, given: list[np.ndarray]) -> bool:
+    """Whether ``tree`` evaluates to the learner's values ``given`` (the first batch first: most fail there)."""
+    try:
+        for k, mine in enumerate(given):
+            if not close(mine, value(model, tree, layout, model.env(k, layout, scale), None)):
+                return False
+    except Unjudged:
+        return False
+    return True
+
+
+def _says(model: Model, mistake: MatrixMistake, layer: int, layout: str, given: list[np.ndarray]) -> str:
+    says = mistake.says
+    if mistake.code == "transposed":
+        says += f" ({'columns' if layout == 'rows' else 'rows'} layout; this file is in {layout})"
+    if mistake.code == "product-order":
+        says += f": the result has shape {model.shown(np.shape(given[0]))}"
+    if mistake.code == "derivative-of-wrong-tensor" and model.activations[layer - 1] == "sigmoid":
+        says += "; σ'(A) is σ'(σ(Z)): A(1 - A) was meant"
+    return says
+
+
+def _other_loss(model: Model, layer: int, layout: str, scale: str, given: list[np.ndarray]) -> str | None:
+    """The first other loss (of those that fit the output) whose output delta is the learner's, or None."""
+    act = model.activations[-1]
+    for loss in LOSSES:
+        if loss != model.loss and loss_fits(loss, act):
+            if _matches(model, parse_rhs(output_delta_text(loss, act, layer, scale)), layout, scale, given):
+                return loss
+    return None
+
+
+def _name_mistake(model, inst, kind, layer, layout, scale, given, where) -> list[Finding]:
+    """What is wrong with a line whose value is ``given``: a scale or loss of its own, a known mistake, or
+    "wrong" with the shapes or values that differ."""
     other = "mean" if scale == "sum" else "sum"
     if kind in _DELTAS:
         alt = [model.env(k, layout, other)[inst.lhs] for k in range(len(BATCHES))]
         if all(close(a, b) for a, b in zip(given, alt)):
-            return "scale-mismatch", (
-                f"{where}this delta is the {'sum over examples' if other == 'sum' else 'batch mean'}'s "
-                f"({'no /m' if other == 'sum' else 'with /m'}), but the file's first delta line fixed the "
-                f"{'sum' if scale == 'sum' else 'mean'} scale"
+            return [
+                Finding(
+                    "scale-mismatch",
+                    f"{where}this delta is the {'sum over examples' if other == 'sum' else 'batch mean'}'s "
+                    f"({'no /m' if other == 'sum' else 'with /m'}), but the file's first delta line fixed the "
+                    f"{'sum' if scale == 'sum' else 'mean'} scale",
+                )
+            ]
+    if kind == "dZ" and layer == model.L and (loss := _other_loss(model, layer, layout, scale, given)):
+        return [
+            Finding(
+                "other-loss",
+                f"{where}this is the output delta of the loss {loss}, not of the chosen {model.loss} "
+                f"(--loss {loss} if you meant it)",
             )
-    other_layout = "columns" if layout == "rows" else "rows"
+        ]
     text = correct_text(model, kind, layer, layout, scale)
     if text is not None:
         correct = parse_rhs(text)
         for mistake, tree in candidates(correct):
-            try:
-                wrong = [value(model, tree, layout, model.env(k, layout, scale), None) for k in range(len(BATCHES))]
-            except Unjudged:
-                continue
-            if all(close(a, b) for a, b in zip(given, wrong)):
-                says = mistake.says
-                if mistake.code == "transposed":
-                    says += f" ({other_layout} layout; this file is in {layout})"
-                if mistake.code == "product-order":
-                    shapes = model.shown(np.shape(given[0]))
-                    says += f": the result has shape {shapes}"
-                if mistake.code == "derivative-of-wrong-tensor" and model.activations[layer - 1] == "sigmoid":
-                    says += "; σ'(A) is σ'(σ(Z)): A(1 - A) was meant"
-                return mistake.code, where + says
+            if _matches(model, tree, layout, scale, given):
+                return [Finding(mistake.code, where + _says(model, mistake, layer, layout, given))]
     shapes = model.shown(np.shape(given[0]))
     want = model.shown(np.shape(model.env(0, layout, scale)[inst.lhs]))
     if np.squeeze(given[0]).shape != np.squeeze(model.env(0, layout, scale)[inst.lhs]).shape:
-        return "wrong", f"{where}the right-hand side has shape {shapes}, the left-hand side {want}"
-    return "wrong", f"{where}the values differ from the true {kind}[{layer}] (no known mistake reproduces them)"
+        return [Finding("wrong", f"{where}the right-hand side has shape {shapes}, the left-hand side {want}")]
+    return [
+        Finding("wrong", f"{where}the values differ from the true {kind}[{layer}] (no known mistake reproduces them)")
+    ]
 
 
 def correct_lines(model: Model, layout: str, scale: str) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from backprop_lab.classroom.derivation.tokenizer import ParseError, shown
 from backprop_lab.classroom.matrix_tree import Node, Ref
 
-# kinds of tensors: Z, A, W, b, X, Y, dZ, dA, dW, db; scalars m and lambda
+# kinds of tensors: Z, A, W, b, X, Y, dZ, dA, dW, db; scalars m (the batch size), K (the outputs) and lambda
 TENSOR_EXAMPLE = "a tensor such as dZ[2], W[2]^T, A[1], X, Y, m or (1/m)"
 
 
@@ -317,8 +317,8 @@ class MatrixParser:
             return ("had" if word == "multiply" else "mm", a, b)
         if word in _FUNCS:
             return self.function(tok, _FUNCS[word])
-        if word == "m":
-            return ("ref", Ref("m"))
+        if word in ("m", "K"):  # the batch size; the number of outputs (mse's 2/K)
+            return ("ref", Ref(word))
         if word == "lambda":
             return ("ref", Ref("lambda"))
         if word == "delta":

@@ -21,7 +21,7 @@ def _is_over_m(node: Node) -> bool:
 
 
 def _scalar(node: Node) -> bool:
-    return node[0] == "num" or node == ("ref", Ref("m")) or node == ("ref", Ref("lambda")) or _is_over_m(node)
+    return node[0] == "num" or node in (("ref", Ref("m")), ("ref", Ref("K")), ("ref", Ref("lambda")), OVER_M)
 
 
 def tidy(node: Node) -> Node:
