@@ -16,13 +16,14 @@ derivative, ``ctx.m`` the batch size, ``ctx.s`` the delta scale (1, or m when de
 
 Matrix-form derivations (``check-derivation``): each ``MatrixMistake`` turns the correct right-hand side (a
 tree of ``classroom.derivation.matrix_reader`` nodes) into the wrong ones a learner writes. The checker
-evaluates every candidate on the same random values as the learner's line and names the first that matches.
+evaluates every candidate on the same random values as the learner's line and names the first that matches;
+where none does, the pairs of two different mistakes (``candidate_pairs``), and names both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -345,6 +346,8 @@ def _times(factor: Node) -> Callable[[Node], list[Node]]:
     """The root times ``factor``; where the root adds an L2 term, its data term only (the 1/m is the data's)."""
 
     def mutate(root: Node) -> list[Node]:
+        if root[0] in ("T", "neg"):  # through a transpose or a sign another mistake put there
+            return [(root[0], tree) for tree in mutate(root[1])]
         if root[0] == "add" and _is_l2(root[2]):
             return [("add", ("mm", factor, root[1]), root[2])]
         return [("mm", factor, root)]
@@ -385,6 +388,8 @@ MATRIX_MISTAKES: tuple[MatrixMistake, ...] = (
         says_for=_says_other_l2,
     ),
 )
+# mistakes that undo each other: a line is not said to make both
+_EXCLUSIVE = {frozenset({"missing-1/m", "doubled-1/m"}), frozenset({"missing-l2", "other-form-l2"})}
 
 
 def _named(mistake: MatrixMistake, correct: Node, wrong: Node) -> MatrixMistake:
@@ -395,3 +400,17 @@ def candidates(correct: Node) -> list[tuple[MatrixMistake, Node]]:
     """Every wrong right-hand side the declared mistakes make from the correct one, with its mistake (its
     message said for this line where it depends on it: which L2 form)."""
     return [(_named(m, correct, t), t) for m in MATRIX_MISTAKES for t in m.trees(correct)]
+
+
+def candidate_pairs(correct: Node) -> Iterator[tuple[MatrixMistake, Node, MatrixMistake, Node]]:
+    """Every wrong right-hand side made by two different declared mistakes, the second applied to what the
+    first made (first, its tree, second, the tree of both): each unordered pair once (in ``MATRIX_MISTAKES``'
+    order), none of two that undo each other."""
+    for i, first in enumerate(MATRIX_MISTAKES):
+        for once in first.trees(correct):
+            named = _named(first, correct, once)
+            for second in MATRIX_MISTAKES[i + 1 :]:
+                if frozenset({first.code, second.code}) in _EXCLUSIVE:
+                    continue
+                for twice in second.trees(once):
+                    yield named, once, _named(second, once, twice), twice

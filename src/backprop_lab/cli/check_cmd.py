@@ -74,7 +74,7 @@ def check_derivation(
     random values and compared with the derivation for the --loss (dZ[L] = A[L] - Y is the output's
     cross-entropy's; mse's is (2/K) (A[L] - Y) * g'(Z[L]), K the outputs) and --l2-form, later lines using
     your own earlier ones; a known mistake (transposed, product order, missing g', 1/m, sign, sum axis, L2
-    form, another loss) is named.
+    form, another loss), or two at once, is named.
     Exit code 0: all correct; 1: some line is wrong; 2: a line cannot be read (the rest still judged),
     or an unreadable file or bad model.
 

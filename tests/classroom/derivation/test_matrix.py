@@ -17,12 +17,16 @@ from backprop_lab.classroom.derivation.matrix import (
     LAYOUTS,
     SCALES,
     Model,
+    Unjudged,
+    close,
     correct_lines,
     correct_text,
     output_delta_text,
     parse_rhs,
     value,
 )
+from backprop_lab.classroom.derivation.matrix_writer import show, tidy
+from backprop_lab.classroom.mistakes import MATRIX_MISTAKES, candidates
 from backprop_lab.maths.equations import derive
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import parse_model
@@ -306,6 +310,58 @@ def test_an_output_delta_of_another_loss_is_named_with_its_loss(loss):
             assert report.verdicts[0].codes == ["other-loss"], report.text()
             assert f"(--loss {other} if you meant it)" in report.verdicts[0].issues[0].message
             assert report.verdicts[1].codes == ["carried"], report.text()
+
+
+PAIR_SET = ("transposed", "missing-1/m", "wrong-sign", "missing-activation-derivative", "sum-axis", "other-form-l2")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_two_mistakes_in_one_line_are_both_named(seed):
+    """Every pair of two mistakes of a small set, made in one correct line of a random model (layout, scale and
+    L2 form at random too) where the pair's value is not one mistake's, is named with both codes."""
+    rng = np.random.default_rng(seed)
+    model = str(rng.choice(["mlp:9,7/act=tanh", "mlp:8,6/act=sigmoid", "mlp:8,6,5", "mlp:8/act=tanh/out=sigmoid"]))
+    layout, scale, form = (str(rng.choice(c)) for c in (LAYOUTS, SCALES, list(L2_FORMS)))
+    m = Model.of(derivation(model, 0.01), form)
+    first = f"dZ[{m.L}] = {correct_text(m, 'dZ', m.L, layout, scale)}"
+    lines = [(f"{k}[{l}]", correct_text(m, k, l, layout, scale)) for l in range(m.L, 0, -1) for k in ("dZ", "dW", "db")]
+    by_code = {mistake.code: mistake for mistake in MATRIX_MISTAKES}
+    named = []
+    for a, b in itertools.combinations(PAIR_SET, 2):
+        for lhs, text in lines:
+            correct = parse_rhs(text)
+            truth = values_of(m, correct, layout, scale)
+            singles = [values_of(m, t, layout, scale) for _, t in candidates(correct)]
+            made = [  # both mistakes show: the value is neither the truth, nor one mistake's, nor the first's alone
+                t2
+                for t1 in by_code[a].trees(correct)
+                if not same(values_of(m, t1, layout, scale), truth)
+                for t2 in by_code[b].trees(t1)
+                if (v := values_of(m, t2, layout, scale))
+                and not any(same(v, s) for s in [truth, values_of(m, t1, layout, scale)] + singles)
+            ]
+            if not made:
+                continue
+            line = f"{lhs} = {show(tidy(made[0]))}"
+            report = check_derivation(f"{first}\n{line}", derivation(model, 0.01), layout=layout, l2_form=form)
+            assert sorted(report.verdicts[1].codes) == sorted([a, b]), (
+                f"{model} {layout} {scale} {form}\n{report.text()}"
+            )
+            assert all("of 2" in i.message for i in report.verdicts[1].issues)
+            named.append((a, b))
+            break
+    assert len(named) == 11, named  # the pairs that can meet in one line (not g' with a sum or L2 term, ...)
+
+
+def values_of(m: Model, tree, layout: str, scale: str) -> list | None:
+    try:
+        return [value(m, tree, layout, m.env(k, layout, scale), None) for k in range(len(BATCHES))]
+    except Unjudged:
+        return None
+
+
+def same(a: list | None, b: list | None) -> bool:
+    return a is not None and b is not None and all(close(x, y) for x, y in zip(a, b))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import numpy as np
 
 from backprop_lab.classroom.choices import L2_GRADIENTS, default_loss, l2_factor, loss_fits
 from backprop_lab.classroom.derivation.matrix_reader import MatrixLine, MatrixParser, Node, Ref, refs, tokenize_matrix
-from backprop_lab.classroom.mistakes import MatrixMistake, candidates
+from backprop_lab.classroom.mistakes import MatrixMistake, candidate_pairs, candidates
 from backprop_lab.core.names import LOSSES
 from backprop_lab.maths.equations import Derivation, derive
 from backprop_lab.maths.expr import (
@@ -461,6 +461,10 @@ def _matches(model: Model, tree: Node, layout: str, scale: str, given: list[np.n
     return True
 
 
+def _values(model: Model, tree: Node, layout: str, scale: str) -> list[np.ndarray]:
+    return [value(model, tree, layout, model.env(k, layout, scale), None) for k in range(len(BATCHES))]
+
+
 def _says(model: Model, mistake: MatrixMistake, layer: int, layout: str, given: list[np.ndarray]) -> str:
     says = mistake.says
     if mistake.code == "transposed":
@@ -483,8 +487,8 @@ def _other_loss(model: Model, layer: int, layout: str, scale: str, given: list[n
 
 
 def _name_mistake(model, inst, kind, layer, layout, scale, given, where) -> list[Finding]:
-    """What is wrong with a line whose value is ``given``: a scale or loss of its own, a known mistake, or
-    "wrong" with the shapes or values that differ."""
+    """What is wrong with a line whose value is ``given``: a scale or loss of its own, one known mistake, two
+    at once (both named), or "wrong" with the shapes or values that differ."""
     other = "mean" if scale == "sum" else "sum"
     if kind in _DELTAS:
         alt = [model.env(k, layout, other)[inst.lhs] for k in range(len(BATCHES))]
@@ -511,6 +515,19 @@ def _name_mistake(model, inst, kind, layer, layout, scale, given, where) -> list
         for mistake, tree in candidates(correct):
             if _matches(model, tree, layout, scale, given):
                 return [Finding(mistake.code, where + _says(model, mistake, layer, layout, given))]
+        truth = [model.env(k, layout, scale)[inst.lhs] for k in range(len(BATCHES))]
+        for first, once, second, twice in candidate_pairs(correct):
+            if not _matches(model, twice, layout, scale, given):
+                continue
+            try:  # both mistakes must show (a transposed vector is the same numbers: another pair may be meant)
+                between = _values(model, once, layout, scale)
+            except Unjudged:
+                between = None
+            if between is None or not any(all(map(close, between, v)) for v in (truth, given)):
+                return [
+                    Finding(first.code, f"{where}mistake 1 of 2: {_says(model, first, layer, layout, given)}"),
+                    Finding(second.code, f"{where}mistake 2 of 2: {_says(model, second, layer, layout, given)}"),
+                ]
     shapes = model.shown(np.shape(given[0]))
     want = model.shown(np.shape(model.env(0, layout, scale)[inst.lhs]))
     if np.squeeze(given[0]).shape != np.squeeze(model.env(0, layout, scale)[inst.lhs]).shape:
