@@ -24,6 +24,7 @@ from backprop_lab.classroom.exercises import (
     within,
 )
 from backprop_lab.maths.equations import derive
+from backprop_lab.maths.expr import MATH_FONT_CSS
 
 PUBLISHED = "examples/published-2-2-2.json"
 
@@ -128,6 +129,8 @@ def test_the_key_format_is_versioned_and_complete(tmp_path):
     template = (tmp_path / "ex" / "sheets" / "s1" / "answers.csv").read_text().splitlines()
     assert template[0] == "quantity,values" and "δ[2]," in template and "W[2] after the step," in template
     assert "keys" not in {p.name for p in (tmp_path / "ex" / "sheets").rglob("*")}
+    for page in ("sheets/s1/sheet.html", "class.html"):  # a math font, so that matrix brackets stretch
+        assert MATH_FONT_CSS in (tmp_path / "ex" / page).read_text()
 
 
 def test_bad_options_are_named(tmp_path):

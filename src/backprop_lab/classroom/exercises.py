@@ -25,7 +25,7 @@ import numpy as np
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import atomic_write, make_folder
 from backprop_lab.maths.equations import SECTION_TITLES, Derivation, derive, update_equations
-from backprop_lab.maths.expr import MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, symbols
+from backprop_lab.maths.expr import MATH_FONT_CSS, MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, symbols
 from backprop_lab.maths.rules import activation_rule
 from backprop_lab.maths.worked import WorkedExample, worked_example
 from backprop_lab.options.config import TrainConfig
@@ -641,7 +641,9 @@ def page(title: str, sections: list[str]) -> str:
         + "</title><style>body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
         "math[display=block]{margin:.5em 0;font-size:1.1em}section{break-after:page;page-break-after:always}"
         "section:last-child{break-after:auto;page-break-after:auto}h3{font-size:1em;margin:.8em 0 .2em}"
-        "li{margin:.3em 0}</style></head><body>"
+        "li{margin:.3em 0}"
+        + MATH_FONT_CSS
+        + "</style></head><body>"
         + "".join(f"<section>{s}</section>" for s in sections)
         + "</body></html>\n"
     )
@@ -678,8 +680,10 @@ class ExerciseSet:
         return page("Backpropagation exercise: every sheet", [s.html_body() for s in self.sheets])
 
     def _repr_html_(self) -> str:
-        return "".join(f"<section>{s.html_body()}</section><hr>" for s in self.sheets[:3]) + (
-            f"<p>… and {len(self.sheets) - 3} more sheets</p>" if len(self.sheets) > 3 else ""
+        return (
+            f"<style>{MATH_FONT_CSS}</style>"
+            + "".join(f"<section>{s.html_body()}</section><hr>" for s in self.sheets[:3])
+            + (f"<p>… and {len(self.sheets) - 3} more sheets</p>" if len(self.sheets) > 3 else "")
         )
 
     def __repr__(self) -> str:
