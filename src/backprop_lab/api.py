@@ -455,17 +455,23 @@ def exercise(
     names: str = "layered",
     solutions: bool = False,
     force: bool = False,
+    layout: str = "rows",
+    steps: int = 1,
 ) -> ExerciseSet:
-    """Personalised exercise sheets and their keys (``bplab exercise``): one training step of a small network
-    with numbers a person can work by hand, one sheet per student (a roster or ``count``), the same
-    ``seed`` giving the same folder byte for byte.
+    """Personalised exercise sheets and their keys (``bplab exercise``): ``steps`` training steps of a small
+    network with numbers a person can work by hand, one sheet per student (a roster or ``count``), the same
+    ``seed`` giving the same folder byte for byte. ``layout``: the sheet's equations, the key's tensors and
+    the answers in the rows layout (``Z = A W + b``) or the columns one (``Z = W A + b``, one column per
+    example), as ``derive``'s.
 
-    Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True)``
+    Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True, layout="columns")``
     """
 
     if names not in ("layered", "flat"):
         raise BplabError(f"--names: layered or flat, got {names!r}")
+    check_layout(layout)
     for name, value, least in (
+        ("--steps", steps, 1),
         ("--inputs", inputs, 1),
         ("--outputs", outputs, 1),
         ("--rows", rows, 1),
@@ -498,6 +504,8 @@ def exercise(
         decimals,
         names,
         seed,
+        layout=layout,
+        steps=steps,
     )
     spec = setting.spec()
     setting.config()
