@@ -223,7 +223,6 @@ def test_the_command_as_a_teacher_runs_it(tmp_path):
     [
         ("--layout", "diagonal", "--layout: expected rows"),
         ("--steps", "0", "--steps: must be at least 1, got 0"),
-        ("--steps", "two", "'--steps'"),
     ],
 )
 def test_a_bad_layout_or_steps_is_one_line_and_exit_2(tmp_path, option, value, message):
