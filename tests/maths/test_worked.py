@@ -236,6 +236,8 @@ def test_later_steps_written_out_start_from_the_weights_the_step_before_left():
     md = two.to_markdown()
     assert "## Step 1: Forward pass" in md and "## Step 2: Update rule" in md and "## Forward pass" not in md
     assert "\\section*{Step 2: Loss}" in two.latex_body() and "<h2>Step 2: Loss</h2>" in two.to_html()
+    bare = _small_example(steps=2, written=2, printed=False)  # the values only, as a candidate exercise sheet
+    assert all(a.text == ("", "", "") and np.array_equal(a.value, b.value) for a, b in zip(bare.lines, two.lines))
 
 
 def test_latex_fragments_line_up_at_the_equals_signs(tmp_path):

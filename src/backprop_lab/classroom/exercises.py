@@ -339,9 +339,17 @@ def quantity_name(line_eq, step: int = 1, steps: int = 1) -> str:
     return name + step_suffix(line_eq.section, step, steps)
 
 
-def step(setting: Setting, x: np.ndarray, y: np.ndarray, weights: dict[str, np.ndarray], title: str) -> WorkedExample:
+def step(
+    setting: Setting,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: dict[str, np.ndarray],
+    title: str,
+    printed: bool = True,
+) -> WorkedExample:
     """The worked example of the exercise's steps, each written out, in its layout (what ``bplab derive
-    --layout`` computes for the same numbers); ``x``, ``y`` and ``weights`` in the weights files' layout."""
+    --layout`` computes for the same numbers); ``x``, ``y`` and ``weights`` in the weights files' layout.
+    ``printed=False``: the values only (a candidate sheet, checked before it is kept)."""
     return worked_example(
         setting.spec(),
         setting.config(),
@@ -356,6 +364,7 @@ def step(setting: Setting, x: np.ndarray, y: np.ndarray, weights: dict[str, np.n
         title,
         setting.layout,
         written=setting.steps,
+        printed=printed,
     )
 
 
@@ -484,16 +493,17 @@ def make_key(
             for info in spec.infos
             for part, shape in info.params.items()
         }
+        if not everything_given:  # the values only, until a candidate is kept: printing is most of the time
+            candidate = step(setting, x, y, w, "", printed=False)
+            qs = quantities(setting, candidate)
+            why = degenerate(setting, derivation, candidate, qs)
+            clash = None if why else next((o for o in others if not distinct(qs, o.quantities, setting.digits)), None)
+            if why is None and clash is not None:
+                why = f"too close to {clash.student.id}'s sheet"
+            if why is not None:
+                continue
         worked = step(setting, x, y, w, f"Solution: {student.label}")
-        qs = quantities(setting, worked)
-        if everything_given:
-            return Key(student, x, y, w, qs), worked
-        why = degenerate(setting, derivation, worked, qs)
-        if why is None:
-            clash = next((o for o in others if not distinct(qs, o.quantities, setting.digits)), None)
-            if clash is None:
-                return Key(student, x, y, w, qs), worked
-            why = f"too close to {clash.student.id}'s sheet"
+        return Key(student, x, y, w, quantities(setting, worked)), worked
     raise BplabError(
         f"could not set a hand-friendly sheet for {student.id} in {MAX_TRIES} tries (last: {why}); "
         f"give fewer fixed values, more --decimals or fewer students"

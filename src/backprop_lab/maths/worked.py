@@ -280,12 +280,15 @@ def worked_example(
     title: str = "Worked example",
     layout: str = "rows",
     written: int = 1,
+    printed: bool = True,
 ) -> WorkedExample:
     """One step written out in full (forward, loss, deltas, gradients, updates), then ``steps`` steps taken
     with the loss after each. Float64 throughout. ``layout``: the equations and their numbers in the rows
     layout (Z = A W + b, as the code runs it) or the columns layout (Z = W A + b: every matrix transposed);
     ``weights`` given and returned in the rows layout (Keras's, the weights files'). ``written``: how many of
-    the first steps are written out in full (each line knows its ``step``; an exercise of several steps)."""
+    the first steps are written out in full (each line knows its ``step``; an exercise of several steps).
+    ``printed=False``: the lines carry their values only, not their three printed forms (for a caller that tries
+    many candidate numbers and prints the one it keeps)."""
     d = derive(spec, config, layout)
     notes = []
     if config.l2:
@@ -317,7 +320,7 @@ def worked_example(
             if eq.section in ("forward", "loss", "output delta", "backward", "gradients"):
                 value = evaluate(eq.rhs, env)
                 if record:
-                    lines.append(_line(eq, env, value, digits, max_entries, step))
+                    lines.append(_line(eq, env, value, digits, max_entries, step, printed))
                     if np.size(value) > max_entries:
                         big.add(f"{eq.lhs.name} ({'×'.join(str(s) for s in np.shape(value))})")
                 env[eq.name] = value
@@ -331,7 +334,7 @@ def worked_example(
                 env[e.lhs.name] = np.zeros_like(env[_param_of(e)])
             value = evaluate(e.rhs, env)
             if record:
-                lines.append(_line(e, env, value, digits, max_entries, step))
+                lines.append(_line(e, env, value, digits, max_entries, step, printed))
             env[e.lhs.name] = value
             if e.lhs.kind == "state":
                 state[e.lhs.name] = value
@@ -349,7 +352,9 @@ def _param_of(e: Equation) -> str:
     return e.lhs.name.rsplit("_", 1)[-1]
 
 
-def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int, step: int = 1) -> Line:
+def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int, step: int = 1, printed=True) -> Line:
+    if not printed:
+        return Line(eq.section, eq, ("", "", ""), ("", "", ""), ("", "", ""), value, step)
     return Line(
         eq.section,
         eq,
