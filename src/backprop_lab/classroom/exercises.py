@@ -451,6 +451,8 @@ def degenerate(setting: Setting, derivation: Derivation, worked: WorkedExample, 
         nonzero = v[v != 0]
         if nonzero.size and np.min(np.abs(nonzero)) < 1e-3 * np.max(np.abs(nonzero)):
             return f"a tiny value in {q.name}"
+        if q.step > 1:  # its last digit already depends on how the student rounded the step before's weights
+            continue
         scaled = np.abs(nonzero) / unit(nonzero, setting.digits)
         if np.any(np.abs(scaled - np.floor(scaled) - 0.5) < 0.02):
             return f"a value of {q.name} close to a rounding boundary"
@@ -506,7 +508,7 @@ def make_key(
         return Key(student, x, y, w, quantities(setting, worked)), worked
     raise BplabError(
         f"could not set a hand-friendly sheet for {student.id} in {MAX_TRIES} tries (last: {why}); "
-        f"give fewer fixed values, more --decimals or fewer students"
+        f"give fewer fixed values, more --decimals, fewer --steps or --rows, or fewer students"
     )
 
 
