@@ -246,3 +246,58 @@ def test_draw_in_the_columns_layout(tmp_path):
     assert "W[1] (6, 64)" in (out / "forward.dot").read_text()  # the graph's W is (out, in) too
     conv = bplab("draw", "--model", "cnn:2", "--data", "digits", "--layout", "columns", "--out", tmp_path / "c")
     assert conv.returncode == 2 and "written for dense networks" in conv.stderr and not (tmp_path / "c").exists()
+
+
+def _svg_size(path):
+    import re
+
+    root = ET.fromstring(path.read_text())
+    return tuple(float(re.match(r"[\d.]+", root.attrib[k]).group(0)) for k in ("width", "height"))
+
+
+def _off_16_9(width, height):
+    """How far a picture's shape is from a 16:9 slide's (0 when it has that shape; LR 4:1 and TB 1:2 alike)."""
+    return abs(np.log(width / height / (16 / 9)))
+
+
+@pytest.mark.skipif(not render_mod.graphviz_available(), reason="Graphviz's dot is not installed")
+def test_a_top_to_bottom_backward_graph_fits_a_16_9_slide_better(tmp_path):
+    import backprop_lab as bl
+
+    for rankdir in ("LR", "TB"):
+        bl.draw(model="mlp:16,8", data="digits", out=tmp_path / rankdir, renderer="graphviz", rankdir=rankdir)
+    lr, tb = (_svg_size(tmp_path / d / "backward.svg") for d in ("LR", "TB"))
+    assert _off_16_9(*tb) < _off_16_9(*lr), (lr, tb)
+    scale = {d: min(1920 / w, 1080 / h) for d, (w, h) in (("LR", lr), ("TB", tb))}  # fitted to a 1920x1080 slide
+    assert scale["TB"] > 1.2 * scale["LR"], scale  # its labels a fifth larger at least
+    for name in ("network", "forward", "backward"):  # every graph draw writes
+        assert "rankdir=TB;" in (tmp_path / "TB" / f"{name}.dot").read_text()
+        assert "rankdir=LR;" in (tmp_path / "LR" / f"{name}.dot").read_text()
+
+
+def test_top_to_bottom_without_graphviz(tmp_path, monkeypatch):
+    """The built-in layout follows the direction too: the sources above, the outputs below, a narrower picture;
+    and a direction that is neither is one line."""
+    import backprop_lab as bl
+
+    spec = parse_model("mlp:16,8", (8, 8, 1), 10)
+    for graph in (network_graph(spec), backward_graph(spec)):
+        graph.direction = "TB"
+        pos = render_mod.layout(graph)[0]
+        first, last = graph.nodes[0].id, graph.edges[-1].dst  # the input (or dL/dL) and the last node drawn
+        assert pos[first][1] > pos[last][1], graph.name
+    monkeypatch.setattr(render_mod.shutil, "which", lambda name: None)  # as on a fresh machine
+    drawing = bl.draw(model="mlp:16,8", data="digits", out=tmp_path / "tb", rankdir="tb")
+    assert drawing.renderer == "matplotlib" and [g.direction for g in drawing.graphs] == ["TB"] * 3
+    tw, th = _svg_size(tmp_path / "tb" / "backward.svg")
+    lw, lh = _svg_size(render_mod.draw_matplotlib(backward_graph(spec), tmp_path / "lr.svg"))
+    assert tw / th < lw / lh
+    with pytest.raises(bl.BplabError, match=r"--rankdir: LR \(left to right, the default\) or TB"):
+        bl.draw(model="mlp:16,8", data="digits", out=tmp_path / "x", rankdir="BT")
+    from helpers.cli import bplab
+
+    result = bplab("draw", "--model", "mlp:16,8", "--data", "digits", "--rankdir", "diagonal", "--out", tmp_path / "x")
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "error: --rankdir: LR (left to right, the default) or TB (top to bottom), got 'diagonal'"
+    )
+    assert not (tmp_path / "x").exists()

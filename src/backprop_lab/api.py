@@ -42,7 +42,6 @@ from backprop_lab.experiments.presets import preset as preset_doc
 from backprop_lab.experiments.sweep import normalise_key, parse_grid_arg, plan_from_document, read_sweep_file, run_sweep
 from backprop_lab.experiments.transfer import transfer_from
 from backprop_lab.maths.equations import derive as derivation_of
-from backprop_lab.maths.graphs import backward_graph, forward_graph
 from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig, config_from_options
@@ -88,7 +87,6 @@ from backprop_lab.studies.notebook import write_study_notebook
 from backprop_lab.studies.run import WEIGHTS
 from backprop_lab.training import targets
 from backprop_lab.training.progress import Reporter
-from backprop_lab.viz.network import network_graph
 
 if TYPE_CHECKING:
     import numpy as np
@@ -216,18 +214,21 @@ def draw(
     rows: int = 8,
     seed: int = 0,
     layout: str = "rows",
+    rankdir: str = "LR",
 ) -> Drawing:
     """The network, its forward and backward computation graphs and its update equations, written to
     ``out`` (``bplab draw``); shown inline as SVG and MathML (Graphviz not needed). ``layout``: the equations
     and graphs in the rows layout (``Z = A W + b``, as the code runs it) or the columns one (``Z = W A + b``).
+    ``rankdir``: the graphs laid out left to right (``"LR"``) or top to bottom (``"TB"``, nearer a 16:9 slide).
 
     Example: ``bl.draw(model="mlp:256,128,64", data="digits", out="drawings", force=True, layout="columns")``
     """
-    from backprop_lab.viz.drawings import write_drawings
-    from backprop_lab.viz.render import check_format
+    from backprop_lab.viz.drawings import drawn_graphs, write_drawings
+    from backprop_lab.viz.render import check_format, check_rankdir
 
     check_format(format, renderer)
     check_layout(layout)
+    rankdir = check_rankdir(rankdir)
     if rows < 1:
         raise BplabError(f"--rows: must be at least 1, got {rows}")
     config = TrainConfig(loss=loss, l2=l2, optimizer=optimizer, lr=lr, alpha=alpha, seed=seed)
@@ -238,13 +239,9 @@ def draw(
     folder = new_run_folder(Path(out), force)
     title = f"{model} on {data} ({loss}, {optimizer})"
     written, used = write_drawings(
-        setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels, layout
+        setup.spec, setup.dataset.class_names, config, folder, format, renderer, title, labels, layout, rankdir
     )
-    graphs = [
-        network_graph(setup.spec, setup.dataset.class_names),
-        forward_graph(derivation, labels),
-        backward_graph(derivation, labels),
-    ]
+    graphs = drawn_graphs(setup.spec, setup.dataset.class_names, derivation, labels, rankdir)
     return Drawing(title, folder, written, used, graphs, Equations(derivation, title))
 
 
@@ -456,17 +453,23 @@ def exercise(
     names: str = "layered",
     solutions: bool = False,
     force: bool = False,
+    layout: str = "rows",
+    steps: int = 1,
 ) -> ExerciseSet:
-    """Personalised exercise sheets and their keys (``bplab exercise``): one training step of a small network
-    with numbers a person can work by hand, one sheet per student (a roster or ``count``), the same
-    ``seed`` giving the same folder byte for byte.
+    """Personalised exercise sheets and their keys (``bplab exercise``): ``steps`` training steps of a small
+    network with numbers a person can work by hand, one sheet per student (a roster or ``count``), the same
+    ``seed`` giving the same folder byte for byte. ``layout``: the sheet's equations, the key's tensors and
+    the answers in the rows layout (``Z = A W + b``) or the columns one (``Z = W A + b``, one column per
+    example), as ``derive``'s.
 
-    Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True)``
+    Example: ``bl.exercise(out="exam", students="roster.csv", seed=7, solutions=True, layout="columns")``
     """
 
     if names not in ("layered", "flat"):
         raise BplabError(f"--names: layered or flat, got {names!r}")
+    check_layout(layout)
     for name, value, least in (
+        ("--steps", steps, 1),
         ("--inputs", inputs, 1),
         ("--outputs", outputs, 1),
         ("--rows", rows, 1),
@@ -499,6 +502,8 @@ def exercise(
         decimals,
         names,
         seed,
+        layout=layout,
+        steps=steps,
     )
     spec = setting.spec()
     setting.config()

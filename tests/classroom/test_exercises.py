@@ -24,6 +24,8 @@ from backprop_lab.classroom.exercises import (
     within,
 )
 from backprop_lab.maths.equations import derive
+from backprop_lab.maths.expr import MATH_FONT_CSS
+from backprop_lab.maths.layout import columns_shape, columns_value
 
 PUBLISHED = "examples/published-2-2-2.json"
 
@@ -58,6 +60,36 @@ def test_keys_agree_with_derive_and_tensorflow(model, loss, rows, tmp_path):
     derived = {line.equation.name: line.value for line in example.lines if line.section != "update"}
     for q in key.quantities:
         if q.section != "update":
+            assert np.allclose(derived[q.symbol], q.value, rtol=1e-12), q.name
+
+
+def test_a_columns_key_is_the_transpose_of_the_rows_key_and_agrees_with_derive(tmp_path):
+    rows = bl.exercise(count=2, seed=3, rows=2, steps=2)
+    cols = bl.exercise(out=tmp_path / "ex", count=2, seed=3, rows=2, steps=2, layout="columns")
+    for a, b in zip(rows.sheets, cols.sheets):
+        assert a.key.x.tolist() == b.key.x.tolist() and [q.name for q in a.key.quantities] == [
+            q.name for q in b.key.quantities
+        ]
+        for p, q in zip(a.key.quantities, b.key.quantities):
+            assert q.shape == columns_shape(p.shape) and q.step == p.step, p.name
+            assert np.allclose(q.value, columns_value(p.value), rtol=1e-12, atol=1e-15), p.name
+            assert np.array_equal(q.rounded, columns_value(p.rounded)), p.name
+    doc = json.loads((tmp_path / "ex" / "keys.json").read_text())
+    assert doc["version"] == 2 and doc["exercise"]["layout"] == "columns" and doc["exercise"]["steps"] == 2
+    z1 = next(q for q in doc["students"][0]["quantities"] if q["name"] == "Z[1] (step 2)")
+    assert z1["shape"] == [2, 2] and z1["step"] == 2  # units x examples
+    sheet = (tmp_path / "ex" / "sheets" / "s1" / "sheet.md").read_text()
+    assert "Z[l] = W[l] A[l-1] + b[l]" in sheet and "one per column of X" in sheet and "`W[2] after step 2`" in sheet
+    # derive --layout columns prints the key's values of step 1
+    key = cols.sheets[0].key
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({k: v.tolist() for k, v in key.weights.items()}))
+    example = bl.derive(
+        input=key.x.tolist(), target=key.y.tolist(), weights=path, loss="half_squared_error", lr=0.5, layout="columns"
+    )
+    derived = {line.equation.name: line.value for line in example.lines if line.section != "update"}
+    for q in key.quantities:
+        if q.step == 1 and q.section != "update":
             assert np.allclose(derived[q.symbol], q.value, rtol=1e-12), q.name
 
 
@@ -103,31 +135,37 @@ def test_the_degenerate_check_can_fail():
     assert why is not None and "ReLU input near 0" in why
 
 
-def test_the_same_seed_gives_a_byte_identical_folder(tmp_path):
+@pytest.mark.parametrize("options", [{}, {"layout": "columns", "steps": 2}], ids=["rows", "columns-2-steps"])
+def test_the_same_seed_gives_a_byte_identical_folder(tmp_path, options):
     roster = tmp_path / "roster.csv"
     roster.write_text("id,name,email\na1,Ada,ada@x\nb2,Alan,alan@x\n")
     for name in ("one", "two"):
-        bl.exercise(out=tmp_path / name, students=roster, seed=5, solutions=True)
+        bl.exercise(out=tmp_path / name, students=roster, seed=5, solutions=True, **options)
     one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*") if p.is_file())
     assert one == two and len(one) > 10
     for rel in one:
         assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes(), rel
     assert str(tmp_path) not in (tmp_path / "one" / "keys.json").read_text()
-    other = bl.exercise(students=roster, seed=6)
-    assert other.sheets[0].key.x.tolist() != bl.exercise(students=roster, seed=5).sheets[0].key.x.tolist()
+    other = bl.exercise(students=roster, seed=6, **options)
+    assert other.sheets[0].key.x.tolist() != bl.exercise(students=roster, seed=5, **options).sheets[0].key.x.tolist()
+    if options:
+        solution = (tmp_path / "one" / "solutions" / "a1" / "solution.md").read_text()
+        assert "## Step 2: Forward pass" in solution and "Z[1] = W[1] A[0] + b[1]" in solution
 
 
 def test_the_key_format_is_versioned_and_complete(tmp_path):
     bl.exercise(out=tmp_path / "ex", count=2, seed=1)
     doc = json.loads((tmp_path / "ex" / "keys.json").read_text())
-    assert doc["format"] == "bplab-exercise-keys" and doc["version"] == 1
+    assert doc["format"] == "bplab-exercise-keys" and doc["version"] == 2 and doc["exercise"]["layout"] == "rows"
     assert {"model", "loss", "optimizer", "lr", "digits", "tolerance"} <= set(doc["exercise"])
     q = doc["students"][0]["quantities"][0]
-    assert q["name"] == "Z[1]" and len(q["value"]) == len(q["rounded"]) == np.prod(q["shape"])
+    assert q["name"] == "Z[1]" and len(q["value"]) == len(q["rounded"]) == np.prod(q["shape"]) and q["step"] == 1
     template = (tmp_path / "ex" / "sheets" / "s1" / "answers.csv").read_text().splitlines()
     assert template[0] == "quantity,values" and "δ[2]," in template and "W[2] after the step," in template
     assert "keys" not in {p.name for p in (tmp_path / "ex" / "sheets").rglob("*")}
+    for page in ("sheets/s1/sheet.html", "class.html"):  # a math font, so that matrix brackets stretch
+        assert MATH_FONT_CSS in (tmp_path / "ex" / page).read_text()
 
 
 def test_bad_options_are_named(tmp_path):
@@ -136,6 +174,8 @@ def test_bad_options_are_named(tmp_path):
         ({"digits": 1}, "--digits"),
         ({"students": tmp_path / "none.csv"}, "--students"),
         ({"names": "greek"}, "--names"),
+        ({"steps": 9}, "--steps: 1 to 5 training steps, got 9"),
+        ({"layout": "cols"}, "--layout: expected rows .* or columns"),
     ):
         with pytest.raises(bl.BplabError, match=message):
             bl.exercise(**kwargs)
@@ -148,9 +188,10 @@ def test_the_sheet_and_the_class_file_render_in_chromium(tmp_path):
     from helpers.browser import chromium
 
     bl.exercise(out=tmp_path / "ex", count=3, seed=2)
+    bl.exercise(out=tmp_path / "cols", count=1, seed=2, layout="columns", steps=2)
     with chromium() as browser:
-        for page in ("sheets/s1/sheet.html", "class.html"):
-            browser.get((tmp_path / "ex" / page).as_uri())
+        for page in ("ex/sheets/s1/sheet.html", "ex/class.html", "cols/sheets/s1/sheet.html"):
+            browser.get((tmp_path / page).as_uri())
             sizes = browser.execute_script(
                 "return [...document.querySelectorAll('math')].map(m => m.getBoundingClientRect())"
                 ".map(r => [r.width, r.height])"
@@ -175,3 +216,17 @@ def test_the_command_as_a_teacher_runs_it(tmp_path):
     assert (tmp_path / "exam" / "solutions" / "s2" / "solution.html").is_file()
     again = bplab("exercise", "--out", tmp_path / "exam", "--count", "3")
     assert again.returncode == 2 and again.stderr.startswith("error:") and "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--layout", "diagonal", "--layout: expected rows"),
+        ("--steps", "0", "--steps: must be at least 1, got 0"),
+    ],
+)
+def test_a_bad_layout_or_steps_is_one_line_and_exit_2(tmp_path, option, value, message):
+    result = bplab("exercise", "--out", tmp_path / "exam", option, value)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "exam").exists()

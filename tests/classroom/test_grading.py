@@ -5,26 +5,29 @@ file gets its one-line message while the class is still graded."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from helpers.cli import bplab
 
 import backprop_lab as bl
 from backprop_lab.classroom.exercises import asked, fmt, round_sig, start_env, step
-from backprop_lab.maths.equations import derive
 from backprop_lab.maths.expr import evaluate
 
 
 def by_hand(setting, key, slip=None, change=None):
     """A student working the sheet in order, rounding each answer as the sheet says and going on from the
-    rounded value; ``change`` alters the answer to ``slip`` (a mistake), independently of the grader's code."""
-    d = derive(setting.spec(), setting.config())
+    rounded value; ``change`` alters the answer to ``slip`` (a mistake), independently of the grader's code.
+    In the key's layout; each step goes on from the weights the student's step before left."""
+    d = setting.derivation()
     worked = step(setting, key.x, key.y, key.weights, "")
     env = start_env(setting, d, key)
     names = {id(line): q.name for line, q in zip(asked(setting, worked), key.quantities)}
     answers = {}
     for line in worked.lines:
         eq = line.equation
+        env["t"] = float(line.step)
         if eq.lhs.kind == "state" and eq.lhs.name not in env:
             env[eq.lhs.name] = np.zeros_like(env[eq.lhs.name.rsplit("_", 1)[-1]])
         value = np.asarray(evaluate(eq.rhs, env), np.float64)
@@ -152,6 +155,54 @@ def test_every_bad_answer_file_gets_its_line_and_the_class_is_still_graded(tmp_p
     assert rows["s1"].split(",")[-2] == "15" and rows["s2"].split(",")[-2] == "14"
     report = bl.grade(tmp_path / "ex", a)
     assert report.students[0].student.id == "s1" and report.students[1].mark("L").status == "missing"
+
+
+def test_a_columns_key_copied_or_worked_by_hand_gets_full_marks(tmp_path):
+    ex = bl.exercise(out=tmp_path / "ex", layout="columns", rows=2, count=3, seed=21)
+    s, keys = ex.setting, [sheet.key for sheet in ex.sheets]
+    assert keys[0].quantity("Z[1]").shape == (2, 2) and keys[0].quantity("db[1]").shape == (2, 1)  # units x m
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    write(answers / "s1.csv", {q.name: q.rounded for q in keys[0].quantities}, s.digits)
+    write(answers / "s2.csv", by_hand(s, keys[1]), s.digits)
+    # s3 writes dW[2] as the rows layout has it (its transpose): wrong, and named
+    rows_dw2 = {**by_hand(s, keys[2]), "dW[2]": by_hand(s, keys[2])["dW[2]"].T}
+    write(answers / "s3.csv", rows_dw2, s.digits)
+    g = {x.student.id: x for x in bl.grade(tmp_path / "ex", answers).students}
+    assert g["s1"].total == g["s1"].out_of and g["s2"].total == g["s2"].out_of
+    assert all(m.status == "correct" for m in g["s2"].marks)
+    assert g["s3"].mark("dW[2]").status == "wrong" and g["s3"].mark("dW[2]").mistake == "transposed"
+    assert g["s3"].total == g["s3"].out_of - 1
+
+
+def test_a_step_1_slip_carries_into_step_2(tmp_path):
+    ex = bl.exercise(out=tmp_path / "ex", steps=2, rows=2, count=1, seed=22)
+    s, key = ex.setting, ex.sheets[0].key
+    names = [q.name for q in key.quantities]
+    assert len(names) == 2 * 15 and "W[2] after step 1" in names and "Z[2] (step 2)" in names
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    write(answers / "s1.csv", by_hand(s, key, "W[2] after step 1", lambda v: v + 0.05), s.digits)
+    grade = bl.grade(tmp_path / "ex", answers).students[0]
+    status = {m.quantity: m.status for m in grade.marks}
+    assert [n for n, v in status.items() if v == "wrong"] == ["W[2] after step 1"]
+    assert all(status[n] == "correct" for n in names[: names.index("W[2] after step 1")])
+    # step 2 starts from the student's own W[2]: what reads it is carried, the first layer's forward pass is not
+    assert status["Z[1] (step 2)"] == status["A[1] (step 2)"] == "correct"
+    for name in ("Z[2] (step 2)", "A[2] (step 2)", "L (step 2)", "δ[1] (step 2)", "W[2] after step 2"):
+        assert status[name] == "carried", name
+    assert grade.total == grade.out_of - 1
+    # the key as a version 1 reader wrote it (rows, one step) still grades: the fields it lacks are the defaults
+    one = bl.exercise(out=tmp_path / "one", count=1, seed=22)
+    doc = json.loads((tmp_path / "one" / "keys.json").read_text())
+    doc["version"] = 1
+    del doc["exercise"]["layout"], doc["exercise"]["steps"]
+    for q in doc["students"][0]["quantities"]:
+        del q["step"]
+    (tmp_path / "one" / "keys.json").write_text(json.dumps(doc))
+    write(answers / "s1.csv", {q.name: q.rounded for q in one.sheets[0].key.quantities}, s.digits)
+    again = bl.grade(tmp_path / "one", answers).students[0]
+    assert again.total == again.out_of == 15
 
 
 def test_unusable_keys_exit_2(tmp_path):

@@ -220,6 +220,26 @@ def test_digits_apply_to_the_loss_after_each_step():
         assert f"{v:.9g}" not in md + page + tex
 
 
+def test_later_steps_written_out_start_from_the_weights_the_step_before_left():
+    two = _small_example(steps=2, written=2)
+    assert [line.step for line in two.lines] == [1] * (len(two.lines) // 2) + [2] * (len(two.lines) // 2)
+    assert _small_example(steps=2).written == 1 and two.written == 2
+    after_one = _small_example(steps=1)  # step 2's forward pass and gradients: step 1's from the weights it left
+    spec = parse_model("mlp:3/act=sigmoid/out=sigmoid", (3,), 2)
+    config = TrainConfig(loss="mse", optimizer="momentum", lr=0.5)
+    x, y = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    again = worked_example(spec, config, after_one.weights, x, y)
+    second = {line.equation.name: line.value for line in two.lines if line.step == 2 and line.section != "update"}
+    for line in again.lines:
+        if line.section != "update":
+            assert np.allclose(second[line.equation.name], line.value, rtol=1e-12), line.equation.name
+    md = two.to_markdown()
+    assert "## Step 1: Forward pass" in md and "## Step 2: Update rule" in md and "## Forward pass" not in md
+    assert "\\section*{Step 2: Loss}" in two.latex_body() and "<h2>Step 2: Loss</h2>" in two.to_html()
+    bare = _small_example(steps=2, written=2, printed=False)  # the values only, as a candidate exercise sheet
+    assert all(a.text == ("", "", "") and np.array_equal(a.value, b.value) for a, b in zip(bare.lines, two.lines))
+
+
 def test_latex_fragments_line_up_at_the_equals_signs(tmp_path):
     import re
     import shutil

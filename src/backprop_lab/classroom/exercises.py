@@ -4,10 +4,14 @@ can work by hand, a sheet per student (question only, and the worked solution), 
 Every number of a key comes from ``maths/worked.py`` (the same worked example ``bplab derive`` writes), so a
 key and ``derive`` agree by construction; the tests check both against TensorFlow autograd.
 
-The key format (``keys.json``, ``format = "bplab-exercise-keys"``, ``version = 1``) is documented in
-docs/exercises.md: the exercise (model, loss, optimizer, hyper-parameters, rounding and tolerance), then per
-student the given values and every asked quantity at full precision and as rounded on the sheet, its values
-flat in row-major order with its shape.
+The key format (``keys.json``, ``format = "bplab-exercise-keys"``, ``version = 2``) is documented in
+docs/exercises.md: the exercise (model, loss, optimizer, hyper-parameters, layout, steps, rounding and
+tolerance), then per student the given values and every asked quantity at full precision and as rounded on
+the sheet, its values flat in row-major order with its shape in the sheet's layout.
+
+The layout (``rows``: Z = A W + b, or ``columns``: Z = W A + b, every matrix transposed) is the derivation's
+(``maths/layout.py``, what ``derive --layout`` writes); several steps are the worked example's steps written
+out in full (``worked_example(written=...)``).
 """
 
 from __future__ import annotations
@@ -24,16 +28,18 @@ import numpy as np
 
 from backprop_lab.core.errors import BplabError
 from backprop_lab.core.files import atomic_write, make_folder
-from backprop_lab.maths.equations import SECTION_TITLES, Derivation, derive, update_equations
-from backprop_lab.maths.expr import MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, symbols
+from backprop_lab.maths.equations import Derivation, derive, update_equations
+from backprop_lab.maths.expr import MATH_FONT_CSS, MathMLPrinter, Sym, TexPrinter, TextPrinter, evaluate, symbols
+from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.rules import activation_rule
 from backprop_lab.maths.worked import WorkedExample, worked_example
 from backprop_lab.options.config import TrainConfig
-from backprop_lab.options.registry import WORKED_MODEL
+from backprop_lab.options.registry import EXERCISE_MAX_STEPS, WORKED_MODEL
 from backprop_lab.spec.model import ModelSpec, parse_model
 
 FORMAT = "bplab-exercise-keys"
-VERSION = 1
+VERSION = 2  # 2: the exercise's layout and steps, each quantity's step
+READS = (1, 2)  # a version 1 key is a rows-layout exercise of one step
 # what --ask names -> the worked example's sections
 ASK = {
     "forward": ("forward",),
@@ -109,9 +115,14 @@ class Setting:
     decimals: int = 2
     names: str = "layered"
     seed: int = 0
+    layout: str = "rows"  # rows (Z = A W + b) or columns (Z = W A + b): the sheet's equations and the key's tensors
+    steps: int = 1  # training steps asked, each from the weights the one before left
 
     def spec(self) -> ModelSpec:
         return parse_model(self.model, (self.inputs,), self.outputs)
+
+    def derivation(self) -> Derivation:
+        return derive(self.spec(), self.config(), self.layout)
 
     def config(self) -> TrainConfig:
         return TrainConfig(
@@ -138,6 +149,8 @@ class Setting:
             "decimals": self.decimals,
             "names": self.names,
             "seed": self.seed,
+            "layout": self.layout,
+            "steps": self.steps,
         }
 
     @classmethod
@@ -156,6 +169,8 @@ class Setting:
             "decimals",
             "names",
             "seed",
+            "layout",
+            "steps",
         }
         return cls(**{k: doc[k] for k in keys if k in doc}, ask=tuple(doc.get("ask", ASK)))
 
@@ -190,12 +205,14 @@ class Quantity:
     value: np.ndarray
     rounded: np.ndarray
     equation: str  # with symbols
+    step: int = 1  # the training step it belongs to
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "symbol": self.symbol,
             "section": self.section,
+            "step": self.step,
             "shape": list(self.shape),
             "value": [float(v) for v in self.value.ravel()],
             "rounded": [float(v) for v in self.rounded.ravel()],
@@ -213,6 +230,7 @@ class Quantity:
             np.array(doc["value"], np.float64).reshape(shape),
             np.array(doc["rounded"], np.float64).reshape(shape),
             doc["equation"],
+            int(doc.get("step", 1)),
         )
 
 
@@ -284,13 +302,17 @@ class ClassKeys:
             raise BplabError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise BplabError(f"{path}: not a bplab exercise key (format must be {FORMAT!r})")
-        if doc.get("version") != VERSION:
-            raise BplabError(f"{path}: key version {doc.get('version')!r}; this bplab reads version {VERSION}")
+        if doc.get("version") not in READS:
+            raise BplabError(
+                f"{path}: key version {doc.get('version')!r}; this bplab reads versions "
+                + " and ".join(str(v) for v in READS)
+            )
         try:
             setting = Setting.from_dict(doc["exercise"])
             keys = [Key.from_dict(s) for s in doc["students"]]
             setting.spec()
-        except (KeyError, TypeError, ValueError) as exc:
+            check_layout(setting.layout)
+        except (KeyError, TypeError, ValueError, BplabError) as exc:
             raise BplabError(f"{path}: a key field is missing or malformed ({exc})") from None
         if not keys:
             raise BplabError(f"{path}: holds no student's key")
@@ -300,19 +322,49 @@ class ClassKeys:
 # --- computing a step and its quantities ----------------------------------------------------------------
 
 
-def quantity_name(line_eq) -> str:
+def step_suffix(section: str, step: int, steps: int) -> str:
+    """What a quantity's name adds to its symbol: an updated value says after which step (``after the step``
+    in an exercise of one step), a value of a later step its step (``Z[1] (step 2)``); step 1's are bare."""
+    if section == "update":
+        return " after the step" if steps == 1 else f" after step {step}"
+    return "" if step == 1 else f" (step {step})"
+
+
+def quantity_name(line_eq, step: int = 1, steps: int = 1) -> str:
     lhs = line_eq.lhs
     name = TextPrinter()(lhs)
     if lhs.kind == "state":  # one per parameter: v[2] of W[2], v[2] of b[2]
         param = lhs.name.rsplit("_", 1)[-1]  # v_W2 -> W2
         name = f"{lhs.base}[{lhs.layer}] of {param.rstrip('0123456789')}[{lhs.layer}]"
-    return f"{name} after the step" if line_eq.section == "update" else name
+    return name + step_suffix(line_eq.section, step, steps)
 
 
-def step(setting: Setting, x: np.ndarray, y: np.ndarray, weights: dict[str, np.ndarray], title: str) -> WorkedExample:
-    """The worked example of one step (what ``bplab derive`` computes for the same numbers)."""
+def step(
+    setting: Setting,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: dict[str, np.ndarray],
+    title: str,
+    printed: bool = True,
+) -> WorkedExample:
+    """The worked example of the exercise's steps, each written out, in its layout (what ``bplab derive
+    --layout`` computes for the same numbers); ``x``, ``y`` and ``weights`` in the weights files' layout.
+    ``printed=False``: the values only (a candidate sheet, checked before it is kept)."""
     return worked_example(
-        setting.spec(), setting.config(), weights, x, y, 1, setting.fixed_biases, setting.digits, 10**6, None, title
+        setting.spec(),
+        setting.config(),
+        weights,
+        x,
+        y,
+        setting.steps,
+        setting.fixed_biases,
+        setting.digits,
+        10**6,
+        None,
+        title,
+        setting.layout,
+        written=setting.steps,
+        printed=printed,
     )
 
 
@@ -330,13 +382,14 @@ def quantities(setting: Setting, worked: WorkedExample) -> list[Quantity]:
             value = value.reshape(())
         out.append(
             Quantity(
-                quantity_name(line.equation),
+                quantity_name(line.equation, line.step, setting.steps),
                 line.equation.name,
                 line.section,
                 value.shape,
                 value,
                 round_sig(value, setting.digits),
                 line.text[0],
+                line.step,
             )
         )
     return out
@@ -377,24 +430,29 @@ def _targets(rng: np.random.Generator, spec: ModelSpec, setting: Setting) -> np.
 
 
 def degenerate(setting: Setting, derivation: Derivation, worked: WorkedExample, qs: list[Quantity]) -> str | None:
-    """Why these numbers make a poor exercise (None when they make a good one)."""
-    values = {line.equation.name: np.asarray(line.value) for line in worked.lines}
-    for layer in derivation.layers:
-        z = values[layer.z.name]
-        if layer.activation == "relu" and np.min(np.abs(z)) < 0.05:
-            return f"a ReLU input near 0 in Z[{layer.l}]"
-        if layer.activation in ("sigmoid", "tanh") and np.max(np.abs(z)) > (
-            3.0 if layer.activation == "sigmoid" else 2.0
-        ):
-            return f"a saturated {layer.activation} in Z[{layer.l}]"
-    out = values[derivation.layers[-1].a.name]
-    if out.shape[-1] > 1 and np.min(np.abs(np.diff(np.sort(out, axis=-1), axis=-1))) < 0.02:
-        return "two outputs nearly equal"
+    """Why these numbers make a poor exercise (None when they make a good one), in any of its steps."""
+    for k in range(1, worked.written + 1):
+        values = {line.equation.name: np.asarray(line.value) for line in worked.lines if line.step == k}
+        where = "" if k == 1 else f" (step {k})"
+        for layer in derivation.layers:
+            z = values[layer.z.name]
+            if layer.activation == "relu" and np.min(np.abs(z)) < 0.05:
+                return f"a ReLU input near 0 in Z[{layer.l}]{where}"
+            if layer.activation in ("sigmoid", "tanh") and np.max(np.abs(z)) > (
+                3.0 if layer.activation == "sigmoid" else 2.0
+            ):
+                return f"a saturated {layer.activation} in Z[{layer.l}]{where}"
+        out = values[derivation.layers[-1].a.name]
+        out = out.T if derivation.layout == "columns" else out  # one row per example
+        if out.shape[-1] > 1 and np.min(np.abs(np.diff(np.sort(out, axis=-1), axis=-1))) < 0.02:
+            return f"two outputs nearly equal{where}"
     for q in qs:
         v = q.value.ravel()
         nonzero = v[v != 0]
         if nonzero.size and np.min(np.abs(nonzero)) < 1e-3 * np.max(np.abs(nonzero)):
             return f"a tiny value in {q.name}"
+        if q.step > 1:  # its last digit already depends on how the student rounded the step before's weights
+            continue
         scaled = np.abs(nonzero) / unit(nonzero, setting.digits)
         if np.any(np.abs(scaled - np.floor(scaled) - 0.5) < 0.02):
             return f"a value of {q.name} close to a rounding boundary"
@@ -421,7 +479,7 @@ def make_key(
 ) -> tuple[Key, WorkedExample]:
     """A key for ``student``: random numbers on the grid (where not given) that avoid the degenerate cases and
     keep every answer apart from every other student's."""
-    spec, derivation = setting.spec(), derive(setting.spec(), setting.config())
+    spec, derivation = setting.spec(), setting.derivation()
     rng = student_rng(setting.seed, student)
     everything_given = given_x is not None and given_y is not None and given_w is not None
     why = "no candidate"
@@ -437,19 +495,20 @@ def make_key(
             for info in spec.infos
             for part, shape in info.params.items()
         }
+        if not everything_given:  # the values only, until a candidate is kept: printing is most of the time
+            candidate = step(setting, x, y, w, "", printed=False)
+            qs = quantities(setting, candidate)
+            why = degenerate(setting, derivation, candidate, qs)
+            clash = None if why else next((o for o in others if not distinct(qs, o.quantities, setting.digits)), None)
+            if why is None and clash is not None:
+                why = f"too close to {clash.student.id}'s sheet"
+            if why is not None:
+                continue
         worked = step(setting, x, y, w, f"Solution: {student.label}")
-        qs = quantities(setting, worked)
-        if everything_given:
-            return Key(student, x, y, w, qs), worked
-        why = degenerate(setting, derivation, worked, qs)
-        if why is None:
-            clash = next((o for o in others if not distinct(qs, o.quantities, setting.digits)), None)
-            if clash is None:
-                return Key(student, x, y, w, qs), worked
-            why = f"too close to {clash.student.id}'s sheet"
+        return Key(student, x, y, w, quantities(setting, worked)), worked
     raise BplabError(
         f"could not set a hand-friendly sheet for {student.id} in {MAX_TRIES} tries (last: {why}); "
-        f"give fewer fixed values, more --decimals or fewer students"
+        f"give fewer fixed values, more --decimals, fewer --steps or --rows, or fewer students"
     )
 
 
@@ -488,11 +547,12 @@ class Sheet:
         return self.key.student
 
     def _given(self) -> list[tuple[Sym, np.ndarray]]:
-        d = derive(self.setting.spec(), self.setting.config())
-        items = [(Sym("X", "X"), self.key.x), (Sym("Y", "Y"), self.key.y)]
+        """X, Y and every weight and bias as the sheet prints them: in its layout (the derivation's values)."""
+        d = self.setting.derivation()
+        env = d.env(self.key.weights, self.key.x, self.key.y)
+        items = [(Sym("X", "X"), env["X"]), (Sym("Y", "Y"), env["Y"])]
         for layer in d.layers:
-            items.append((layer.w, self.key.weights[f"{layer.info.name}/kernel"]))
-            items.append((layer.b, self.key.weights[f"{layer.info.name}/bias"]))
+            items += [(layer.w, env[layer.w.name]), (layer.b, env[layer.b.name])]
         return items
 
     def _intro(self) -> list[str]:
@@ -504,26 +564,47 @@ class Sheet:
             [f"{s.inputs} inputs"]
             + [f"{i.output_shape[0]} {a}" for i, a in zip([i for i in s.spec().infos if "kernel" in i.params], acts)]
         )
-        lines = [
-            f"Network: {layers} ({s.model}); {s.rows} example{'s' if s.rows > 1 else ''}, one per row of X.",
-            "Notation (batch rows): Z[l] = A[l-1] W[l] + b[l], A[l] = g(Z[l]), A[0] = X; W[l] has one row per "
-            "input of layer l and one column per unit.",
+        examples = f"{s.rows} example{'s' if s.rows > 1 else ''}"
+        if s.layout == "columns":
+            lines = [
+                f"Network: {layers} ({s.model}); {examples}, one per column of X.",
+                "Notation (examples as columns): Z[l] = W[l] A[l-1] + b[l], A[l] = g(Z[l]), A[0] = X; W[l] has "
+                "one row per unit of layer l and one column per input, b[l] is a column; every matrix has one "
+                "column per example.",
+            ]
+        else:
+            lines = [
+                f"Network: {layers} ({s.model}); {examples}, one per row of X.",
+                "Notation (batch rows): Z[l] = A[l-1] W[l] + b[l], A[l] = g(Z[l]), A[0] = X; W[l] has one row "
+                "per input of layer l and one column per unit.",
+            ]
+        lines += [
             f"Loss: {loss_line.text[0]}.",
             f"Optimizer: {s.optimizer}, learning rate η = {config.learning_rate:g}"
             + (f"; update of each weight and bias: {'; '.join(rule)}" if rule else "")
             + (" (the biases are kept fixed)." if s.fixed_biases else "."),
         ]
+        if s.steps > 1:
+            lines.append(
+                f"Take {s.steps} training steps on the same batch, each from the weights and biases the step "
+                "before left. A value of step k > 1 is named with its step, as Z[1] (step 2); an updated "
+                "value with the step that made it, as W[1] after step 1."
+            )
         return lines
 
     def _questions(self) -> list[tuple[str, list[Quantity]]]:
-        """The quantities in the order of the step, in runs of one section each."""
+        """The quantities in the order of the steps, in runs of one section each."""
         groups: list[tuple[str, list[Quantity]]] = []
         for q in self.key.quantities:
-            if groups and groups[-1][0] == SECTION_TITLES[q.section]:
+            title = self.worked.heading(q.step, q.section)
+            if groups and groups[-1][0] == title:
                 groups[-1][1].append(q)
             else:
-                groups.append((SECTION_TITLES[q.section], [q]))
+                groups.append((title, [q]))
         return groups
+
+    def _suffix(self, q: Quantity) -> str:
+        return step_suffix(q.section, q.step, self.setting.steps)
 
     def to_markdown(self) -> str:
         s = self.setting
@@ -572,7 +653,7 @@ class Sheet:
             for q in qs:
                 n += 1
                 lhs = MathMLPrinter()(d[q.symbol].lhs)
-                after = " after the step" if q.section == "update" else ""
+                after = html.escape(self._suffix(q))
                 parts.append(f"<li><math>{lhs}</math>{after} ({_shape_text(q.shape)}): __________</li>")
             parts.append("</ol>")
         parts.append(
@@ -600,8 +681,7 @@ class Sheet:
         ]
         d = {line.equation.name: line.equation for line in self.worked.lines}
         for q in self.key.quantities:
-            after = " after the step" if q.section == "update" else ""
-            out.append(f"\\item ${TexPrinter()(d[q.symbol].lhs)}${after} ({_shape_text(q.shape)})")
+            out.append(f"\\item ${TexPrinter()(d[q.symbol].lhs)}${self._suffix(q)} ({_shape_text(q.shape)})")
         out.append(r"\end{enumerate}")
         return "\n".join(out)
 
@@ -641,7 +721,9 @@ def page(title: str, sections: list[str]) -> str:
         + "</title><style>body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
         "math[display=block]{margin:.5em 0;font-size:1.1em}section{break-after:page;page-break-after:always}"
         "section:last-child{break-after:auto;page-break-after:auto}h3{font-size:1em;margin:.8em 0 .2em}"
-        "li{margin:.3em 0}</style></head><body>"
+        "li{margin:.3em 0}"
+        + MATH_FONT_CSS
+        + "</style></head><body>"
         + "".join(f"<section>{s}</section>" for s in sections)
         + "</body></html>\n"
     )
@@ -678,8 +760,10 @@ class ExerciseSet:
         return page("Backpropagation exercise: every sheet", [s.html_body() for s in self.sheets])
 
     def _repr_html_(self) -> str:
-        return "".join(f"<section>{s.html_body()}</section><hr>" for s in self.sheets[:3]) + (
-            f"<p>… and {len(self.sheets) - 3} more sheets</p>" if len(self.sheets) > 3 else ""
+        return (
+            f"<style>{MATH_FONT_CSS}</style>"
+            + "".join(f"<section>{s.html_body()}</section><hr>" for s in self.sheets[:3])
+            + (f"<p>… and {len(self.sheets) - 3} more sheets</p>" if len(self.sheets) > 3 else "")
         )
 
     def __repr__(self) -> str:
@@ -753,6 +837,9 @@ def make_exercises(
         raise BplabError(f"--digits: between 2 and 12 significant figures, got {setting.digits}")
     if setting.decimals < 1 or setting.decimals > 3:
         raise BplabError(f"--decimals: 1, 2 or 3, got {setting.decimals}")
+    if setting.steps < 1 or setting.steps > EXERCISE_MAX_STEPS:
+        raise BplabError(f"--steps: 1 to {EXERCISE_MAX_STEPS} training steps, got {setting.steps}")
+    check_layout(setting.layout)
     keys: list[Key] = []
     sheets = []
     for student in students:

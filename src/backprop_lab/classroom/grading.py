@@ -9,6 +9,10 @@ answers, as they wrote them. An answer is
   earlier answers, one of which was wrong;
 - *wrong* or *missing*.
 
+The answers are read in the key's layout (rows or columns, each quantity's values row-major in its shape).
+In an exercise of several steps, a step goes on from the weights the student's own previous step left, so
+a slip in step 1 makes the step-2 values that rest on it correct from an earlier error.
+
 The first wrong quantity is diagnosed with the mistake hypotheses declared below (``MISTAKES``): each predicts
 the value a named mistake gives, from the same earlier answers, and is named only when it reproduces the
 student's numbers. (These are declared here, not in ``classroom/mistakes.py``, which is being written on
@@ -44,7 +48,7 @@ from backprop_lab.classroom.exercises import (
 )
 from backprop_lab.core.errors import BplabError, first_line
 from backprop_lab.core.files import atomic_write, make_folder
-from backprop_lab.maths.equations import Derivation, derive
+from backprop_lab.maths.equations import Derivation
 from backprop_lab.maths.expr import evaluate, symbols
 from backprop_lab.maths.rules import activation_rule
 from backprop_lab.results.tables import Table
@@ -332,9 +336,10 @@ class StudentGrade:
 
 
 def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Scheme) -> StudentGrade:
-    """Every asked quantity of one sheet, each recomputed from the student's own earlier answers."""
+    """Every asked quantity of one sheet, each recomputed from the student's own earlier answers, in the key's
+    layout; in an exercise of several steps a step goes on from the student's own updated weights."""
     digits = setting.digits
-    derivation = derive(setting.spec(), setting.config())
+    derivation = setting.derivation()
     worked = step(setting, key.x, key.y, key.weights, "")
     env = start_env(setting, derivation, key)
     by_line = {id(line): q for line, q in zip(asked(setting, worked), key.quantities)}
@@ -346,6 +351,7 @@ def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Schem
     missing: list[str] = []
     for line in worked.lines:
         eq = line.equation
+        env["t"] = float(line.step)  # the optimizer's step count (Adam's bias correction)
         if eq.lhs.kind == "state" and eq.lhs.name not in env:
             env[eq.lhs.name] = np.zeros_like(env[eq.lhs.name.rsplit("_", 1)[-1]])
             ok[eq.lhs.name] = True

@@ -305,12 +305,21 @@ def draw(
     rows: Annotated[int, typer.Option(help="With --values: training rows in the batch.")] = 8,
     seed: SeedOpt = 0,
     layout: LayoutOpt = "rows",
+    rankdir: Annotated[
+        str,
+        typer.Option(
+            help="The graphs' direction: LR (left to right) or TB (top to bottom: a backward graph fits a 16:9 "
+            "slide better)."
+        ),
+    ] = "LR",
 ):
     """Draw the network, its forward and backward computation graphs, and derive its update equations.
 
     Example: bplab draw --model mlp:256,128,64 --data mnist-5k --out drawings --format png --values
 
     In the columns layout (Z = W A + b) of many courses: bplab draw --model mlp:16,8 --data digits --layout columns
+
+    For a 16:9 slide, top to bottom: bplab draw --model mlp:16,8 --data digits --rankdir TB
     """
     result = api.draw(
         model,
@@ -330,6 +339,7 @@ def draw(
         rows,
         seed,
         layout,
+        rankdir,
     )
     for path in result.files:
         out.print(f"wrote {path}")

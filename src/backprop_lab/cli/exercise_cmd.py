@@ -11,7 +11,7 @@ from backprop_lab import api
 from backprop_lab.cli.derive_cmd import RowsOpt, TargetsOpt
 from backprop_lab.cli.options import ForceOpt, LossOpt, LrOpt, OptimizerOpt
 from backprop_lab.cli.output import out
-from backprop_lab.options.registry import WORKED_MODEL
+from backprop_lab.options.registry import EXERCISE_MAX_STEPS, WORKED_MODEL
 
 
 def exercise(
@@ -31,6 +31,20 @@ def exercise(
     lr: LrOpt = 0.5,
     momentum: Annotated[float, typer.Option(help="Momentum for the momentum and nesterov optimizers.")] = 0.9,
     fixed_biases: Annotated[bool, typer.Option("--fixed-biases", help="Keep the biases fixed.")] = False,
+    steps: Annotated[
+        int,
+        typer.Option(
+            help=f"Training steps the sheet asks for (1 to {EXERCISE_MAX_STEPS}), each from the weights the step "
+            "before left; a later step's values are named with it: Z[1] (step 2), W[1] after step 2."
+        ),
+    ] = 1,
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="rows (Z = A W + b, one row per example) or columns (Z = W A + b, one column per example, as "
+            "derive --layout): the sheet's equations, the key's values and the answers grade reads."
+        ),
+    ] = "rows",
     ask: Annotated[
         str, typer.Option(help="What the sheet asks, comma-separated: forward, loss, deltas, gradients, update.")
     ] = "forward,loss,deltas,gradients,update",
@@ -55,15 +69,18 @@ def exercise(
     solutions: Annotated[bool, typer.Option("--solutions", help="Also write each worked solution.")] = False,
     force: ForceOpt = False,
 ):
-    """Personalised exercise sheets (HTML with MathML, LaTeX, Markdown) with their keys: one training step of a
-    small network, numbers on a grid a person can work by hand, one sheet per student. The same roster and
-    seed give a byte-identical folder. Grade the answers with bplab grade.
+    """Personalised exercise sheets (HTML with MathML, LaTeX, Markdown) with their keys: one training step (or
+    --steps N) of a small network, numbers on a grid a person can work by hand, one sheet per student. The same
+    roster and seed give a byte-identical folder. Grade the answers with bplab grade (it reads the answers in
+    the key's layout).
 
     Example: bplab exercise --out exam --seed 7 --solutions
 
     Example: bplab exercise --out class --students examples/roster.csv --seed 7
 
     Example: bplab exercise --out mazur --weights examples/published-2-2-2.json --input 0.05,0.10 --target 0.01,0.99 --fixed-biases
+
+    In the columns layout (Z = W A + b), two steps: bplab exercise --out exam --layout columns --steps 2
     """
     result = api.exercise(
         out_dir,
@@ -88,6 +105,8 @@ def exercise(
         names,
         solutions,
         force,
+        layout=layout,
+        steps=steps,
     )
     for note in result.notes:
         out.print(f"note: {note}", markup=False)

@@ -29,7 +29,9 @@ def grade(
 ):
     """Grade answer files against the keys: each quantity correct, correct from an earlier error (recomputed
     from the student's own earlier answers), wrong (the first one diagnosed) or missing; marks per quantity,
-    a total per student, copied answers flagged. Exit 0 when the class was graded, 2 when the keys are unusable.
+    a total per student, copied answers flagged. The answers are read in the key's layout (rows or columns), and
+    a later step of a several-step exercise goes on from the student's own earlier step. Exit 0 when the class
+    was graded, 2 when the keys are unusable.
 
     Example: bplab grade exam examples/answers --out graded
 

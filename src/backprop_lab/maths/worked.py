@@ -42,6 +42,7 @@ class Line:
     text: tuple[str, str, str]
     mathml: tuple[str, str, str]
     value: Any
+    step: int = 1  # the optimizer step this line belongs to (1 unless more steps are written out)
 
 
 @dataclass
@@ -59,13 +60,32 @@ class WorkedExample(Displayable):
         return self.losses[0]
 
     def by_section(self) -> dict[str, list[Line]]:
-        return {s: [x for x in self.lines if x.section == s] for s in ORDER if any(x.section == s for x in self.lines)}
+        """The lines of the first step by section (the step every worked example writes out)."""
+        return {s: lines for step, s, lines in self.parts() if step == 1}
+
+    @property
+    def written(self) -> int:
+        """How many steps are written out in full (1 unless ``worked_example(written=...)`` asked for more)."""
+        return max((x.step for x in self.lines), default=1)
+
+    def parts(self) -> list[tuple[int, str, list[Line]]]:
+        """(step, section, lines) in the order of the steps, each step in the order of ``ORDER``."""
+        return [
+            (step, s, lines)
+            for step in range(1, self.written + 1)
+            for s in ORDER
+            if (lines := [x for x in self.lines if x.step == step and x.section == s])
+        ]
+
+    def heading(self, step: int, section: str) -> str:
+        """A section's title, with its step when more than one step is written out."""
+        return SECTION_TITLES[section] if self.written == 1 else f"Step {step}: {SECTION_TITLES[section]}"
 
     def to_markdown(self) -> str:
         out = [f"# {self.title}", ""]
         out += [f"> {n}" for n in self.notes] + ([""] if self.notes else [])
-        for section, lines in self.by_section().items():
-            out += [f"## {SECTION_TITLES[section]}", ""]
+        for step, section, lines in self.parts():
+            out += [f"## {self.heading(step, section)}", ""]
             for line in lines:
                 sym, num, res = line.text
                 out.append(f"- `{sym}`")
@@ -85,8 +105,8 @@ class WorkedExample(Displayable):
         """The example as a LaTeX fragment (no preamble: amsmath's ``align*``, to paste into slides or a
         document): one ``align*`` block per equation, every line aligned at its ``&=`` (or ``&\\leftarrow``)."""
         body = [f"\\emph{{{tex_text(n)}}}\\\\" for n in self.notes]
-        for section, lines in self.by_section().items():
-            body.append(f"\\section*{{{SECTION_TITLES[section]}}}")
+        for step, section, lines in self.parts():
+            body.append(f"\\section*{{{self.heading(step, section)}}}")
             for line in lines:
                 body += ["\\begin{align*}", " \\\\\n".join(aligned_tex(line)), "\\end{align*}"]
         body.append("\\section*{Loss after each step}")
@@ -111,8 +131,8 @@ class WorkedExample(Displayable):
     def mathml_body(self, heading: str = "h2") -> str:
         """The example as HTML with MathML blocks (no page around it), for a report."""
         parts = [f"<p><em>{html.escape(n)}</em></p>" for n in self.notes]
-        for section, lines in self.by_section().items():
-            parts.append(f"<{heading}>{html.escape(SECTION_TITLES[section])}</{heading}>")
+        for step, section, lines in self.parts():
+            parts.append(f"<{heading}>{html.escape(self.heading(step, section))}</{heading}>")
             for line in lines:
                 rows = "".join(
                     f'<mtr><mtd style="{_LEFT_CELL}">{left}</mtd><mtd style="{_RIGHT_CELL}">{right}</mtd></mtr>'
@@ -133,7 +153,7 @@ class WorkedExample(Displayable):
         """The equations, symbols then numbers then result, as display maths (what Jupyter's LaTeX shows)."""
         return "\n".join(
             "$$\\begin{aligned}" + " \\\\ ".join(aligned_tex(x)) + "\\end{aligned}$$"
-            for lines in self.by_section().values()
+            for _, _, lines in self.parts()
             for x in lines
         )
 
@@ -259,11 +279,16 @@ def worked_example(
     masks: dict[str, np.ndarray] | None = None,
     title: str = "Worked example",
     layout: str = "rows",
+    written: int = 1,
+    printed: bool = True,
 ) -> WorkedExample:
     """One step written out in full (forward, loss, deltas, gradients, updates), then ``steps`` steps taken
     with the loss after each. Float64 throughout. ``layout``: the equations and their numbers in the rows
     layout (Z = A W + b, as the code runs it) or the columns layout (Z = W A + b: every matrix transposed);
-    ``weights`` given and returned in the rows layout (Keras's, the weights files')."""
+    ``weights`` given and returned in the rows layout (Keras's, the weights files'). ``written``: how many of
+    the first steps are written out in full (each line knows its ``step``; an exercise of several steps).
+    ``printed=False``: the lines carry their values only, not their three printed forms (for a caller that tries
+    many candidate numbers and prints the one it keeps)."""
     d = derive(spec, config, layout)
     notes = []
     if config.l2:
@@ -290,12 +315,12 @@ def worked_example(
     big = set()
     for step in range(1, steps + 1):
         env = d.env(w, x, y, masks)
-        record = step == 1
+        record = step <= written
         for eq in d.equations:
             if eq.section in ("forward", "loss", "output delta", "backward", "gradients"):
                 value = evaluate(eq.rhs, env)
                 if record:
-                    lines.append(_line(eq, env, value, digits, max_entries))
+                    lines.append(_line(eq, env, value, digits, max_entries, step, printed))
                     if np.size(value) > max_entries:
                         big.add(f"{eq.lhs.name} ({'×'.join(str(s) for s in np.shape(value))})")
                 env[eq.name] = value
@@ -309,7 +334,7 @@ def worked_example(
                 env[e.lhs.name] = np.zeros_like(env[_param_of(e)])
             value = evaluate(e.rhs, env)
             if record:
-                lines.append(_line(e, env, value, digits, max_entries))
+                lines.append(_line(e, env, value, digits, max_entries, step, printed))
             env[e.lhs.name] = value
             if e.lhs.kind == "state":
                 state[e.lhs.name] = value
@@ -327,7 +352,9 @@ def _param_of(e: Equation) -> str:
     return e.lhs.name.rsplit("_", 1)[-1]
 
 
-def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int) -> Line:
+def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int, step: int = 1, printed=True) -> Line:
+    if not printed:
+        return Line(eq.section, eq, ("", "", ""), ("", "", ""), ("", "", ""), value, step)
     return Line(
         eq.section,
         eq,
@@ -335,4 +362,5 @@ def _line(eq: Equation, env: dict, value: Any, digits: int, max_entries: int) ->
         _three(TextPrinter, eq, env, value, digits, max_entries),
         _three(MathMLPrinter, eq, env, value, digits, max_entries),
         value,
+        step,
     )

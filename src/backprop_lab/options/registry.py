@@ -86,3 +86,4 @@ WORKED_MODEL = "mlp:2/act=sigmoid/out=sigmoid"  # the network of a worked exampl
 GRADCHECK_MODEL = "mlp:16,16"  # small enough for finite differences of every sampled entry
 GRADCHECK_BATCH = 16  # examples in the checked batch
 GRADCHECK_ENTRIES = 30  # entries sampled per large tensor
+EXERCISE_MAX_STEPS = 5  # training steps an exercise sheet may ask for (by hand, each step is a page)

@@ -1,6 +1,8 @@
 """Render a Graph: DOT text always; the picture by Graphviz's ``dot`` when it is
 installed, otherwise by a built-in matplotlib layered layout, so drawing works
-on a fresh machine without Graphviz."""
+on a fresh machine without Graphviz. Both lay a graph out in its ``direction``:
+LR (left to right, the default) or TB (top to bottom: a backward graph is then
+nearer a 16:9 slide's shape than its long LR strip)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from backprop_lab.maths.graphs import Graph, Node  # noqa: E402
 
 FORMATS = ("svg", "png", "pdf")
 RENDERERS = ("auto", "graphviz", "matplotlib")
+RANKDIRS = ("LR", "TB")  # Graphviz's rankdir: left to right (the default), top to bottom
 
 
 def check_format(fmt: str, renderer: str) -> None:
@@ -27,6 +30,13 @@ def check_format(fmt: str, renderer: str) -> None:
         raise BplabError(f"--format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if renderer not in RENDERERS:
         raise BplabError(f"--renderer: must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+
+
+def check_rankdir(rankdir: str) -> str:
+    """LR or TB (any case), as Graphviz spells it."""
+    if not isinstance(rankdir, str) or rankdir.upper() not in RANKDIRS:
+        raise BplabError(f"--rankdir: LR (left to right, the default) or TB (top to bottom), got {rankdir!r}")
+    return rankdir.upper()
 
 
 STYLE = {  # kind -> (DOT attributes, matplotlib box style, face colour)
@@ -61,9 +71,11 @@ def to_dot(graph: Graph) -> str:
     # a computation graph is wider than a page and is shown in a box that scrolls sideways: its title goes at the
     # left, where the box opens, not in the middle of the drawing, off-screen
     just = "" if pinned else " labeljust=l;"
+    # top to bottom, the ranks are rows of a few short labels: closer rows, wider gaps between the nodes of one
+    spacing = " ranksep=0.25; nodesep=0.5;" if graph.direction == "TB" and not pinned else ""
     lines = [
         f'digraph "{graph.name}" {{',
-        f"  rankdir={graph.direction};",
+        f"  rankdir={graph.direction};{spacing}",
         f'  label="{_escape(graph.title)}"; labelloc=t;{just} fontname="Helvetica";',
         '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];',
     ]
@@ -115,11 +127,14 @@ def is_neuron_diagram(graph: Graph) -> bool:
 
 
 def layout(graph: Graph) -> tuple[dict[str, tuple[float, float]], dict[int, list[Node]]]:
-    """Node centres: one column per rank, nodes stacked in insertion order; captions under their column."""
+    """Node centres (inches): one column per rank, nodes stacked in insertion order, captions under their column;
+    top to bottom (``direction`` TB), one row per rank, nodes side by side, captions right of their row."""
     rank = ranks(graph)
     columns: dict[int, list[Node]] = {}
     for node in graph.nodes:
         columns.setdefault(rank[node.id], []).append(node)
+    if graph.direction == "TB":
+        return _layout_rows(columns, is_neuron_diagram(graph)), columns
     dx, dy = (3.2, 0.75) if is_neuron_diagram(graph) else (2.4, 1.25)
     pos = {}
     for r, nodes in columns.items():
@@ -135,12 +150,35 @@ def layout(graph: Graph) -> tuple[dict[str, tuple[float, float]], dict[int, list
     return pos, columns
 
 
+def _layout_rows(columns: dict[int, list[Node]], neurons: bool) -> dict[str, tuple[float, float]]:
+    """The TB layout: rank r is the row y = -r * down, its nodes centred side by side ``across`` apart."""
+    across, down = (0.75, 1.6) if neurons else (2.0, 1.2)
+    pos = {}
+    for r, nodes in columns.items():
+        stacked = [n for n in nodes if n.kind != "caption"]
+        left = -(len(stacked) - 1) * across / 2
+        for i, node in enumerate(stacked):
+            pos[node.id] = (left + i * across, -r * down)
+    right = max(p[0] for p in pos.values()) if pos else 0.0
+    for r, nodes in columns.items():
+        for node in nodes:
+            if node.kind == "caption":
+                pos[node.id] = (right + 1.6, -r * down)
+    return pos
+
+
 def draw_matplotlib(graph: Graph, path: Path) -> Path:
     pos, columns = layout(graph)
     neurons = is_neuron_diagram(graph)
+    rows = graph.direction == "TB"
     tallest = max(len(c) for c in columns.values())
-    width = max(6.0, (max(columns) + 1) * (1.9 if neurons else 1.5))
-    height = max(3.5, tallest * (0.45 if neurons else 0.8) + 1.5)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    if rows:  # inches of the layout, and room for the labels around it
+        width, height = max(6.0, 0.65 * (max(xs) - min(xs)) + 2.5), max(3.5, 0.65 * (max(ys) - min(ys)) + 1.8)
+    else:
+        width = max(6.0, (max(columns) + 1) * (1.9 if neurons else 1.5))
+        height = max(3.5, tallest * (0.45 if neurons else 0.8) + 1.5)
     fig, ax = plt.subplots(figsize=(width, height))
     ax.set_axis_off()
     for e in graph.edges:
@@ -178,7 +216,10 @@ def draw_matplotlib(graph: Graph, path: Path) -> Path:
         _, box, face = STYLE[node.kind]
         if node.kind == "neuron":
             ax.scatter([x], [y], s=260, c=face, edgecolors="0.3", linewidths=0.8, zorder=2)
-            if node.label:
+            if node.label and rows:  # the inputs' names above their row, the outputs' below
+                ax.text(x, y + (0.3 if not node.rank else -0.3), node.label, fontsize=7, ha="center",
+                        va="bottom" if not node.rank else "top", zorder=3)  # fmt: skip
+            elif node.label:
                 ax.text(
                     x + (0.3 if node.rank else -0.3),
                     y,
@@ -190,7 +231,10 @@ def draw_matplotlib(graph: Graph, path: Path) -> Path:
                 )
             continue
         if node.kind == "caption":
-            ax.text(x, y + 0.9, node.label, fontsize=8, ha="center", va="top")
+            if rows:
+                ax.text(x - 1.0, y, node.label, fontsize=8, ha="left", va="center")
+            else:
+                ax.text(x, y + 0.9, node.label, fontsize=8, ha="center", va="top")
             continue
         style = dict(boxstyle=box, fc=face, ec="0.3", lw=0.8, ls="--" if node.kind == "saved" else "-") if box else None
         ax.text(
@@ -203,10 +247,12 @@ def draw_matplotlib(graph: Graph, path: Path) -> Path:
             zorder=4,
             bbox=style,
         )
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
-    ax.set_ylim(min(ys) - (1.6 if neurons else 0.8), max(ys) + 0.8)
+    if rows:
+        ax.set_xlim(min(xs) - 1.3, max(xs) + (1.0 if neurons else 1.3))
+        ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    else:
+        ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
+        ax.set_ylim(min(ys) - (1.6 if neurons else 0.8), max(ys) + 0.8)
     ax.set_title(graph.title, fontsize=11, loc="center" if neurons else "left")  # as to_dot places it
     fig.tight_layout()
     fig.savefig(path)
