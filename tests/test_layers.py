@@ -4,6 +4,7 @@ the top of files except where they defer a heavy library, and `bplab --help` fre
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import time
@@ -159,3 +160,36 @@ def test_help_imports_no_heavy_library_and_answers_quickly():
     heavy = done.stdout.strip().splitlines()[-1]
     assert heavy.startswith("[]"), heavy
     assert wall < 1.5 * 3, wall  # 1.5 s on an idle machine; the suite runs two workers at once
+
+
+RESULT_KEYS = (
+    "test",
+    "accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "support",
+    "confusion_matrix",
+    "per_class",
+    "macro_f1",
+    "val_accuracy",
+    "val_loss",
+    "train_acc",
+    "metrics",
+    "report",
+)
+
+
+def test_results_are_read_by_attribute_not_by_string_key():
+    """A result (a run's metrics, a classification report, an evaluation) is a typed object: no
+    ``metrics["test"]``, ``report["accuracy"]`` or ``.get("f1")`` in src/, loaders included (they go
+    through core/records.py, which reads a dataclass's fields by name)."""
+    keys = "|".join(RESULT_KEYS)
+    pattern = re.compile(rf"""([\w)\]]\[\s*|\.(get|pop)\(\s*)["']({keys})["']""")  # a subscript, not a list
+    found = [
+        f"{path.relative_to(SRC)}:{n}: {line.strip()}"
+        for path in sorted(SRC.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not found, "\n".join(found)

@@ -46,10 +46,14 @@ from backprop_lab.maths.layout import check_layout
 from backprop_lab.maths.worked import worked_example
 from backprop_lab.options.config import TrainConfig, config_from_options
 from backprop_lab.options.registry import (
+    COMPARE_DATA,
+    COMPARE_ENGINES,
     DEFAULT_MODEL,
     GRADCHECK_BATCH,
     GRADCHECK_ENTRIES,
     GRADCHECK_MODEL,
+    STUDY_OUT,
+    STUDY_PRESET,
     TRAINING,
     WORKED_MODEL,
     TrainingOptions,
@@ -835,8 +839,8 @@ def gradcheck(
 
 @training_options()
 def compare(
-    engines: str | Sequence[str] = "scratch,tape,fit",
-    data: str = "mnist-5k",
+    engines: str | Sequence[str] = COMPARE_ENGINES,
+    data: str = COMPARE_DATA,
     model: str = DEFAULT_MODEL,
     data_dir: PathLike | None = None,
     seeds: int = 1,
@@ -1023,8 +1027,8 @@ def transfer(
 def study(
     file: PathLike | None = None,
     data: str | None = None,
-    preset: str = "quick",
-    out: PathLike = "runs/study",
+    preset: str = STUDY_PRESET,
+    out: PathLike = STUDY_OUT,
     print_reference: bool = False,
     quiet: bool = False,
     notebook: bool | PathLike = False,

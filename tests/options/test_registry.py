@@ -41,3 +41,17 @@ def test_gradchecks_command_options_are_the_registrys():
         ("entries", registry.GRADCHECK_ENTRIES),
     ):
         assert params[name].default == value == cli_default("gradcheck", name), name
+
+
+@pytest.mark.parametrize(
+    "command, api_name, cli_name, value",
+    [
+        ("compare", "engines", "engines", registry.COMPARE_ENGINES),
+        ("compare", "data", "data", registry.COMPARE_DATA),
+        ("study", "preset", "preset", registry.STUDY_PRESET),
+        ("study", "out", "out_dir", registry.STUDY_OUT),
+    ],
+)
+def test_compare_and_study_take_their_defaults_from_the_registry(command, api_name, cli_name, value):
+    assert inspect.signature(getattr(bl, command)).parameters[api_name].default == value
+    assert str(cli_default(command, cli_name)) == value

@@ -297,28 +297,6 @@ def test_a_finished_section_is_reused_only_by_the_same_code(tmp_path, monkeypatc
     assert record["fingerprint"]["code"] == "code-2"
 
 
-def test_the_highest_sweep_cell_is_called_clear_only_beyond_every_other_cells_spread():
-    from types import SimpleNamespace
-
-    from backprop_lab.studies.sections import _beyond_all, _spread_words
-
-    def cell(*accs):
-        return SimpleNamespace(accs=list(accs))
-
-    clear, close, far = cell(0.95, 0.951, 0.949), cell(0.94, 0.96, 0.95), cell(0.80, 0.81, 0.79)
-    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far])) is True
-    assert _beyond_all(clear, SimpleNamespace(cells=[clear, far, close])) is False
-    assert _beyond_all(clear, SimpleNamespace(cells=[clear])) is None  # no other cell
-    one = cell(0.95)
-    assert _beyond_all(one, SimpleNamespace(cells=[one, cell(0.5)])) is None  # one seed cannot tell
-    assert [_spread_words(b, n) for b, n in ((True, 2), (False, 2), (None, 2), (None, 1))] == [
-        "",
-        ", within the seed spread of another cell",
-        ", one seed: no spread to judge it by",
-        "",
-    ]
-
-
 @pytest.mark.slow
 def test_the_experiments_section_names_each_sweep_once_and_says_when_its_highest_is_noise(quick_study):
     out, _ = quick_study

@@ -49,7 +49,16 @@ from backprop_lab.options.config import (
     TrainConfig,  # noqa: E402
     options_of,
 )
-from backprop_lab.options.registry import DEFAULT_MODEL, GRADCHECK_BATCH, GRADCHECK_ENTRIES, GRADCHECK_MODEL
+from backprop_lab.options.registry import (
+    COMPARE_DATA,
+    COMPARE_ENGINES,
+    DEFAULT_MODEL,
+    GRADCHECK_BATCH,
+    GRADCHECK_ENTRIES,
+    GRADCHECK_MODEL,
+    STUDY_OUT,
+    STUDY_PRESET,
+)
 from backprop_lab.runs.record import save_weights  # noqa: E402
 from backprop_lab.runs.workflow import inspect_run
 from backprop_lab.training import Interrupted
@@ -233,8 +242,8 @@ def gradcheck(
 @training_options()
 def compare(
     config: TrainConfig,
-    engines: Annotated[str, typer.Option(help="Comma-separated engines to compare.")] = "scratch,tape,fit",
-    data: DataOpt = "mnist-5k",
+    engines: Annotated[str, typer.Option(help="Comma-separated engines to compare.")] = COMPARE_ENGINES,
+    data: DataOpt = COMPARE_DATA,
     model: ModelOpt = DEFAULT_MODEL,
     data_dir: DataDirOpt = None,
     seeds: Annotated[
@@ -598,10 +607,10 @@ def study(
         typer.Option(
             help="quick (minutes) or full (more epochs and seeds; fashion-mnist), as the study file defines them."
         ),
-    ] = "quick",
+    ] = STUDY_PRESET,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for report.html, report.md and every run folder used.")
-    ] = Path("runs/study"),
+    ] = Path(STUDY_OUT),
     show_reference: Annotated[
         bool, typer.Option("--print-reference", help="Print the reference study file (to copy and change) and exit.")
     ] = False,

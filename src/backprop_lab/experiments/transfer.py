@@ -256,13 +256,13 @@ def _train_head(
     Returns the whole frozen network as a run (its history is the head's, over the features)."""
     dtype = config.dtype
     begin = time.perf_counter()
-    feats = {
-        name: base_features(frozen_spec, start, engine, x, dtype) if x is not None else None
-        for name, x in (("train", two.x_train), ("val", two.x_val), ("test", two.x_test))
-    }
+    f_train, f_val, f_test = (
+        base_features(frozen_spec, start, engine, x, dtype) if x is not None else None
+        for x in (two.x_train, two.x_val, two.x_test)
+    )
     extracted = time.perf_counter()
     head_info = frozen_spec.infos[-1]
-    head_spec = ModelSpec(feats["train"].shape[1:], (frozen_spec.layers[-1],))
+    head_spec = ModelSpec(f_train.shape[1:], (frozen_spec.layers[-1],))
     own_name = head_spec.infos[-1].name  # the head alone is the first layer of its kind
     rename = {f"{own_name}/{k}": f"{head_info.name}/{k}" for k in head_info.params}
     head_start = {k: start[full] for k, full in rename.items()}
@@ -270,13 +270,13 @@ def _train_head(
     head_config = replace(config, epochs=budget.max_epochs, batch_size=batch, lr=budget.lr or config.learning_rate)
     features = Dataset(
         f"{two.name} (features of the frozen base)",
-        feats["train"],
+        f_train,
         two.y_train,
-        feats["test"],
+        f_test,
         two.y_test,
         two.class_names,
         two.source,
-        feats["val"],
+        f_val,
         two.y_val,
     )
     plan = BatchPlan(len(features.x_train), head_config.batch_size, head_config.seed)
@@ -293,7 +293,7 @@ def _train_head(
             cb.on_train_end(history)
     trained = {k: np.array(v, copy=True) for k, v in state.weights().items()}
     weights = {k: v for k, v in start.items() if k not in rename.values()} | {rename[k]: v for k, v in trained.items()}
-    probs = eng.predict(head_spec, trained, feats["test"], dtype)  # = the whole frozen network on the test images
+    probs = eng.predict(head_spec, trained, f_test, dtype)  # = the whole frozen network on the test images
     metrics = RunMetrics(test=classification_report(probs, two.y_test, two.class_names))
     end = time.perf_counter()
     record = HeadTraining(
@@ -306,7 +306,7 @@ def _train_head(
         reason,
         budget.rule(),
         asdict(budget),
-        list(feats["train"].shape[1:]),
+        list(f_train.shape[1:]),
         extracted - begin,
         end - extracted,
         [e.train_loss for e in history.epochs],

@@ -185,6 +185,29 @@ def derive(spec: ModelSpec, config: TrainConfig, layout: str = "rows") -> Deriva
 
 
 def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
+    """The derivation in its phases: forward, loss, backward, the chain-rule products, the update."""
+    fw = _forward(spec)
+    loss, fused = _loss(fw, config)
+    backward = _backward(fw, config, fused)
+    chains = _chain_rule(fw.layers, fw.equations + backward)
+    eqs = fw.equations + [loss] + backward + chains + update_equations(config)
+    return Derivation(spec, config, eqs, fw.layers, fw.masks, fused)
+
+
+@dataclass
+class _Forward:
+    """The forward phase: its equations, the layers with weights, and what follows the last of them."""
+
+    equations: list[Equation]
+    y: Sym
+    output: Sym  # the network's output: A[L], or the last layer without weights after it
+    layers: list[Layer]
+    after_last: list[tuple[Any, Sym, Sym, Sym | None]]  # layers without weights after A[L]: (info, input, out, mask)
+    masks: dict[str, tuple[int, float, tuple]]
+
+
+def _forward(spec: ModelSpec) -> _Forward:
+    """Z[l] = A[l-1] W[l] + b[l] and A[l] = g(Z[l]) per layer with weights, and the layers between them."""
     eqs: list[Equation] = []
     x_sym = _sym("X", "X", ("m", *spec.input_shape), kind="input")
     y_sym = _sym("Y", "Y", ("m", *spec.output_shape), kind="input")
@@ -206,12 +229,10 @@ def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
             b = _sym(f"b{l}", "b", info.params["bias"], l, "param")
             z = _sym(f"Z{l}", "Z", ("m", *info.output_shape), l)
             a = _sym(f"A{l}", "A", ("m", *info.output_shape), l)
+            params = {"kernel": w, "bias": b}
             eqs.append(
                 Equation(
-                    "forward",
-                    z,
-                    rule.forward(cur, {"kernel": w, "bias": b}, info.spec, info.input_shape, info.output_shape, None),
-                    l,
+                    "forward", z, rule.forward(cur, params, info.spec, info.input_shape, info.output_shape, None), l
                 )
             )
             eqs.append(Equation("forward", a, activation_rule(info.spec.activation).forward(z), l))
@@ -219,34 +240,8 @@ def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
             pending = []
             cur = a
             continue
-        # a layer without weights between A[l] and the next layer's input
-        mask = None
-        if info.spec.kind == "dropout":
-            n = counts.get(f"M{l}", 0)
-            counts[f"M{l}"] = n + 1
-            mask = _sym(
-                f"M{l}" + (f"_{n}" if n else ""),
-                "M",
-                ("m", *info.input_shape),
-                l,
-                "mask",
-                sub=str(n + 1) if n else None,
-            )
-            masks[mask.name] = (l, info.spec.rate, tuple(info.input_shape))
-        if l == 0 and info.spec.kind == "flatten" and cur is x_sym:
-            out = _sym("A0", "A", ("m", *info.output_shape), 0)  # the flattened input is A[0]
-        else:
-            base = {"maxpool2d": "P", "flatten": "F", "dropout": "D"}[info.spec.kind]
-            n = counts.get(f"{base}{l}", 0)
-            counts[f"{base}{l}"] = n + 1
-            out = _sym(
-                f"{base}{l}" + (f"_{n}" if n else ""),
-                "A" if base == "D" else base,
-                ("m", *info.output_shape),
-                l,
-                accent="tilde" if base == "D" else None,
-                sub=str(n + 1) if n else None,
-            )
+        mask = _mask(info, l, counts, masks)
+        out = _weightless_output(info, l, counts, first=l == 0 and cur is x_sym)
         eqs.append(
             Equation("forward", out, rule.forward(cur, {}, info.spec, info.input_shape, info.output_shape, mask), l)
         )
@@ -254,24 +249,65 @@ def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
         cur = out
     if not layers:
         raise ValueError("a derivation needs at least one layer with weights")
-    last = layers[-1]
-    L = last.l
-    loss = loss_rule(config.loss)
-    output = cur
-    fused = loss.logits is not None and loss.logits == last.activation and output is last.a and not pending
-    loss_sym = _sym("loss", "L", (), kind="loss")
-    value = loss.value_from_logits(last.z, y_sym, M, K) if fused else loss.value(output, y_sym, M, K)
+    return _Forward(eqs, y_sym, cur, layers, pending, masks)
+
+
+def _numbered(counts: dict[str, int], key: str) -> int:
+    """How many of ``key`` came before in this layer (0 for the first); counts this one."""
+    n = counts.get(key, 0)
+    counts[key] = n + 1
+    return n
+
+
+def _mask(info, l: int, counts: dict[str, int], masks: dict) -> Sym | None:
+    """A dropout layer's mask M[l] (M[l]_2 for a second one in the layer), recorded in ``masks``."""
+    if info.spec.kind != "dropout":
+        return None
+    n = _numbered(counts, f"M{l}")
+    mask = _sym(
+        f"M{l}" + (f"_{n}" if n else ""), "M", ("m", *info.input_shape), l, "mask", sub=str(n + 1) if n else None
+    )
+    masks[mask.name] = (l, info.spec.rate, tuple(info.input_shape))
+    return mask
+
+
+def _weightless_output(info, l: int, counts: dict[str, int], first: bool) -> Sym:
+    """The output of a layer without weights between A[l] and the next layer's input (P, F or D with a tilde)."""
+    if first and info.spec.kind == "flatten":
+        return _sym("A0", "A", ("m", *info.output_shape), 0)  # the flattened input is A[0]
+    base = {"maxpool2d": "P", "flatten": "F", "dropout": "D"}[info.spec.kind]
+    n = _numbered(counts, f"{base}{l}")
+    return _sym(
+        f"{base}{l}" + (f"_{n}" if n else ""),
+        "A" if base == "D" else base,
+        ("m", *info.output_shape),
+        l,
+        accent="tilde" if base == "D" else None,
+        sub=str(n + 1) if n else None,
+    )
+
+
+def _loss(fw: _Forward, config: TrainConfig) -> tuple[Equation, bool]:
+    """The loss (with the L2 penalty when set); fused when it is computed from the logits (softmax with
+    cross-entropy, sigmoid with binary cross-entropy, nothing after the last layer)."""
+    last, loss = fw.layers[-1], loss_rule(config.loss)
+    fused = loss.logits is not None and loss.logits == last.activation and fw.output is last.a and not fw.after_last
+    value = loss.value_from_logits(last.z, fw.y, M, K) if fused else loss.value(fw.output, fw.y, M, K)
     if config.l2:
-        value = value + l2_penalty([layer.w for layer in layers], LAMBDA)
-    eqs.append(Equation("loss", loss_sym, value))
-    # backward: dL/dZ[L], then each layer's gradients and the delta of the layer before
+        value = value + l2_penalty([layer.w for layer in fw.layers], LAMBDA)
+    return Equation("loss", _sym("loss", "L", (), kind="loss"), value), fused
+
+
+def _backward(fw: _Forward, config: TrainConfig, fused: bool) -> list[Equation]:
+    """dL/dZ[L], then each layer's gradients and the delta of the layer before, down to the first trainable."""
+    eqs: list[Equation] = []
+    layers, last, loss = fw.layers, fw.layers[-1], loss_rule(config.loss)
+    L = last.l
     delta = {L: _sym(f"delta{L}", "delta", last.z.shape, L, "grad")}
     if fused:
-        out_delta = loss.delta_from_logits(last.a, y_sym, M, K)
+        out_delta = loss.delta_from_logits(last.a, fw.y, M, K)
     else:
-        g = loss.grad(output, y_sym, M, K)
-        for info, src, _, mask in reversed(pending):  # layers without weights after the last one
-            g = layer_rule(info.spec.kind).backward(g, src, {}, info.spec, info.input_shape, mask).dx
+        g = _through(loss.grad(fw.output, fw.y, M, K), fw.after_last)
         out_delta = activation_rule(last.activation).backward(last.z, last.a, g)
     eqs.append(Equation("output delta", delta[L], out_delta, L))
     first_trainable = next((layer.l for layer in layers if layer.info.trainable), L)
@@ -286,33 +322,37 @@ def _derive_rows(spec: ModelSpec, config: TrainConfig) -> Derivation:
         eqs.append(Equation("gradients", _sym(f"db{k}", "db", layer.b.shape, k, "grad"), back.params["bias"], k))
         if k == 1 or k <= first_trainable:
             break
-        g = back.dx
-        for info, src, _, mask in reversed(layer.between):
-            g = layer_rule(info.spec.kind).backward(g, src, {}, info.spec, info.input_shape, mask).dx
+        g = _through(back.dx, layer.between)
         prev = layers[k - 2]
         delta[k - 1] = _sym(f"delta{k - 1}", "delta", prev.z.shape, k - 1, "grad")
         eqs.append(
             Equation("backward", delta[k - 1], activation_rule(prev.activation).backward(prev.z, prev.a, g), k - 1)
         )
-    # the chain-rule product form: each delta written out from the output delta
+    return eqs
+
+
+def _through(g, weightless: list[tuple[Any, Sym, Sym, Sym | None]]):
+    """A gradient taken back through layers without weights (pooling, flatten, dropout), last first."""
+    for info, src, _, mask in reversed(weightless):
+        g = layer_rule(info.spec.kind).backward(g, src, {}, info.spec, info.input_shape, mask).dx
+    return g
+
+
+def _chain_rule(layers: list[Layer], eqs: list[Equation]) -> list[Equation]:
+    """The chain-rule product form: each dW[l] with its delta written out from the output delta."""
     by_name = {e.name: e.rhs for e in eqs}
+    L = layers[-1].l
     full = {L: by_name[f"delta{L}"]}
     for k in range(L - 1, 0, -1):
         if f"delta{k}" in by_name:
             full[k] = substitute(by_name[f"delta{k}"], {f"delta{k + 1}": full[k + 1]})
+    out = []
     for layer in layers:
         k = layer.l
         if f"dW{k}" in by_name and k in full:
-            eqs.append(
-                Equation(
-                    "chain rule",
-                    _sym(f"chain_dW{k}", "dW", layer.w.shape, k, "grad"),
-                    substitute(by_name[f"dW{k}"], {f"delta{k}": full[k]}),
-                    k,
-                )
-            )
-    eqs += update_equations(config)
-    return Derivation(spec, config, eqs, layers, masks, fused)
+            chain = substitute(by_name[f"dW{k}"], {f"delta{k}": full[k]})
+            out.append(Equation("chain rule", _sym(f"chain_dW{k}", "dW", layer.w.shape, k, "grad"), chain, k))
+    return out
 
 
 def rule_updates(config: TrainConfig) -> list[Equation]:

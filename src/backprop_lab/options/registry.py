@@ -87,3 +87,7 @@ GRADCHECK_MODEL = "mlp:16,16"  # small enough for finite differences of every sa
 GRADCHECK_BATCH = 16  # examples in the checked batch
 GRADCHECK_ENTRIES = 30  # entries sampled per large tensor
 EXERCISE_MAX_STEPS = 5  # training steps an exercise sheet may ask for (by hand, each step is a page)
+COMPARE_ENGINES = "scratch,tape,fit"  # compare runs every engine unless told otherwise
+COMPARE_DATA = "mnist-5k"  # compare's data set: real digits, small enough for minutes
+STUDY_PRESET = "quick"  # the study's preset: minutes on the embedded data
+STUDY_OUT = "runs/study"  # where the study writes its report

@@ -32,7 +32,7 @@ SECTIONS = (
     "saveload",
     "transfer",
 )
-from backprop_lab.options.registry import TRAINING  # noqa: E402 - the training options, declared once
+from backprop_lab.options.registry import STUDY_PRESET, TRAINING  # noqa: E402 - the options, declared once
 
 COMMON = {
     "data": str,
@@ -82,7 +82,7 @@ class Study:
     sections: list[str]
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "reference"
-    preset: str = "quick"
+    preset: str = STUDY_PRESET
 
     def settings(self, section: str) -> dict[str, Any]:
         """Everything one section runs with."""
@@ -90,7 +90,7 @@ class Study:
 
 
 def load_study(
-    path: Path | None = None, preset: str = "quick", data: str | None = None, data_dir: str | Path | None = None
+    path: Path | None = None, preset: str = STUDY_PRESET, data: str | None = None, data_dir: str | Path | None = None
 ) -> Study:
     where = str(path) if path else "reference study"
     if path is None:
