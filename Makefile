@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint bench docs install clean
+.PHONY: demo test test-slow lint bench docs install clean
 
 # Three install stamps: the package alone (what `make demo` needs), + the test extras, + the docs extras.
 $(STAMP): pyproject.toml
@@ -30,8 +30,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bplab study --preset quick --data mnist-5k --out runs/demo-study
 
+# Two tiers: `make test` (minutes: every property, on small data) and `make test-slow` (the tests marked slow,
+# whose property needs long runs: every README example, both study presets, kill-and-resume per engine, Ray).
+# CI runs both; `pytest` alone runs everything.
 test: $(TEST_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
+
+test-slow: $(TEST_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -n 2 --dist loadfile -m slow
 
 # Lint (pyflakes, bugbear, import order) and format, configured in pyproject.toml; the tests run it too.
 lint: $(TEST_STAMP)

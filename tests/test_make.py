@@ -43,3 +43,12 @@ def test_no_test_only_package_is_a_main_dependency():
     test_only = {d.split(">")[0].split("[")[0].strip() for d in project["optional-dependencies"]["test"]}
     assert not main & test_only, main & test_only
     assert {"ray", "selenium", "nbclient", "pytest", "hypothesis"} <= test_only
+
+
+def test_make_test_runs_the_fast_tier_make_test_slow_the_rest_and_ci_runs_both(tmp_path):
+    fast, slow = planned("test", tmp_path), planned("test-slow", tmp_path)
+    assert '-m "not slow"' in fast and "-m slow" in slow
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test\n" in ci and "make test-slow" in ci
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme and "make test-slow" in readme
