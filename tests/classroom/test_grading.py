@@ -210,3 +210,24 @@ def test_unusable_keys_exit_2(tmp_path):
     (tmp_path / "a.csv").write_text("quantity,values\n")
     result = bplab("grade", tmp_path / "keys.json", tmp_path / "a.csv")
     assert result.returncode == 2 and result.stderr.startswith("error:") and "not a bplab exercise key" in result.stderr
+
+
+def test_a_mistake_is_named_whether_the_earlier_answers_were_worked_or_copied_from_the_key(tmp_path):
+    """With the earlier answers copied at the sheet's rounding, the value recomputed from them can be further
+    from the key than the tolerance of a small entry; the mistake is still the one named (it was once 'no
+    known mistake' for a sign flipped on a δ[2] with an entry of 0.004)."""
+    ex = bl.exercise(out=tmp_path / "ex", count=24, seed=2026)
+    s = ex.setting
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    for sheet in ex.sheets:
+        copied = {q.name: q.rounded for q in sheet.key.quantities}
+        copied["δ[2]"] = -copied["δ[2]"]
+        write(answers / f"{sheet.key.student.id}.csv", copied, s.digits)
+    report = bl.grade(tmp_path / "ex", answers)
+    said = {g.student.id: (g.first_wrong.quantity, g.first_wrong.mistake) for g in report.students}
+    assert set(said.values()) == {("δ[2]", "wrong sign")}, said
+    totals = report.totals()  # what the terminal shows: one short row a student
+    assert len(totals.rows) == 24 and all(row[7] == "δ[2]: wrong sign" for row in totals.rows)
+    n = len(report.quantities)
+    assert all(sum(int(c) for c in row[3:7]) == n and float(row[2]) == n - 1 for row in totals.rows)

@@ -382,6 +382,8 @@ def grade_one(setting: Setting, key: Key, answers: Answers | None, scheme: Schem
         if status == "wrong" and not diagnosed:
             diagnosed = True
             found = diagnose(Context(q, recomputed, env, derivation, eq), answer, digits)
+            if found is None and deps_ok:  # every value it rests on was right: the mistake made on the key's value
+                found = diagnose(Context(q, q.value, env, derivation, eq), answer, digits)  # (a copied one's)
             mistake = found.name if found else "no known mistake reproduces it"
         points = {"correct": out_of, "carried": out_of * scheme.carried}.get(status, 0.0)
         marks.append(
@@ -447,6 +449,24 @@ class GradeReport:
             )
         out_of = self.students[0].out_of if self.students else 0
         return Table(f"Gradebook (out of {out_of:g})", header, rows, [0, 1, *range(2, 2 + len(extra)), len(header) - 1])
+
+    def totals(self) -> Table:
+        """One short row per student (what a terminal shows): the total, how many quantities in each status,
+        the first wrong one with its diagnosis, and the copy flag. Every quantity's mark is in ``gradebook``."""
+        rows = []
+        for g in self.students:
+            counts = [sum(m.status == s for m in g.marks) for s in STATUSES]
+            first = g.first_wrong
+            why = f"{first.quantity}: {first.mistake}" if first and first.mistake else (first.quantity if first else "")
+            flag = f"closer to {g.closer_to}'s key" if g.closer_to else ""
+            rows.append([g.student.id, g.student.name, f"{g.total:g}", *map(str, counts), why, flag])
+        out_of = self.students[0].out_of if self.students else 0
+        return Table(
+            f"Totals (out of {out_of:g}); every quantity's mark is in the gradebook",
+            ["id", "name", "total", "correct", "carried forward", "wrong", "missing", "first wrong", "flag"],
+            rows,
+            [0, 1, 7, 8],
+        )
 
     def to_csv(self) -> str:
         table = self.gradebook()

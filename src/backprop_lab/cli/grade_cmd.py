@@ -56,7 +56,8 @@ def grade(
                 "problems": report.problems,
             }
         )
-    out.print(report.gradebook().to_rich())
+    out.print(report.totals().to_rich())
+    out.print(report.summary_table().to_rich())
     out.print(report.summary_text(), markup=False)
     if out_dir is not None:
         out.print(
