@@ -13,10 +13,6 @@ import pytest
 from backprop_lab.engines.scratch import kernels
 from backprop_lab.engines.scratch.layers.conv2d import (
     Conv2DLayer,
-    im2col,
-    weight_gradient,
-    weight_gradient_operands,
-    windows,
 )
 from backprop_lab.engines.scratch.layers.dense import DenseLayer
 from backprop_lab.engines.scratch.layers.maxpool2d import MaxPool2DLayer
@@ -113,33 +109,6 @@ def test_conv2d_compiled_equals_numpy_and_the_reference(case, activation, dtype,
     tol = 1e-4 if dtype == "float32" else 1e-10
     np.testing.assert_allclose(fast[1], ops.conv2d_dx(g, w64, (h, w, c), s, padding), rtol=tol, atol=tol)
     np.testing.assert_allclose(fast[2]["kernel"], ops.conv2d_dw(x64, g, k, s, padding), rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize("c", [1, 3, 4, 5, 8])
-@pytest.mark.parametrize("k, s", [(3, 1), (2, 2), (5, 2), (1, 1)])
-def test_im2col_layouts_hold_the_same_patches(c, k, s):
-    rng = np.random.default_rng(c * 10 + k)
-    x = rng.standard_normal((3, 9, 8, c)).astype(np.float32)
-    oh, ow = (9 - k) // s + 1, (8 - k) // s + 1
-    cols = im2col(x, k, s, oh, ow)
-    expected = windows(x, k, s, oh, ow).reshape(3 * oh * ow, k * k * c)
-    assert cols.shape == expected.shape and np.array_equal(cols, expected)
-    # few channels: the transposed layout (each kernel offset one block copy); more: rows of patches
-    assert cols.T.flags.c_contiguous if c <= 4 and k > 1 else cols.flags.c_contiguous
-
-
-@pytest.mark.parametrize("c, f, per_image", [(1, 32, True), (3, 32, True), (3, 64, False), (8, 4, False)])
-def test_small_weight_gradients_are_summed_image_by_image(c, f, per_image):
-    rng = np.random.default_rng(c + f)
-    n, k = 4, 3
-    x = rng.standard_normal((n, 10, 10, c)).astype(np.float32)
-    cols = im2col(x, k, 1, 8, 8)
-    dz2 = rng.standard_normal((n * 64, f)).astype(np.float32)
-    left, right = weight_gradient_operands(cols, dz2, n)
-    assert (left.ndim == 3 and left.shape == (n, k * k * c, 64) and right.shape == (n, 64, f)) == per_image
-    got = weight_gradient(cols, dz2, n)
-    assert got.shape == (k * k * c, f) and got.dtype == np.float32
-    np.testing.assert_allclose(got, cols.astype(float).T @ dz2.astype(float), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -535,27 +504,6 @@ def test_relu_derivative_and_bias_sum_in_one_pass_equal_numpys(rows, units, dtyp
         expected_db = expected.sum(axis=0)
     assert np.array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))
     assert np.array_equal(db.view(f"u{db.itemsize}"), expected_db.view(f"u{db.itemsize}"))
-
-
-def test_a_dense_relu_layer_takes_its_bias_gradient_from_the_relu_pass(monkeypatch):
-    """Where the fused pass applies, DenseLayer.backward does not sum dZ again; where it does not (no numba, or
-    another activation), the bias gradient is NumPy's sum, and the two give the same numbers."""
-    rng = np.random.default_rng(8)
-    layer = DenseLayer(LayerInfo("dense", Dense(6, "relu"), (4,), (6,), {"kernel": (4, 6), "bias": (6,)}))
-    params = {"kernel": rng.standard_normal((4, 6)).astype("float32"), "bias": rng.standard_normal(6).astype("float32")}
-    x = rng.standard_normal((9, 4)).astype("float32")
-    a, cache = layer.forward(params, x, True, None)
-    dout = rng.standard_normal(a.shape).astype("float32")
-    seen = []
-    real = DenseLayer.backward_z
-    monkeypatch.setattr(
-        DenseLayer, "backward_z", lambda self, *args, **kw: seen.append(kw.get("bias_grad")) or real(self, *args, **kw)
-    )
-    fused = layer.backward(params, cache, dout)
-    monkeypatch.setattr(kernels, "relu_backward_sum", None)
-    plain = layer.backward(params, cache, dout)
-    assert (seen[0] is not None) == (kernels.col2im is not None) and seen[1] is None
-    assert np.array_equal(fused[0], plain[0]) and all(np.array_equal(fused[1][k], plain[1][k]) for k in params)
 
 
 @needs_numba
