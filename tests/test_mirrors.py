@@ -52,7 +52,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "results/objects.py",
     "runs/evaluation.py",
     "runs/record.py",
-    "runs/workflow.py",
     "studies/config.py",
     "studies/notebook.py",
     "studies/report.py",
