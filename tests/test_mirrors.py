@@ -56,8 +56,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "studies/notebook.py",
     "studies/report.py",
     "studies/run.py",
-    "training/checkpoint.py",
-    "training/history.py",
     "viz/display.py",
     "viz/drawings.py",
     "viz/equations.py",
