@@ -1,17 +1,13 @@
-import gzip
+"""Data sets by name (datasets/registry.py): the bundled sets, where files are found, and the download through the loader."""
+
 import hashlib
-import pickle
 
 import numpy as np
 import pytest
-from helpers.files import IDX_NAMES, cifar_batch, idx_bytes, write_cifar_archive, write_csv, write_idx, write_idx_set
+from helpers.files import IDX_NAMES, write_csv, write_idx, write_idx_set
 from helpers.server import serve
 
 from backprop_lab.core.errors import DataError
-from backprop_lab.datasets.cifar import read_cifar10
-from backprop_lab.datasets.csvdata import read_csv
-from backprop_lab.datasets.download import fetch
-from backprop_lab.datasets.idx import read_idx, read_idx_pair
 from backprop_lab.datasets.registry import BatchPlan, find_files, load_dataset
 
 
@@ -61,34 +57,6 @@ def test_idx_found_through_env_variable(tmp_path, monkeypatch):
     assert "fashion-mnist" in str(find_files("fashion-mnist")[IDX_NAMES[0]])
 
 
-def test_idx_wrong_magic(tmp_path):
-    path = tmp_path / "x"
-    path.write_bytes(b"\x12\x34\x08\x03" + b"\0" * 20)
-    with pytest.raises(DataError, match=r"x: not an IDX file \(magic number 12340803\)"):
-        read_idx(path)
-
-
-def test_idx_truncated_gzip(tmp_path):
-    path = tmp_path / "x.gz"
-    path.write_bytes(gzip.compress(idx_bytes(np.zeros((5, 4, 4))))[:-12])
-    with pytest.raises(DataError, match="x.gz: truncated or corrupt gzip data"):
-        read_idx(path)
-
-
-def test_idx_body_shorter_than_header_promises(tmp_path):
-    path = tmp_path / "x"
-    path.write_bytes(idx_bytes(np.zeros((5, 4, 4)))[:-3])
-    with pytest.raises(DataError, match="promises 80 bytes of data for shape \\(5, 4, 4\\), file has 77"):
-        read_idx(path)
-
-
-def test_idx_counts_disagree(tmp_path):
-    images = write_idx(tmp_path / "i", np.zeros((5, 4, 4)))
-    labels = write_idx(tmp_path / "l", np.zeros(4))
-    with pytest.raises(DataError, match="4 labels but i has 5 images"):
-        read_idx_pair(images, labels)
-
-
 def test_idx_labels_outside_class_range(tmp_path):
     files = write_idx_set(tmp_path)
     write_idx(files[IDX_NAMES[1]], np.full(60, 12))
@@ -122,20 +90,6 @@ def test_missing_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
 
 
 # --- CSV --------------------------------------------------------------
-def test_csv_with_and_without_header(tmp_path):
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, (30, 784))
-    labels = np.arange(30) % 3
-    for header in (True, False):
-        path = write_csv(tmp_path / f"h{header}.csv", labels, pixels, header)
-        x, y = read_csv(path)
-        assert x.shape == (30, 28, 28, 1) and y.tolist() == labels.tolist()
-        assert x.reshape(30, -1)[4, 17] == pixels[4, 17]
-    ds = load_dataset(f"csv:{tmp_path / 'hTrue.csv'}")
-    assert ds.num_classes == 3 and len(ds.x_train) + len(ds.x_test) == 30
-    assert ds.x_train.max() <= 1.0
-
-
 def test_csv_train_and_test_files(tmp_path):
     a = write_csv(tmp_path / "a.csv", [0, 1, 0, 1], np.ones((4, 5)))
     b = write_csv(tmp_path / "b.csv", [1, 0], np.ones((2, 5)))
@@ -143,88 +97,7 @@ def test_csv_train_and_test_files(tmp_path):
     assert ds.input_shape == (5,) and len(ds.x_test) == 2
 
 
-def test_csv_wrong_column_count(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_text("label,p1,p2\n1,2,3\n0,1\n")
-    with pytest.raises(DataError, match="bad.csv: line 3 has 2 columns, expected 3"):
-        read_csv(path)
-
-
-def test_csv_non_numeric_cell(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_text("1,2,3\n0,x7,1\n")
-    with pytest.raises(DataError, match="bad.csv: non-numeric cell 'x7' in data row 2"):
-        read_csv(path)
-
-
-def test_csv_negative_label(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_text("1,2,3\n-1,4,1\n")
-    with pytest.raises(DataError, match="labels in the first column must be non-negative integers"):
-        read_csv(path)
-
-
-# --- CIFAR-10 ---------------------------------------------------------
-def test_cifar_archive_and_extracted_folder(tmp_path):
-    archive = write_cifar_archive(tmp_path / "cifar-10-python.tar.gz", n=6)
-    (xtr, ytr), (xte, yte) = read_cifar10(archive)
-    assert xtr.shape == (30, 32, 32, 3) and xte.shape == (6, 32, 32, 3)
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    for i in range(1, 6):
-        (folder / f"data_batch_{i}").write_bytes(cifar_batch(6, i - 1))
-    (folder / "test_batch").write_bytes(cifar_batch(6, 5))
-    (xtr2, _), _ = read_cifar10(folder)
-    assert np.array_equal(xtr, xtr2)
-    ds = load_dataset("cifar10", data_dir=tmp_path)
-    assert ds.class_names[0] == "airplane" and ds.input_shape == (32, 32, 3)
-
-
-def test_cifar_pickle_with_code_is_refused(tmp_path):
-    folder = tmp_path
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        (folder / name).write_bytes(pickle.dumps({b"data": [print], b"labels": []}))
-    with pytest.raises(DataError, match="not a CIFAR-10 batch"):
-        read_cifar10(folder)
-
-
-def test_cifar_truncated_archive(tmp_path):
-    archive = write_cifar_archive(tmp_path / "c.tar.gz")
-    archive.write_bytes(archive.read_bytes()[:200])
-    with pytest.raises(DataError, match="c.tar.gz: truncated or corrupt archive"):
-        read_cifar10(archive)
-
-
-# --- download (a real HTTP server on 127.0.0.1) -----------------------
-def test_download_good_checksum_caches_file(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "f.bin").write_bytes(b"hello" * 1000)
-    digest = hashlib.sha256(b"hello" * 1000).hexdigest()
-    with serve(served) as base:
-        dest = fetch(base + "f.bin", tmp_path / "cache" / "f.bin", digest)
-    assert dest.read_bytes() == b"hello" * 1000
-    assert [p.name for p in dest.parent.iterdir()] == ["f.bin"]
-
-
-def test_download_bad_checksum_leaves_nothing(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "f.bin").write_bytes(b"tampered")
-    with serve(served) as base:
-        with pytest.raises(DataError, match="checksum mismatch"):
-            fetch(base + "f.bin", tmp_path / "cache" / "f.bin", "0" * 64)
-    assert list((tmp_path / "cache").iterdir()) == []
-
-
-def test_download_missing_file_on_server(tmp_path):
-    (tmp_path / "served").mkdir()
-    with serve(tmp_path / "served") as base:
-        with pytest.raises(DataError, match="download failed"):
-            fetch(base + "nope.gz", tmp_path / "cache" / "nope.gz", "0" * 64)
-    assert list((tmp_path / "cache").iterdir()) == []
-
-
+# --- download through the loader (a real HTTP server on 127.0.0.1) ----
 def test_dataset_download_end_to_end_refuses_wrong_files(tmp_path, monkeypatch):
     """The loader downloads from the mirror; synthetic files fail the real MNIST checksums and nothing is cached."""
     write_idx_set(tmp_path / "mirror")
