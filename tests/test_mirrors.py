@@ -28,7 +28,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "cli/output.py",
     "core/display.py",
     "core/errors.py",
-    "core/files.py",
     "core/records.py",
     "core/version.py",
     "engines/keras/build.py",
