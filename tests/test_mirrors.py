@@ -9,8 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "backprop_lab"
 WITHOUT_A_MIRRORED_TEST = {
     "analysis/derivation_check.py",
-    "classroom/derivation/matrix_reader.py",
-    "classroom/matrix_tree.py",
     "classroom/sandbox.py",
     "cli/app.py",
     "cli/check_cmd.py",
