@@ -44,8 +44,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "engines/scratch/layers/maxpool2d.py",
     "engines/scratch/model.py",
     "experiments/presets.py",
-    "maths/expr.py",
-    "maths/ops.py",
     "numerics/activations.py",
     "numerics/metrics.py",
     "options/config.py",
