@@ -44,7 +44,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "engines/scratch/layers/maxpool2d.py",
     "engines/scratch/model.py",
     "experiments/presets.py",
-    "options/config.py",
     "results/classification.py",
     "results/code_check.py",
     "results/objects.py",
