@@ -1,6 +1,6 @@
 """Every declared rule against central finite differences and against TensorFlow autograd (float64,
-random shapes, relative error < 1e-7), the whole derived backward pass of random networks against
-TensorFlow, the scratch engine against the derivation, and proof that the checks can fail."""
+random shapes, relative error < 1e-7), each optimizer's first two steps against Keras and the scratch
+engine, the error naming a layer kind without a rule, and no eval or exec anywhere in src."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_lab.analysis.derivation_check import TOLERANCE, check, dropout_masks, rel
+from backprop_lab.analysis.derivation_check import rel
 from backprop_lab.maths import rules
-from backprop_lab.maths.equations import derive, update_equations
+from backprop_lab.maths.equations import update_equations
 from backprop_lab.maths.expr import Sym, evaluate
 from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import parse_model
-from maths.tf_reference import tf_loss_and_grads
 
 TOL = 1e-7
 
@@ -285,88 +284,6 @@ def test_optimizer_rule_matches_keras_and_the_scratch_engine_for_two_steps(name)
         state = ours.apply(weights, {"w": g.copy()}, state, H["lr"])
         assert rel(env["W"], np.asarray(var.numpy())) < TOL, t
         assert rel(weights["w"], env["W"]) < TOL, t
-
-
-# --- whole networks ------------------------------------------------------------------------------------
-
-NETWORKS = [
-    ("mlp:6,5,4", (7,), "categorical_crossentropy", 0.0),
-    ("mlp:6,5/act=tanh/out=sigmoid", (7,), "mse", 0.01),
-    ("mlp:6,5/act=sigmoid/dropout=0.3", (7,), "categorical_crossentropy", 0.001),
-    ("mlp:5/out=sigmoid", (7,), "binary_crossentropy", 0.0),
-    ("mlp:5/act=relu/out=linear", (7,), "squared_error", 0.0),
-    ("mlp:4/act=sigmoid/out=sigmoid", (3,), "half_squared_error", 0.0),
-    ("cnn:3,4/dropout=0.25", (12, 12, 1), "categorical_crossentropy", 0.001),
-    ("cnn:3/pad=same", (6, 6, 2), "mse", 0.0),
-]
-
-
-@pytest.mark.parametrize("model, shape, loss, l2", NETWORKS)
-def test_the_whole_derived_backward_pass_matches_tensorflow(model, shape, loss, l2):
-    spec = parse_model(model, shape, 3)
-    d = derive(spec, TrainConfig(loss=loss, l2=l2, dtype="float64"))
-    rng = np.random.default_rng(7)
-    weights = {k: 0.5 * rng.standard_normal(s) for k, s in spec.param_shapes().items()}
-    x = rng.standard_normal((5, *shape))
-    y = np.eye(3)[rng.integers(0, 3, 5)]
-    masks = dropout_masks(d, 5, 3)
-    env = d.evaluate(weights, x, y, masks)
-    value, grads = tf_loss_and_grads(spec, loss, l2, weights, x, y, list(masks.values()))
-    assert float(env["loss"]) == pytest.approx(value, rel=1e-12)
-    derived = d.gradients(env)
-    for key, g in grads.items():
-        assert rel(derived[key], g) < TOL, key
-
-
-@pytest.mark.parametrize("model, shape, loss, l2", NETWORKS)
-def test_the_scratch_engine_and_finite_differences_agree_with_the_derivation(model, shape, loss, l2):
-    from backprop_lab.training import targets
-
-    spec = parse_model(model, shape, 3)
-    d = derive(spec, TrainConfig(loss=loss, l2=l2, dtype="float64", init="glorot_uniform"))
-    rng = np.random.default_rng(3)
-    checks = check(d, rng.standard_normal((4, *shape)), targets(spec, np.arange(4) % 3, "float64"), seed=1)
-    assert len(checks) == 2 * len(d.layers)
-    assert all(c.worst < TOLERANCE for c in checks), [(c.symbol, c.worst) for c in checks]
-
-
-# --- the checks can fail -----------------------------------------------------------------------------
-
-
-def _worst(spec, config) -> float:
-    from backprop_lab.training import targets
-
-    d = derive(spec, config)
-    rng = np.random.default_rng(0)
-    checks = check(d, rng.standard_normal((4, *spec.input_shape)), targets(spec, np.arange(4) % 3, "float64"))
-    return max(max(c.fd_rel, c.engine_rel) for c in checks)
-
-
-def test_a_dropped_transpose_is_caught(monkeypatch):
-    spec = parse_model("mlp:3,3", (3,), 3)  # square kernels: a missing transpose still has the right shape
-    config = TrainConfig(dtype="float64", init="glorot_uniform")
-    assert _worst(spec, config) < TOLERANCE
-
-    def no_transpose(self, g, x, p, layer, in_shape, mask):
-        return rules.Backward(g @ p["kernel"], {"kernel": x.T @ g, "bias": rules.SumRows(g)})
-
-    monkeypatch.setattr(rules.DenseRule, "backward", no_transpose)
-    assert _worst(spec, config) > 1e-3
-
-
-def test_a_swapped_derivative_is_caught(monkeypatch):
-    spec = parse_model("mlp:5/act=sigmoid", (4,), 3)
-    config = TrainConfig(dtype="float64", init="glorot_uniform")
-    assert _worst(spec, config) < TOLERANCE
-    tanh = rules.ACTIVATIONS["tanh"]
-    monkeypatch.setitem(
-        rules.ACTIVATIONS,
-        "sigmoid",
-        rules.ActivationRule(
-            "sigmoid", rules.ACTIVATIONS["sigmoid"].forward, tanh.backward, tanh.derivative, "sigmoid"
-        ),
-    )
-    assert _worst(spec, config) > 1e-3
 
 
 def test_a_layer_without_a_rule_is_an_error_naming_it():
