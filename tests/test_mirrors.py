@@ -40,8 +40,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "results/classification.py",
     "results/code_check.py",
     "results/objects.py",
-    "runs/evaluation.py",
-    "runs/record.py",
     "studies/config.py",
     "studies/notebook.py",
     "studies/report.py",
