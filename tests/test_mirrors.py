@@ -43,10 +43,7 @@ WITHOUT_A_MIRRORED_TEST = {
     "studies/run.py",
     "viz/display.py",
     "viz/drawings.py",
-    "viz/equations.py",
     "viz/html.py",
-    "viz/network.py",
-    "viz/render.py",
 }
 
 
