@@ -41,9 +41,6 @@ WITHOUT_A_MIRRORED_TEST = {
     "studies/notebook.py",
     "studies/report.py",
     "studies/run.py",
-    "viz/display.py",
-    "viz/drawings.py",
-    "viz/html.py",
 }
 
 
