@@ -1,5 +1,5 @@
-"""`--help` works for the root, every command and every sub-command, found by walking the Typer
-app (so commands added later are covered without editing this file): exit 0, no traceback, and
+"""The app's commands: the root's help lists them, and `--help` works for the root, every command and every
+sub-command, found by walking the Typer app (so commands added later are covered without editing this file): exit 0, no traceback, and
 every command (leaf) shows an example. Each runs as the real command in a subprocess."""
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ ENTRIES = [(path, group) for path, _, group in walk(typer.main.get_command(app))
 LEAVES = [path for path, group in ENTRIES if not group]
 
 
+def test_help_lists_every_command():
+    result = bplab("--help")
+    assert result.returncode == 0
+    for command in ("summary", "data", "train", "gradcheck", "compare"):
+        assert command in result.stdout
+
+
 def test_the_walk_finds_commands_and_sub_commands():
     assert len(LEAVES) >= 9
     assert any(len(path) > 1 for path in LEAVES), "sub-commands (e.g. of `bplab data`) are walked into"
@@ -46,7 +53,7 @@ def test_help(path, group):
         assert "Example" in result.stdout, f"`bplab {' '.join(path)} --help` shows no example"
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAKES = {"--out", "--keras", ">", "--weights-out", "--script"}  # what follows these an example writes
 USER_DATA = {"--data-dir"}  # the user's own data folder, named as an example of one
 

@@ -1,42 +1,15 @@
-"""Pictures and equation files generated from the derivation: the network diagram, files, both renderers."""
+"""Rendering graphs with Graphviz or the built-in matplotlib layout: valid pictures, the titles' place, the
+direction of the layout, and the refusals of a missing Graphviz or an unknown direction."""
 
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from helpers.graphs import MLP, backward_graph, forward_graph
 
-from backprop_lab.maths.equations import derive
-from backprop_lab.maths.graphs import backward_graph as backward_of
-from backprop_lab.maths.graphs import forward_graph as forward_of
-from backprop_lab.options.config import TrainConfig
 from backprop_lab.spec.model import parse_model
 from backprop_lab.viz import render as render_mod
-from backprop_lab.viz.equations import write_equations
 from backprop_lab.viz.network import network_graph
-
-MLP = parse_model("mlp:256,128,64", (28, 28, 1), 10)
-
-
-def forward_graph(spec, loss="categorical_crossentropy", l2=0.0):
-    return forward_of(derive(spec, TrainConfig(loss=loss, l2=l2)))
-
-
-def backward_graph(spec, loss="categorical_crossentropy", l2=0.0):
-    return backward_of(derive(spec, TrainConfig(loss=loss, l2=l2)))
-
-
-def test_network_graph_truncates_and_labels():
-    g = network_graph(MLP, [str(i) for i in range(10)])
-    captions = [n.label for n in g.by_kind("caption")]
-    assert captions[0].startswith("input X (28, 28, 1)") and "784 pixels" in captions[0]
-    assert "256 units" in captions[1] and "relu" in captions[1] and "softmax" in captions[-1]
-    # the diagram names the layers as the equations do (W[1]); dense_0 is only for files
-    for layer, caption in zip(derive(MLP, TrainConfig()).layers, captions[1:]):
-        assert caption.startswith(f"layer {layer.l}: ") and f"W[{layer.l}], b[{layer.l}]" in caption
-    assert not any("dense" in c for c in captions)
-    outputs = [n.label for n in g.nodes if n.group == "dense_3" and n.kind == "neuron"]
-    assert outputs == [str(i) for i in range(10)]
-    assert sum(1 for n in g.by_kind("ellipsis")) == 4  # input and three hidden layers are truncated
 
 
 def _check_picture(path, fmt):
@@ -76,43 +49,6 @@ def test_graphviz_renderer_refused_when_missing(tmp_path, monkeypatch):
         render_mod.render(forward_graph(MLP), tmp_path, "svg", "graphviz")
 
 
-def test_equation_files(tmp_path):
-    paths = write_equations(MLP, TrainConfig(l2=1e-4, optimizer="adam"), tmp_path, "test")
-    md, tex, page, svg = (
-        next(p for p in paths if p.name == f"equations.{x}").read_text() for x in ("md", "tex", "html", "svg")
-    )
-    assert r"\delta^{[4]} = \frac{A^{[4]} - Y}{m}" in md
-    assert r"\delta^{[3]} = \left(\delta^{[4]} {W^{[4]}}^\top\right) \odot \mathbf{1}\left[Z^{[3]} > 0\right]" in md
-    assert r"dW^{[1]} = {A^{[0]}}^\top \delta^{[1]} + 2 \lambda\, W^{[1]}" in md
-    assert "`δ[3] = (δ[4] W[4]ᵀ) ⊙ 1[Z[3] > 0]`" in md  # the plain-text form beside the TeX
-    assert "\\beta_{1}" in md and tex.startswith("\\documentclass")
-    body = (tmp_path / "equations.body.tex").read_text()  # the fragment for slides: no preamble, lined up at &=
-    assert "\\documentclass" not in body and body in tex
-    lines = [x for x in body.splitlines() if x and not x.startswith(("\\section", "\\begin{align", "\\end{align"))]
-    assert len(lines) == len(derive(MLP, TrainConfig(l2=1e-4, optimizer="adam")).equations)
-    assert all(x.count("&=") + x.count("&\\leftarrow") == 1 for x in lines), lines
-    assert ET.fromstring(svg).tag.endswith("svg")
-    # the HTML is well-formed MathML, one block per equation
-    blocks = [b.split("</math>")[0] for b in page.split('<math display="block">')[1:]]
-    assert len(blocks) == len(derive(MLP, TrainConfig(l2=1e-4)).equations)
-    for b in blocks:
-        ET.fromstring(f"<math>{b}</math>")
-    # layer 1's chain-rule form walks back through W[4], W[3], W[2] in that order
-    chain = next(l for l in md.splitlines() if l.startswith("`dW[1] = A[0]ᵀ (") and "W[4]" in l)
-    assert chain.index("W[4]ᵀ") < chain.index("W[3]ᵀ") < chain.index("W[2]ᵀ")
-
-
-def test_equations_html_renders_in_chromium(tmp_path):
-    from helpers.browser import MATH_SIZES, chromium
-
-    paths = write_equations(parse_model("cnn:4/dropout=0.2", (10, 10, 1), 3), TrainConfig(l2=1e-3), tmp_path, "t")
-    page = next(p for p in paths if p.suffix == ".html")
-    with chromium() as browser:
-        browser.get(page.resolve().as_uri())
-        sizes = browser.execute_script(MATH_SIZES)
-        assert sizes and all(w > 10 and h > 5 for w, h, _ in sizes), sizes
-
-
 def _title_place(svg_path, title):
     """(where the title starts, where its middle is) as fractions of the picture's width, in an SVG of either
     renderer (matplotlib's drawn with svg.fonttype 'none', so that its text stays text); the text's width is
@@ -147,21 +83,6 @@ def test_a_computation_graphs_title_starts_where_its_scroll_box_opens(tmp_path, 
         net = network_graph(MLP)
         _, middle = _title_place(render_mod.render(net, tmp_path, "svg", renderer)[0], net.title)
         assert 0.4 < middle < 0.6
-
-
-def test_draw_in_the_columns_layout(tmp_path):
-    from helpers.cli import bplab
-
-    out = tmp_path / "d"
-    result = bplab(
-        "draw", "--model", "mlp:6", "--data", "digits", "--renderer", "matplotlib", "--layout", "columns", "--out", out
-    )
-    assert result.returncode == 0, result.stderr
-    md = (out / "equations.md").read_text()
-    assert "`Z[1] = W[1] A[0] + b[1]`" in md and "`dW[1] = δ[1] A[0]ᵀ`" in md
-    assert "W[1] (6, 64)" in (out / "forward.dot").read_text()  # the graph's W is (out, in) too
-    conv = bplab("draw", "--model", "cnn:2", "--data", "digits", "--layout", "columns", "--out", tmp_path / "c")
-    assert conv.returncode == 2 and "written for dense networks" in conv.stderr and not (tmp_path / "c").exists()
 
 
 def _svg_size(path):
