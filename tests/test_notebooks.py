@@ -1,5 +1,5 @@
-"""The notebooks run with a real Jupyter kernel and show what they promise: the quickstart in
-examples/, and the study notebook that ``bplab study --notebook`` writes (on digits, three sections)."""
+"""The quickstart notebook in examples/ runs with a real Jupyter kernel and shows what it promises (the study
+notebook's test is tests/studies/test_notebook.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.cli import bplab
 from helpers.notebooks import execute, outputs
 
 pytest.importorskip("nbclient")
@@ -42,41 +41,3 @@ def test_quickstart_runs_and_shows_tables_pictures_equations_and_numbers(tmp_pat
     assert len(bars) == 1, "one progress bar, updated in place, for all six trainings of the comparison"
     assert 'value="' in bars[0]["data"]["text/html"]
     assert not any("<progress" in o.get("data", {}).get("text/html", "") for o in cells["bl.train("].outputs)  # quiet
-
-
-STUDY = """data = "digits"
-model = "mlp:32,16"
-optimizer = "adam"
-lr = 0.001
-init = "he_normal"
-batch_size = 64
-epochs = 1
-seeds = 1
-seed = 0
-sections = ["network", "equations", "tape"]
-
-[presets.quick]
-epochs = 1
-"""
-
-
-def test_study_notebook_has_a_cell_per_section_and_reproduces_its_numbers(tmp_path):
-    (tmp_path / "study.toml").write_text(STUDY)
-    result = bplab("study", tmp_path / "study.toml", "--out", tmp_path / "study", "--notebook", "--quiet")
-    assert result.returncode == 0, result.stderr
-    path = tmp_path / "study" / "study.ipynb"
-    assert f"notebook: {path}" in " ".join(result.stdout.split())
-    nb = execute(path, tmp_path / "study", tmp_path / "jupyter")
-    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    assert [m.splitlines()[0].split(".")[0] for m in markdown[1:]] == ["## 1", "## 2", "## 3"]
-    assert len(code) == 4 and "bl.train(engine='tape'" in code[3]
-    found = outputs(nb)
-    assert not [o for o in found if o["type"] == "error"]
-    html = "\n".join(o["html"] for o in found)
-    assert "<img" in html or "<svg" in html  # the drawings (the section asks for PNG)
-    assert "all passed" in html  # the gradient check
-    accuracy = re.search(r"test accuracy (\d\.\d{4})", html)
-    assert accuracy, "the tape run shows its test accuracy"
-    reported = (tmp_path / "study" / "report.md").read_text()
-    assert accuracy.group(1) in reported, "the notebook gives the report's number"

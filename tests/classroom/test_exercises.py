@@ -10,7 +10,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from helpers.cli import bplab
 from maths.tf_reference import tf_loss_and_grads
 
 import backprop_lab as bl
@@ -207,26 +206,3 @@ def test_the_latex_compiles(tmp_path):
         ["pdflatex", "-interaction=nonstopmode", "class.tex"], cwd=tmp_path / "ex", capture_output=True, timeout=120
     )
     assert result.returncode == 0, result.stdout[-2000:]
-
-
-def test_the_command_as_a_teacher_runs_it(tmp_path):
-    result = bplab("exercise", "--out", tmp_path / "exam", "--count", "3", "--seed", "7", "--solutions")
-    assert result.returncode == 0, result.stderr
-    assert "3 sheets written" in result.stdout
-    assert (tmp_path / "exam" / "solutions" / "s2" / "solution.html").is_file()
-    again = bplab("exercise", "--out", tmp_path / "exam", "--count", "3")
-    assert again.returncode == 2 and again.stderr.startswith("error:") and "Traceback" not in again.stderr
-
-
-@pytest.mark.parametrize(
-    "option, value, message",
-    [
-        ("--layout", "diagonal", "--layout: expected rows"),
-        ("--steps", "0", "--steps: must be at least 1, got 0"),
-    ],
-)
-def test_a_bad_layout_or_steps_is_one_line_and_exit_2(tmp_path, option, value, message):
-    result = bplab("exercise", "--out", tmp_path / "exam", option, value)
-    assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert result.stderr.startswith("error:") and len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "exam").exists()

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import bplab
 
-from backprop_lab.core.errors import BplabError
-from backprop_lab.studies import SECTIONS, load_study, reference_text
+from backprop_lab.studies import SECTIONS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "runs" / "test-artifacts"
 
@@ -23,59 +22,6 @@ def quick_study(tmp_path_factory):
     result = bplab("study", "--preset", "quick", "--data", "digits", "--out", out, "--quiet", timeout=900)
     assert result.returncode == 0, result.stderr
     return out, result
-
-
-def test_the_reference_study_loads_and_prints(tmp_path):
-    study = load_study(None, "quick")
-    assert study.sections == list(SECTIONS) and study.common["data"] == "mnist-5k"
-    assert study.settings("cnn")["model"] == "cnn:32,64,64"
-    full = load_study(None, "full")
-    # every claim is tested with the set-up it was made with, in every preset: only seeds and data may differ
-    keys = ("model", "epochs", "init", "optimizer", "lr", "batch_size", "loss", "l2", "decay", "decay_rate")
-    for section in ("numpy33", "cifar", "cnn", "transfer"):
-        assert {k: study.settings(section).get(k) for k in keys} == {k: full.settings(section).get(k) for k in keys}, (
-            section
-        )
-    assert study.settings("cnn")["epochs"] == 2  # "the CNN reaches about 97% in 2 epochs"
-    assert (
-        study.settings("cifar")["model"] == "mlp:1024/act=relu/out=linear"
-        and study.settings("cifar")["loss"] == "squared_error"
-    )
-    assert full.common["data"] == "fashion-mnist" and full.settings("transfer")["classes"] == "Sneaker,Sandal"
-    # the full preset on another data set keeps the study's own classes, not the names chosen for fashion-mnist
-    assert load_study(None, "full", "mnist-5k").settings("transfer")["classes"] == "3,8"
-    printed = bplab("study", "--print-reference")
-    assert printed.returncode == 0 and printed.stdout == reference_text()
-    copy = tmp_path / "mine.toml"
-    copy.write_text(printed.stdout.replace('data = "mnist-5k"', 'data = "digits"'))
-    assert load_study(copy, "quick").common["data"] == "digits"
-
-
-@pytest.mark.parametrize(
-    "text, fragment",
-    [
-        ('data = "digits"\nepoch = 3\n[presets.quick]\n', "unknown key 'epoch'"),
-        ('data = "digits"\n[cnn]\nmodle = "cnn:8"\n[presets.quick]\n', "[cnn]: unknown key 'modle'"),
-        ('data = "digits"\nsections = ["network", "summary"]\n[presets.quick]\n', "unknown section 'summary'"),
-        ('data = "digits"\n[presets.full]\n', "no preset 'quick'"),
-        ('data = "digits"\nepochs = "five"\n[presets.quick]\n', "epochs = 'five' has the wrong type"),
-        ('data = "digits\n', "not valid TOML"),
-        (
-            'data = "digits"\n[transfer]\ntiming_repeats = 0\n[presets.quick]\n',
-            "[transfer]: timing_repeats = 0 must be at least 1",
-        ),
-        ('data = "digits"\n[presets.quick]\nseeds = 0\n', "seeds = 0 must be at least 1"),
-    ],
-)
-def test_bad_study_files_are_refused_with_the_key_named(tmp_path, text, fragment):
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(BplabError) as info:
-        load_study(path, "quick")
-    assert fragment in str(info.value)
-    result = bplab("study", path, "--out", tmp_path / "out")
-    assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow
@@ -190,19 +136,6 @@ def test_headless_chromium_shows_every_image_and_no_console_error(quick_study):
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
 
 
-def test_a_relative_out_folder_works_for_sections_that_read_their_sweeps_runs(tmp_path):
-    """Regression: a sweep records its run folders relative to where it ran; the sections read them back."""
-    study = tmp_path / "s.toml"
-    study.write_text(
-        'data = "digits"\nmodel = "mlp:16"\nseeds = 1\nepochs = 1\n'
-        'sections = ["numpy33", "experiments"]\n[numpy33]\nepochs = 3\n'
-        '[experiments]\npresets = ["batch"]\n[presets.quick]\n'
-    )
-    result = bplab("study", study, "--out", "runs/study", "--quiet", cwd=tmp_path, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "runs" / "study" / "report.html").is_file()
-
-
 def _model_doc(folder):
     return json.loads((folder / "model.json").read_text())
 
@@ -266,35 +199,6 @@ def test_the_engines_table_gives_the_epoch_times_its_verdict_compares(quick_stud
     measured = next(v["measured"] for v in doc["verdicts"] if v["claim"] == "faster")
     said = re.search(r"hand-written ([0-9.]+) s, GradientTape ([0-9.]+) s", measured).groups()
     assert said == (epochs["scratch"], epochs["tape"])
-
-
-def test_code_digest_follows_the_code_and_not_its_caches(tmp_path):
-    from backprop_lab.studies.run import code_digest
-
-    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
-    (tmp_path / "pkg" / "claims.py").write_text("RATIO = 0.5\n")
-    before = code_digest.__wrapped__(tmp_path / "pkg")
-    (tmp_path / "pkg" / "__pycache__" / "claims.cpython-311.pyc").write_bytes(b"\0compiled")
-    assert code_digest.__wrapped__(tmp_path / "pkg") == before
-    (tmp_path / "pkg" / "claims.py").write_text("RATIO = 2 / 3\n")
-    assert code_digest.__wrapped__(tmp_path / "pkg") != before
-
-
-def test_a_finished_section_is_reused_only_by_the_same_code(tmp_path, monkeypatch):
-    """A verdict rule fixed in the code must not leave the old verdict in a re-run's report."""
-    import dataclasses
-
-    from backprop_lab.studies import run as study_run
-
-    study = dataclasses.replace(load_study(None, "quick", data="digits"), sections=["network"])
-    monkeypatch.setattr(study_run, "code_digest", lambda: "code-1")
-    first = study_run.run_study(study, tmp_path / "report", "test")
-    again = study_run.run_study(study, tmp_path / "report", "test")
-    monkeypatch.setattr(study_run, "code_digest", lambda: "code-2")
-    changed = study_run.run_study(study, tmp_path / "report", "test")
-    assert (first.cached, again.cached, changed.cached) == (set(), {"network"}, set())
-    record = json.loads((tmp_path / "report" / "sections" / "network" / "section.json").read_text())
-    assert record["fingerprint"]["code"] == "code-2"
 
 
 @pytest.mark.slow

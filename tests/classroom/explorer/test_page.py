@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.browser import chromium
-from helpers.cli import bplab
 
 import backprop_lab as bl
 from backprop_lab.classroom.explorer.page import JS_FUNCTIONS, NODE_NAMES, STATIC, tree
@@ -279,20 +278,3 @@ def test_layout_at_800_and_1280_pixels(browser, tmp_path):
     browser.find_element("id", "next").send_keys("")  # focus
     outline = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
-
-
-def test_the_command_writes_the_page_and_refuses_bad_options(tmp_path):
-    out = tmp_path / "page.html"
-    args = ["explore", "--weights", MAZUR["weights"], "--input", "0.05,0.10", "--target", "0.01,0.99"]
-    args += ["--loss", "half_squared_error", "--lr", "0.5", "--out", out]
-    done = bplab(*args, timeout=120)
-    assert done.returncode == 0, done.stderr
-    text = out.read_text(encoding="utf-8")
-    assert "<script src" not in text and "http://" not in text.replace("http://www.w3.org/", "")
-    assert 'aria-live="polite"' in text and "backprop-lab-explorer" in text
-    again = bplab(*args, timeout=120)
-    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
-    assert out.read_text(encoding="utf-8") == text, "nothing already written is lost"
-    bad = bplab(*args[:-2], "--out", tmp_path / "other.html", "--layout", "diagonal", timeout=120)
-    assert bad.returncode == 2 and "--layout" in bad.stderr
-    assert not (tmp_path / "other.html").exists()

@@ -1,5 +1,5 @@
-"""``bplab check-derivation`` on chain-rule lines, run as a real command: exit codes 0, 1 and 2, --json and
-the README example."""
+"""``bplab check-derivation`` (cli/check_cmd.py) on chain-rule lines, run as a real command: exit codes 0, 1
+and 2, --json and the README example."""
 
 from __future__ import annotations
 
