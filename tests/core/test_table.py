@@ -86,7 +86,27 @@ def tables() -> list[Table]:
         bl.model("mlp:16,8", "digits").summary().table(),
         bl.data("digits").table(),
         Table("cells | with <marks> & ±", ["x<y", "a|b", "±"], [["1 & 2", "|", "ü"], ["-", "", "π"]]),
+        *_grade_tables(),
     ]
+
+
+def _grade_tables() -> list[Table]:
+    """A graded class of two: one copies the key, the other leaves out δ[2] and doubles L."""
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp())
+    ex = bl.exercise(out=folder / "ex", count=2, seed=5)
+    (folder / "answers").mkdir()
+    for sheet, slip in zip(ex.sheets, (False, True)):
+        rows = ["quantity,values"]
+        for q in sheet.key.quantities:
+            values = [float(v) * (2 if slip and q.name == "L" else 1) for v in q.rounded.ravel()]
+            if not (slip and q.name == "δ[2]"):
+                rows.append(f'"{q.name}",' + " ".join(f"{v:.4g}" for v in values))
+        (folder / "answers" / f"{sheet.key.student.id}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    report = bl.grade(folder / "ex", folder / "answers")
+    return [report.gradebook(), report.totals(), report.summary_table()]
 
 
 @pytest.mark.parametrize("table", tables(), ids=lambda t: t.caption[:20] or "untitled")
