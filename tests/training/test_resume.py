@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.cli import bplab, bplab_background
+from helpers.runs import weights
 
 from backprop_lab.runs.workflow import resume_run
 
@@ -29,11 +30,6 @@ TRAIN = [
     "3",
     "--quiet",
 ]
-
-
-def weights(folder: Path) -> dict[str, np.ndarray]:
-    with np.load(folder / "weights.npz", allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
 
 
 def history(folder: Path) -> dict:

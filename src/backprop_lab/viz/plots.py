@@ -428,21 +428,30 @@ def _style_legend(ax, runs: list[str], styles: list[tuple[str, str]]) -> None:
     side_legend(ax, handles)
 
 
-def save_curves(histories: dict[str, object], path: Path, title: str) -> Path:
-    """Loss and accuracy per epoch for several runs overlaid (train solid, test dashed)."""
-    fig, (ax_loss, ax_acc) = figure(11.5, 4.2, ncols=2)
-    for i, history in enumerate(histories.values()):
-        style = _run_style(i)
-        epochs = [e.epoch for e in history.epochs]
-        for ax, train, test in ((ax_loss, "train_loss", "test_loss"), (ax_acc, "train_acc", "test_acc")):
-            ax.plot(epochs, [getattr(e, train) for e in history.epochs], **style)
-            ax.plot(epochs, [getattr(e, test) for e in history.epochs], ls="--", mfc="white", **style)
+def _plot_history(ax_loss, ax_acc, history, style: dict) -> None:
+    """One run's loss and accuracy per epoch: train solid, test dashed with open markers."""
+    epochs = [e.epoch for e in history.epochs]
+    for ax, train, test in ((ax_loss, "train_loss", "test_loss"), (ax_acc, "train_acc", "test_acc")):
+        ax.plot(epochs, [getattr(e, train) for e in history.epochs], **style)
+        ax.plot(epochs, [getattr(e, test) for e in history.epochs], ls="--", mfc="white", **style)
+
+
+def _label_curve_axes(ax_loss, ax_acc) -> None:
     for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+def save_curves(histories: dict[str, object], path: Path, title: str) -> Path:
+    """Loss and accuracy per epoch for several runs overlaid (train solid, test dashed)."""
+    fig, (ax_loss, ax_acc) = figure(11.5, 4.2, ncols=2)
+    for i, history in enumerate(histories.values()):
+        style = _run_style(i)
+        _plot_history(ax_loss, ax_acc, history, style)
+    _label_curve_axes(ax_loss, ax_acc)
     _style_legend(ax_acc, list(histories), STYLES)
     set_title(fig, title)
     return save_figure(fig, path)
@@ -472,16 +481,8 @@ def save_seed_curves(runs: Mapping[int, Mapping[str, object]], path: Path, title
                 continue
             history = by_engine[engine]
             style = {**_run_style(i), "color": seed_colour(j, i)}
-            epochs = [e.epoch for e in history.epochs]
-            for ax, train, test in ((ax_loss, "train_loss", "test_loss"), (ax_acc, "train_acc", "test_acc")):
-                ax.plot(epochs, [getattr(e, train) for e in history.epochs], **style)
-                ax.plot(epochs, [getattr(e, test) for e in history.epochs], ls="--", mfc="white", **style)
-    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.set_title(name, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+            _plot_history(ax_loss, ax_acc, history, style)
+    _label_curve_axes(ax_loss, ax_acc)
     handles = [
         Line2D([], [], color=seed_colour(j, 0), lw=6, label=f"seed {seed}" + (" (shades: engines)" if j == 0 else ""))
         for j, seed in enumerate(runs)

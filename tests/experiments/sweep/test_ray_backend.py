@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.cli import bplab, bplab_background, bplab_env
+from helpers.runs import weights
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed"),
@@ -195,11 +196,6 @@ def local_tiny(cluster, tmp_path_factory) -> Path:
     result = sweep(*TINY, "--out", out, cluster=cluster)
     assert result.returncode == 0, result.stderr
     return out
-
-
-def weights(folder: Path) -> dict[str, np.ndarray]:
-    with np.load(folder / "weights.npz", allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
 
 
 def run_folders(out: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.cli import bplab, bplab_background
+from helpers.runs import weights
 
 from backprop_lab.experiments.presets import preset
 from backprop_lab.experiments.sweep import SweepPlan, plan_from_document, run_sweep
@@ -30,11 +31,6 @@ GRID = [
     "2",
     "--quiet",
 ]
-
-
-def weights(folder: Path) -> dict[str, np.ndarray]:
-    with np.load(folder / "weights.npz", allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
 
 
 def run_folders(out: Path) -> list[Path]:
